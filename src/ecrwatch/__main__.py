@@ -1,0 +1,3 @@
+from ecrwatch.cli import main
+
+main()

@@ -1,0 +1,304 @@
+"""Frozen dataclasses passed between the pipeline's stages: inventory -> resolve -> findings -> correlate ->
+report. Nothing from boto3 or the Kubernetes client crosses a stage boundary; these do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+SEVERITIES: tuple[str, ...] = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNTRIAGED")
+
+Platform = Literal["ecs", "eks", "kubernetes"]
+ContainerType = Literal["app", "init", "ephemeral", "sidecar"]
+MatchedVia = Literal["digest", "index", "tag"]
+UnscannedReason = Literal[
+    "not_ecr",
+    "not_found_in_ecr",
+    "digest_unknown",
+    "scan_pending",
+    "scan_unsupported",
+    "scan_failed",
+    "scan_expired",
+    "not_covered",
+]
+
+
+def severity_rank(severity: str) -> int:
+    """0 for CRITICAL (the highest) up to 5 for UNTRIAGED; an unknown label ranks with UNTRIAGED."""
+    try:
+        return SEVERITIES.index(severity)
+    except ValueError:
+        return len(SEVERITIES) - 1
+
+
+# --- images -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A parsed image reference. Docker Hub names are normalised (nginx -> docker.io/library/nginx)."""
+
+    registry: str  # host[:port], e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com or docker.io
+    repository: str  # path within the registry, e.g. team/api or library/nginx
+    tag: str | None
+    digest: str | None  # sha256:<64 hex>, where the reference carries one
+    ecr_account: str | None = None  # set for ECR private registries only
+    ecr_region: str | None = None
+
+    @property
+    def is_ecr(self) -> bool:
+        return self.ecr_account is not None
+
+    @property
+    def canonical(self) -> str:
+        """HOST/REPOSITORY@DIGEST where a digest is known, else HOST/REPOSITORY:TAG."""
+        if self.digest:
+            return f"{self.registry}/{self.repository}@{self.digest}"
+        return f"{self.registry}/{self.repository}:{self.tag or 'latest'}"
+
+
+# --- inventory ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Owner:
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One running container: an ECS task's container or a pod's container (of any type)."""
+
+    platform: Platform
+    cluster: str
+    container: str
+    image_reference: str  # exactly as the workload names it
+    image: ImageRef  # image_reference parsed
+    running_digest: str | None  # manifest (or index) digest the workload reports running, else None
+    account: str | None = None
+    region: str | None = None
+    container_type: ContainerType = "app"
+    task_arn: str | None = None
+    service: str | None = None
+    launch_type: str | None = None
+    namespace: str | None = None
+    pod: str | None = None
+    owner: Owner | None = None
+
+
+@dataclass(frozen=True)
+class ClusterScope:
+    platform: Platform
+    name: str
+    arn: str | None
+    region: str | None
+    ok: bool
+
+
+@dataclass(frozen=True)
+class SourceError:
+    """Something in scope that could not be read: `source` is ecs:REGION/CLUSTER, eks:REGION/CLUSTER,
+    kube-context:NAME or SERVICE:REGION; `code` the AWS error code or HTTP status."""
+
+    source: str
+    message: str
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class Inventory:
+    workloads: tuple[Workload, ...] = ()
+    clusters: tuple[ClusterScope, ...] = ()
+    errors: tuple[SourceError, ...] = ()
+
+    def __add__(self, other: Inventory) -> Inventory:
+        return Inventory(
+            self.workloads + other.workloads,
+            self.clusters + other.clusters,
+            self.errors + other.errors,
+        )
+
+
+# --- resolve ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EcrImageKey:
+    """How a workload names an ECR image: by digest where it reports one, else by tag."""
+
+    account: str
+    region: str
+    repository: str
+    digest: str | None
+    tag: str | None
+
+
+@dataclass(frozen=True)
+class PlatformManifest:
+    digest: str
+    platform: str | None  # os/architecture[/variant]
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    """What ECR says a key points at.
+
+    kind "manifest": `digest` is an image manifest, scanned as itself.
+    kind "index": `digest` is a multi-arch index; `children` are its platform manifests (attestations dropped).
+    kind "missing": ECR was read and has no such tag or digest.
+    kind "unknown": ECR could not be asked (`detail` says why); the digest, if the key had one, is kept.
+    """
+
+    key: EcrImageKey
+    kind: Literal["manifest", "index", "missing", "unknown"]
+    digest: str | None
+    children: tuple[PlatformManifest, ...] = ()
+    detail: str | None = None
+
+    @property
+    def scanned_digests(self) -> tuple[PlatformManifest, ...]:
+        if self.kind == "index":
+            return self.children
+        if self.kind == "manifest" and self.digest:
+            return (PlatformManifest(self.digest, None),)
+        return ()
+
+
+# --- findings -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScannedImage:
+    """An image digest as Inspector knows it."""
+
+    account: str
+    region: str
+    repository: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    version: str | None = None
+    fixed_in: str | None = None
+    package_manager: str | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    finding_arn: str
+    vulnerability_id: str
+    severity: str
+    status: str
+    image: ScannedImage
+    title: str | None = None
+    inspector_score: float | None = None
+    epss_score: float | None = None
+    fix_available: str | None = None
+    exploit_available: str | None = None
+    packages: tuple[Package, ...] = ()
+    first_observed_at: str | None = None  # RFC 3339, UTC
+    last_observed_at: str | None = None
+    image_tags: tuple[str, ...] = ()
+    architecture: str | None = None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Inspector's coverage record for one image digest."""
+
+    image: ScannedImage
+    status_code: str  # ACTIVE or INACTIVE
+    status_reason: str  # e.g. SUCCESSFUL, PENDING_INITIAL_SCAN, UNSUPPORTED_OS
+
+
+@dataclass(frozen=True)
+class FindingsResult:
+    findings: tuple[Finding, ...] = ()
+    coverage: tuple[Coverage, ...] = ()
+    errors: tuple[SourceError, ...] = ()
+
+
+# --- report -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """The schema's `image` object."""
+
+    reference: str
+    repository: str
+    digest: str | None
+    registry: str | None = None  # ECR account id; None outside ECR private registries
+    region: str | None = None
+    tags: tuple[str, ...] = ()
+    platform: str | None = None
+
+
+@dataclass(frozen=True)
+class MatchedWorkload:
+    workload: Workload
+    matched_via: MatchedVia | None = None
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    image: ImageInfo
+    workloads: tuple[MatchedWorkload, ...]
+    exposures: int
+    max_severity: str
+
+
+@dataclass(frozen=True)
+class Exposure:
+    finding: Finding
+    image: ImageInfo
+    workload_count: int
+    new: bool | None = None  # set only when a previous state is known
+
+
+@dataclass(frozen=True)
+class UnscannedEntry:
+    image: ImageInfo
+    reason: UnscannedReason
+    detail: str | None
+    workloads: tuple[MatchedWorkload, ...]
+
+
+@dataclass(frozen=True)
+class Filters:
+    min_severity: str | None = None
+    fixable_only: bool = False
+    fail_on: str | None = None
+
+
+@dataclass(frozen=True)
+class Summary:
+    running_containers: int
+    running_images: int
+    vulnerable_running_images: int
+    exposures: int
+    by_severity: dict[str, int]
+    unscanned_running_images: int
+
+
+@dataclass(frozen=True)
+class Scope:
+    accounts: tuple[str, ...]
+    regions: tuple[str, ...]
+    clusters: tuple[ClusterScope, ...]
+    filters: Filters = field(default_factory=Filters)
+
+
+@dataclass(frozen=True)
+class Report:
+    generated_at: str  # RFC 3339, UTC
+    tool_version: str
+    scope: Scope
+    summary: Summary
+    images: tuple[ImageEntry, ...]
+    exposures: tuple[Exposure, ...]
+    unscanned: tuple[UnscannedEntry, ...]
+    errors: tuple[SourceError, ...]

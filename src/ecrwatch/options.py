@@ -1,0 +1,104 @@
+"""Option decorators shared by every command, and the ParamTypes that validate values before any call."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from ecrwatch.aws import AwsSettings
+from ecrwatch.models import SEVERITIES
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Region names across partitions: us-east-1, eu-central-2, us-gov-west-1, cn-north-1, ap-southeast-5 ...
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+class RegionType(click.ParamType[str]):
+    name = "REGION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).strip().lower()
+        if not _REGION.match(text):
+            self.fail(f"{value!r} is not an AWS region name (expected something like us-east-1)", param, ctx)
+        return text
+
+
+class SeverityType(click.ParamType[str]):
+    name = "SEVERITY"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).strip().upper()
+        if text not in SEVERITIES:
+            self.fail(f"{value!r} is not a severity; use one of {', '.join(SEVERITIES)}", param, ctx)
+        return text
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    profile: str | None
+    regions: tuple[str, ...]
+    verbose: int
+    quiet: bool
+    aws: AwsSettings
+
+
+def common_options(command: F) -> F:
+    """--profile, --region (repeatable), -v/-q and the AWS call bounds; passes `opts: GlobalOptions`."""
+
+    @click.option("--profile", metavar="NAME", help="AWS profile to use (default: the environment's).")
+    @click.option(
+        "--region",
+        "regions",
+        type=RegionType(),
+        multiple=True,
+        help="AWS region; repeat for several (default: the profile's or environment's region).",
+    )
+    @click.option("-v", "--verbose", count=True, help="More detail on stderr; -vv for debug logs.")
+    @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+    @click.option(
+        "--max-attempts",
+        type=click.IntRange(1, 50),
+        default=10,
+        show_default=True,
+        help="Attempts per AWS call (botocore standard retry mode), first try included.",
+    )
+    @click.option("--connect-timeout", type=click.FloatRange(0.1, 300), default=5.0, show_default=True, help="Seconds.")
+    @click.option("--read-timeout", type=click.FloatRange(0.1, 900), default=30.0, show_default=True, help="Seconds.")
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any,
+        profile: str | None,
+        regions: tuple[str, ...],
+        verbose: int,
+        quiet: bool,
+        max_attempts: int,
+        connect_timeout: float,
+        read_timeout: float,
+        **kwargs: Any,
+    ) -> Any:
+        configure_logging(verbose, quiet)
+        settings = AwsSettings(
+            profile=profile, max_attempts=max_attempts, connect_timeout=connect_timeout, read_timeout=read_timeout
+        )
+        opts = GlobalOptions(profile, tuple(dict.fromkeys(regions)), verbose, quiet, settings)
+        return command(*args, opts=opts, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def configure_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logger = logging.getLogger("ecrwatch")
+    logger.setLevel(level)
+    if not logger.handlers:
+        handler = logging.StreamHandler()  # stderr
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.propagate = False

@@ -1,0 +1,283 @@
+"""The simulated AWS endpoint: moto in server mode behind a WSGI layer of ours.
+
+The layer classifies each request (service, region, operation), counts it, applies injected faults
+(latency, throttling, server or access errors), then hands it to one of our service extensions where we
+serve that operation, or to moto. Tests read the call log to prove what was and was not called.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from moto.moto_api._internal.models import moto_api_backend
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from ecrwatch.sim.protocol import SimError, SimRequest, SimResponse, classify, error_response
+
+ACCOUNT_ID = "123456789012"  # moto's default account, which our extensions share
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+class SimService(Protocol):
+    """An extension that serves some operations of one service in place of moto."""
+
+    service: str
+    operations: frozenset[str]
+
+    def handle(self, request: SimRequest) -> SimResponse: ...
+
+    def reset(self) -> None: ...
+
+
+@dataclass
+class Fault:
+    """Injected behaviour for matching requests: wait `latency` seconds, then fail with `error` (if set).
+
+    `operation` None matches every operation of the service, `service` "*" every service. `when` narrows
+    to requests whose parameters match (e.g. one cluster). `times` None applies to every matching request.
+    """
+
+    service: str
+    operation: str | None = None
+    region: str | None = None
+    when: Callable[[SimRequest], bool] | None = None
+    error: str | None = None
+    status: int = 400
+    message: str = "injected by the simulator"
+    times: int | None = None
+    latency: float = 0.0
+    applied: int = 0
+
+    def matches(self, request: SimRequest) -> bool:
+        if self.times is not None and self.applied >= self.times:
+            return False
+        if self.service not in ("*", request.service):
+            return False
+        if self.operation is not None and self.operation != request.operation:
+            return False
+        if self.region is not None and self.region != request.region:
+            return False
+        return self.when is None or self.when(request)
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    service: str
+    region: str
+    operation: str
+    params: dict[str, Any]
+    status: int
+
+
+class CallLog:
+    """Every request the endpoint answered, in order (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[CallRecord] = []
+
+    def add(self, record: CallRecord) -> None:
+        with self._lock:
+            self._records.append(record)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+    @property
+    def records(self) -> list[CallRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def count(self, service: str | None = None, operation: str | None = None, region: str | None = None) -> int:
+        return len(list(self.select(service, operation, region)))
+
+    def select(
+        self, service: str | None = None, operation: str | None = None, region: str | None = None
+    ) -> Iterator[CallRecord]:
+        for record in self.records:
+            if service not in (None, record.service) or operation not in (None, record.operation):
+                continue
+            if region in (None, record.region):
+                yield record
+
+    def by_operation(self) -> Counter[str]:
+        return Counter(f"{r.service}:{r.operation}" for r in self.records)
+
+
+class Faults:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, service: str, operation: str | None = None, **kwargs: Any) -> Fault:
+        fault = Fault(service, operation, **kwargs)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def apply(self, request: SimRequest) -> tuple[float, Fault | None]:
+        """Total latency for this request, and the error fault that fires, if any."""
+        latency, failing = 0.0, None
+        with self._lock:
+            for fault in self._faults:
+                if not fault.matches(request):
+                    continue
+                if fault.error is None:
+                    fault.applied += 1
+                    latency += fault.latency
+                elif failing is None:
+                    fault.applied += 1
+                    latency += fault.latency
+                    failing = fault
+        return latency, failing
+
+
+def _params(request: SimRequest) -> dict[str, Any]:
+    try:
+        return request.json() if request.body[:1] in (b"{", b"") else {}
+    except ValueError:
+        return {}
+
+
+class _QuietHandler(MotoRequestHandler):
+    def log_request(self, *args: Any) -> None:  # one line per request would drown the demo and the tests
+        pass
+
+
+class SimAWS:
+    """moto plus our extensions on 127.0.0.1, an ephemeral port. Use as a context manager or start()/stop()."""
+
+    def __init__(self, extensions: Iterable[SimService] = ()) -> None:
+        self.calls = CallLog()
+        self.faults = Faults()
+        self._extensions: dict[tuple[str, str], SimService] = {}
+        self._services: list[SimService] = []
+        for extension in extensions:
+            self.register(extension)
+        self._moto = DomainDispatcherApplication(create_backend_app)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def register(self, extension: SimService) -> None:
+        self._services.append(extension)
+        for operation in extension.operations:
+            self._extensions[(extension.service, operation)] = extension
+
+    # --- lifecycle ---
+
+    def start(self) -> SimAWS:
+        self._server = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_QuietHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sim-aws", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> SimAWS:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Forget everything: moto's backends, our stores, the call log and the faults."""
+        moto_api_backend.reset()
+        for extension in self._services:
+            extension.reset()
+        self.calls.clear()
+        self.faults.clear()
+
+    @property
+    def endpoint_url(self) -> str:
+        assert self._server is not None, "start() the simulator first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def environ(self) -> dict[str, str]:
+        """The environment a boto3 client needs to reach this endpoint, with moto's test credentials."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    # --- the WSGI layer ---
+
+    def _app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        headers = {
+            key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        request = classify(
+            environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), environ.get("QUERY_STRING", ""), headers, body
+        )
+        latency, fault = self.faults.apply(request)
+        if latency:
+            time.sleep(latency)
+        if fault is not None and fault.error is not None:
+            response = error_response(request.service, fault.error, fault.message, fault.status)
+        else:
+            extension = self._extensions.get((request.service, request.operation))
+            if extension is None:
+                return self._moto_call(request, environ, start_response)
+            try:
+                response = extension.handle(request)
+            except SimError as exc:
+                response = error_response(request.service, exc.code, exc.message, exc.status)
+        self.calls.add(
+            CallRecord(request.service, request.region, request.operation, _params(request), response.status)
+        )
+        start_response(f"{response.status} {_REASONS.get(response.status, 'Status')}", list(response.headers.items()))
+        return [response.body]
+
+    def _moto_call(
+        self, request: SimRequest, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        status_seen: list[int] = []
+
+        def recording_start(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            status_seen.append(int(status.split()[0]))
+            return start_response(status, headers, *rest)
+
+        result = self._moto(environ, recording_start)
+        body = b"".join(result)
+        self.calls.add(CallRecord(request.service, request.region, request.operation, _params(request), status_seen[0]))
+        return [body]
+
+
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}

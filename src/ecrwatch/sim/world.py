@@ -1,0 +1,10 @@
+"""Assembles the simulated AWS endpoint with every extension of ours registered."""
+
+from __future__ import annotations
+
+from ecrwatch.sim.server import SimAWS
+
+
+def build_sim_aws() -> SimAWS:
+    """A SimAWS (not yet started) with our service extensions registered."""
+    return SimAWS(extensions=[])
