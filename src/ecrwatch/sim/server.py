@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -23,6 +23,7 @@ from ecrwatch.sim.protocol import SimError, SimRequest, SimResponse, classify, e
 
 ACCOUNT_ID = "123456789012"  # moto's default account, which our extensions share
 
+T = TypeVar("T")
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -175,6 +176,13 @@ class SimAWS:
         self._services.append(extension)
         for operation in extension.operations:
             self._extensions[(extension.service, operation)] = extension
+
+    def extension(self, kind: type[T]) -> T:
+        """The registered extension of this class, for seeding its store: `sim.extension(EcsSim).add_task(...)`."""
+        for extension in self._services:
+            if isinstance(extension, kind):
+                return extension
+        raise LookupError(f"no {kind.__name__} is registered")
 
     # --- lifecycle ---
 
