@@ -33,7 +33,8 @@ class SimService(Protocol):
     service: str
     operations: frozenset[str]
 
-    def handle(self, request: SimRequest) -> SimResponse: ...
+    def handle(self, request: SimRequest) -> SimResponse | None:
+        """Answer the request, or return None to pass it on to moto (after editing `request.body`, if needed)."""
 
     def reset(self) -> None: ...
 
@@ -250,12 +251,15 @@ class SimAWS:
             response = error_response(request.service, fault.error, fault.message, fault.status)
         else:
             extension = self._extensions.get((request.service, request.operation))
-            if extension is None:
-                return self._moto_call(request, environ, start_response)
             try:
-                response = extension.handle(request)
+                answer = extension.handle(request) if extension is not None else None
             except SimError as exc:
-                response = error_response(request.service, exc.code, exc.message, exc.status)
+                answer = error_response(request.service, exc.code, exc.message, exc.status)
+            if answer is None:
+                environ["wsgi.input"] = io.BytesIO(request.body)
+                environ["CONTENT_LENGTH"] = str(len(request.body))
+                return self._moto_call(request, environ, start_response)
+            response = answer
         self.calls.add(
             CallRecord(request.service, request.region, request.operation, _params(request), response.status)
         )
