@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ecrwatch.sim.ecr import EcrSim
 from ecrwatch.sim.server import SimAWS
 
 
 def build_sim_aws() -> SimAWS:
     """A SimAWS (not yet started) with our service extensions registered."""
-    return SimAWS(extensions=[])
+    return SimAWS(extensions=[EcrSim()])
