@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from ecrwatch.sim.ecr import EcrSim
+from ecrwatch.sim.ecs import EcsSim
+from ecrwatch.sim.eks import EksSim
 from ecrwatch.sim.server import SimAWS
 
 
 def build_sim_aws() -> SimAWS:
     """A SimAWS (not yet started) with our service extensions registered."""
-    return SimAWS(extensions=[EcrSim()])
+    return SimAWS(extensions=[EcrSim(), EcsSim(), EksSim()])
