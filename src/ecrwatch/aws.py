@@ -211,3 +211,16 @@ def client_error(
         code=code,
         region=region,
     )
+
+
+def partition_for(region: str) -> str:
+    """The ARN partition a region belongs to."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("us-iso-"):
+        return "aws-iso"
+    if region.startswith("us-isob-"):
+        return "aws-iso-b"
+    return "aws"

@@ -1,0 +1,207 @@
+"""Inspector2 findings and coverage for exactly the digests that run.
+
+Findings are asked for by `ecrImageHash`, ten digests a request (the filter's limit), in the region of each
+image's registry, with the report's severity and fix filters pushed down so Inspector returns only what will
+be reported. Coverage is asked only for the digests that returned no finding, to tell "scanned and clean"
+from "never scanned". Never page through every finding of the account: that is what this tool beats.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from ecrwatch.aws import Aws, calling, partition_for
+from ecrwatch.errors import AwsCallError
+from ecrwatch.models import SEVERITIES, Coverage, Finding, FindingsResult, Package, ScannedImage, SourceError
+
+log = logging.getLogger(__name__)
+
+FILTER_VALUES_LIMIT = 10  # values one StringFilter list may hold
+LIST_FINDINGS_PAGE = 100
+LIST_COVERAGE_PAGE = 200
+T = TypeVar("T")
+P = TypeVar("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class FindingFilters:
+    """Filters pushed down to Inspector: what the report would drop anyway is never fetched."""
+
+    min_severity: str | None = None
+    fixable_only: bool = False
+
+    def criteria(self, digests: Sequence[str]) -> dict[str, Any]:
+        criteria: dict[str, Any] = {
+            "ecrImageHash": [{"comparison": "EQUALS", "value": d} for d in digests],
+            "findingStatus": [{"comparison": "EQUALS", "value": "ACTIVE"}],
+            "resourceType": [{"comparison": "EQUALS", "value": "AWS_ECR_CONTAINER_IMAGE"}],
+        }
+        if self.min_severity and self.min_severity != SEVERITIES[-1]:
+            kept = SEVERITIES[: SEVERITIES.index(self.min_severity) + 1]
+            criteria["severity"] = [{"comparison": "EQUALS", "value": s} for s in kept]
+        if self.fixable_only:
+            criteria["fixAvailable"] = [{"comparison": "EQUALS", "value": v} for v in ("YES", "PARTIAL")]
+        return criteria
+
+
+def resource_id(image: ScannedImage) -> str:
+    """Inspector's id for an ECR image: the repository ARN followed by the digest."""
+    partition = partition_for(image.region)
+    return f"arn:{partition}:ecr:{image.region}:{image.account}:repository/{image.repository}/{image.digest}"
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def fetch_findings(
+    aws: Aws, images: Iterable[ScannedImage], *, filters: FindingFilters | None = None, workers: int = 8
+) -> FindingsResult:
+    """ACTIVE findings of every image, then coverage of those without any, regions and batches concurrently."""
+    filters = filters or FindingFilters()
+    by_region: dict[str, list[ScannedImage]] = defaultdict(list)
+    for image in dict.fromkeys(images):
+        by_region[image.region].append(image)
+
+    finding_jobs: list[tuple[str, Sequence[str]]] = []
+    for region, region_images in sorted(by_region.items()):
+        digests = sorted({i.digest for i in region_images})
+        finding_jobs.extend((region, batch) for batch in chunks(digests, FILTER_VALUES_LIMIT))
+    findings: dict[str, Finding] = {}
+    errors: list[SourceError] = []
+    failed_regions: set[str] = set()
+    for region, outcome in _run(workers, finding_jobs, lambda r, d: _list_findings(aws, r, d, filters)):
+        if isinstance(outcome, AwsCallError):
+            failed_regions.add(region)
+            _add_error(errors, f"inspector2:{region}", outcome)
+        else:
+            for finding in outcome:
+                findings.setdefault(finding.finding_arn, finding)
+
+    seen = {f.image for f in findings.values()}
+    coverage_jobs: list[tuple[str, Sequence[ScannedImage]]] = []
+    for region, region_images in sorted(by_region.items()):
+        if region in failed_regions:
+            continue  # without findings, coverage alone would call vulnerable images clean
+        unseen = sorted((i for i in region_images if i not in seen), key=resource_id)
+        coverage_jobs.extend((region, batch) for batch in chunks(unseen, FILTER_VALUES_LIMIT))
+    coverage: dict[ScannedImage, Coverage] = {}
+    for region, covered in _run(workers, coverage_jobs, lambda r, i: _list_coverage(aws, r, i)):
+        if isinstance(covered, AwsCallError):
+            _add_error(errors, f"inspector2:{region}", covered)
+        else:
+            coverage.update((c.image, c) for c in covered)
+    unread = tuple(i for i in dict.fromkeys(images) if i.region in failed_regions)
+    return FindingsResult(tuple(findings.values()), tuple(coverage.values()), tuple(errors), unread)
+
+
+def _run(
+    workers: int, jobs: Sequence[tuple[str, P]], work: Callable[[str, P], R]
+) -> Iterator[tuple[str, R | AwsCallError]]:
+    """Run (region, payload) jobs on a bounded pool; an AwsCallError is the job's outcome, not raised."""
+
+    def guarded(job: tuple[str, P]) -> tuple[str, R | AwsCallError]:
+        region, payload = job
+        try:
+            return region, work(region, payload)
+        except AwsCallError as exc:
+            return region, exc
+
+    if not jobs:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs))), thread_name_prefix="inspector") as pool:
+        yield from pool.map(guarded, jobs)
+
+
+def _add_error(errors: list[SourceError], source: str, exc: AwsCallError) -> None:
+    if not any(e.source == source for e in errors):
+        log.warning("%s", exc)
+        errors.append(SourceError(source, exc.message, exc.code))
+
+
+def _list_findings(aws: Aws, region: str, digests: Sequence[str], filters: FindingFilters) -> list[Finding]:
+    client = aws.inspector2(region)
+    out: list[Finding] = []
+    with calling("inspector2", "ListFindings", region):
+        pages = client.get_paginator("list_findings").paginate(
+            filterCriteria=filters.criteria(digests),  # type: ignore[arg-type]
+            PaginationConfig={"PageSize": LIST_FINDINGS_PAGE},
+        )
+        for page in pages:
+            out.extend(f for f in (parse_finding(raw) for raw in page.get("findings", [])) if f is not None)
+    return out
+
+
+def _list_coverage(aws: Aws, region: str, images: Sequence[ScannedImage]) -> list[Coverage]:
+    client = aws.inspector2(region)
+    wanted = {resource_id(i): i for i in images}
+    out: list[Coverage] = []
+    with calling("inspector2", "ListCoverage", region):
+        pages = client.get_paginator("list_coverage").paginate(
+            filterCriteria={"resourceId": [{"comparison": "EQUALS", "value": rid} for rid in wanted]},
+            PaginationConfig={"PageSize": LIST_COVERAGE_PAGE},
+        )
+        for page in pages:
+            for record in page.get("coveredResources", []):
+                image = wanted.get(record.get("resourceId", ""))
+                status: Any = record.get("scanStatus") or {}
+                if image is not None:
+                    out.append(Coverage(image, status.get("statusCode", ""), status.get("reason", "")))
+    return out
+
+
+def _timestamp(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return None
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def parse_finding(raw: Any) -> Finding | None:
+    """A finding as Inspector2 returns it, tolerant of every optional field being absent; None where the
+    finding names no ECR image (nothing to match it with)."""
+    resource = next((r for r in raw.get("resources") or () if r.get("type") == "AWS_ECR_CONTAINER_IMAGE"), None)
+    details = ((resource or {}).get("details") or {}).get("awsEcrContainerImage") or {}
+    digest, repository = details.get("imageHash"), details.get("repositoryName")
+    account = details.get("registry") or raw.get("awsAccountId")
+    region = (resource or {}).get("region")
+    if not (resource and digest and repository and account and region and raw.get("findingArn")):
+        return None
+    vulnerability = raw.get("packageVulnerabilityDetails") or {}
+    packages = tuple(
+        Package(
+            name=str(p.get("name", "")),
+            version=p.get("version"),
+            fixed_in=p.get("fixedInVersion") if p.get("fixedInVersion") not in (None, "NotAvailable") else None,
+            package_manager=p.get("packageManager"),
+        )
+        for p in vulnerability.get("vulnerablePackages") or ()
+    )
+    return Finding(
+        finding_arn=raw["findingArn"],
+        vulnerability_id=vulnerability.get("vulnerabilityId") or raw.get("title") or raw["findingArn"],
+        severity=raw.get("severity") or "UNTRIAGED",
+        status=raw.get("status") or "ACTIVE",
+        image=ScannedImage(account, region, repository, digest),
+        title=raw.get("title"),
+        inspector_score=_float(raw.get("inspectorScore")),
+        epss_score=_float((raw.get("epss") or {}).get("score")),
+        fix_available=raw.get("fixAvailable"),
+        exploit_available=raw.get("exploitAvailable"),
+        packages=packages,
+        first_observed_at=_timestamp(raw.get("firstObservedAt")),
+        last_observed_at=_timestamp(raw.get("lastObservedAt")),
+        image_tags=tuple(details.get("imageTags") or ()),
+        architecture=details.get("architecture"),
+    )
