@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from ecrwatch import __version__
 from ecrwatch.errors import EcrwatchError
@@ -25,7 +26,7 @@ class EcrwatchGroup(click.Group):
             return super().invoke(ctx)
         except EcrwatchError as exc:
             console = stderr_console()
-            console.print(f"[bold red]error:[/] {exc.message}", markup=True, soft_wrap=True, emoji=False)
+            console.print(f"[bold red]error:[/] {escape(exc.message)}", soft_wrap=True, emoji=False)
             if exc.hint:
                 console.print(f"  hint: {exc.hint}", markup=False, soft_wrap=True, emoji=False)
             ctx.exit(exc.exit_status)
