@@ -1,0 +1,480 @@
+"""The join: running workloads x resolved ECR images x Inspector findings and coverage -> Report.
+
+Pure: no I/O, no AWS calls. Linear in workloads + findings + coverage records: findings and coverage are
+indexed by their (account, region, repository, digest) key once, and each scanned digest's verdict is worked
+out once however many workloads run it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import get_args
+
+from ecrwatch.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
+from ecrwatch.images import ecr_registry_host
+from ecrwatch.models import (
+    SEVERITIES,
+    Coverage,
+    EcrImageKey,
+    Exposure,
+    Filters,
+    Finding,
+    FindingsResult,
+    ImageEntry,
+    ImageInfo,
+    Inventory,
+    MatchedVia,
+    MatchedWorkload,
+    PlatformManifest,
+    Report,
+    ResolvedImage,
+    ScannedImage,
+    Scope,
+    SourceError,
+    Summary,
+    UnscannedEntry,
+    UnscannedReason,
+    Workload,
+    severity_rank,
+)
+
+# Inspector coverage `scanStatus.reason` -> unscanned reason (DESIGN.md); SUCCESSFUL means scanned.
+_COVERAGE_REASONS: dict[str, UnscannedReason] = {
+    "PENDING_INITIAL_SCAN": "scan_pending",
+    "SCAN_IN_PROGRESS": "scan_pending",
+    "PENDING_REVIVAL_SCAN": "scan_pending",
+    "UNSUPPORTED_OS": "scan_unsupported",
+    "UNSUPPORTED_MEDIA_TYPE": "scan_unsupported",
+    "UNSUPPORTED_RUNTIME": "scan_unsupported",
+    "IMAGE_SIZE_EXCEEDED": "scan_unsupported",
+    "SCAN_ELIGIBILITY_EXPIRED": "scan_expired",
+    "IMAGE_ARCHIVED": "scan_expired",
+    "SCAN_FREQUENCY_MANUAL": "not_covered",
+    "NO_SCAN_CONFIGURATION_ASSOCIATED": "not_covered",
+    "EXCLUDED_BY_TAG": "not_covered",
+}
+_SCANNED = "SUCCESSFUL"
+_FIXABLE = frozenset({"YES", "PARTIAL"})
+_REASON_ORDER: dict[str, int] = {reason: i for i, reason in enumerate(get_args(UnscannedReason))}
+# Inspector reports the image config's architecture; Inspector scans Linux images only.
+_ARCH_ALIASES = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
+def coverage_reason(status_reason: str) -> UnscannedReason | None:
+    """The unscanned reason for an Inspector coverage reason; None where the image was scanned."""
+    if status_reason == _SCANNED:
+        return None
+    return _COVERAGE_REASONS.get(status_reason, "scan_failed")
+
+
+def _named_tag(workload: Workload) -> str | None:
+    """The tag the workload names; a reference with neither tag nor digest means :latest."""
+    if workload.image.tag:
+        return workload.image.tag
+    return None if workload.image.digest else "latest"
+
+
+def _reported_digest(workload: Workload) -> str | None:
+    return workload.running_digest or workload.image.digest
+
+
+def ecr_key(workload: Workload) -> EcrImageKey | None:
+    """How the workload's image is looked up in ECR; None outside ECR private registries."""
+    image = workload.image
+    if image.ecr_account is None or image.ecr_region is None:
+        return None
+    return EcrImageKey(
+        account=image.ecr_account,
+        region=image.ecr_region,
+        repository=image.repository,
+        digest=_reported_digest(workload),
+        tag=_named_tag(workload),
+    )
+
+
+def is_reported(finding: Finding, filters: Filters) -> bool:
+    """Whether a finding survives --min-severity and --fixable-only."""
+    if filters.min_severity and severity_rank(finding.severity) > severity_rank(filters.min_severity.upper()):
+        return False
+    return not (filters.fixable_only and (finding.fix_available or "").upper() not in _FIXABLE)
+
+
+def at_or_above(severity: str, threshold: str) -> bool:
+    return severity_rank(severity) <= severity_rank(threshold.upper())
+
+
+def exit_status(report: Report, fail_on: str | None) -> int:
+    """3 when something could not be read (beats 1), 1 for an exposure at or above `fail_on`, else 0."""
+    if report.errors:
+        return EXIT_INCOMPLETE
+    if fail_on and any(at_or_above(e.finding.severity, fail_on) for e in report.exposures):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def exposure_sort_key(exposure: Exposure) -> tuple[int, float, float, str, str, str, str]:
+    """Severity (highest first), EPSS then Inspector score (highest first, missing last), vulnerability id,
+    repository, digest; the finding ARN last so that the order is total."""
+    f = exposure.finding
+    return (
+        severity_rank(f.severity),
+        -f.epss_score if f.epss_score is not None else float("inf"),
+        -f.inspector_score if f.inspector_score is not None else float("inf"),
+        f.vulnerability_id,
+        f.image.repository,
+        f.image.digest,
+        f.finding_arn,
+    )
+
+
+def _workload_sort_key(workload: Workload) -> tuple[str, ...]:
+    return (
+        workload.platform,
+        workload.account or "",
+        workload.region or "",
+        workload.cluster,
+        workload.namespace or "",
+        workload.pod or "",
+        workload.service or "",
+        workload.task_arn or "",
+        workload.container_type,
+        workload.container,
+        workload.image_reference,
+    )
+
+
+def _platform_of(architecture: str | None) -> str | None:
+    if not architecture:
+        return None
+    if "/" in architecture:
+        return architecture
+    return f"linux/{_ARCH_ALIASES.get(architecture, architecture)}"
+
+
+# --- the verdict on one scanned digest ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What Inspector says about one scanned digest: exposures to report, or an unscanned reason, or neither
+    (scanned and clean, or every finding filtered out)."""
+
+    reported: tuple[Finding, ...] = ()
+    tags: tuple[str, ...] = ()
+    reason: UnscannedReason | None = None
+    detail: str | None = None
+
+
+class _Inspector:
+    """Findings and coverage indexed by scanned digest, with one verdict per digest worked out on demand."""
+
+    def __init__(self, findings: FindingsResult, filters: Filters) -> None:
+        self._filters = filters
+        self._findings: dict[ScannedImage, dict[str, Finding]] = {}
+        for finding in findings.findings:
+            if finding.status != "ACTIVE":  # the findings stage asks for ACTIVE only; be sure
+                continue
+            self._findings.setdefault(finding.image, {}).setdefault(finding.finding_arn, finding)
+        self._coverage: dict[ScannedImage, Coverage] = {}
+        for record in findings.coverage:
+            self._coverage.setdefault(record.image, record)
+        # A region where Inspector could not be read says nothing about its images: never call them clean.
+        self._unread_regions = {
+            e.source.split(":", 1)[1].split("/", 1)[0] for e in findings.errors if e.source.startswith("inspector2:")
+        }
+        self._verdicts: dict[ScannedImage, _Verdict] = {}
+
+    def verdict(self, image: ScannedImage) -> _Verdict:
+        known = self._verdicts.get(image)
+        if known is None:
+            known = self._verdicts[image] = self._judge(image)
+        return known
+
+    def _judge(self, image: ScannedImage) -> _Verdict:
+        active = self._findings.get(image)
+        if active:
+            tags = sorted({tag for f in active.values() for tag in f.image_tags})
+            reported = tuple(f for f in active.values() if is_reported(f, self._filters))
+            return _Verdict(reported=reported, tags=tuple(tags))
+        record = self._coverage.get(image)
+        if record is not None and record.status_reason != _SCANNED:
+            return _Verdict(
+                reason=coverage_reason(record.status_reason),
+                detail=f"Inspector scan status {record.status_reason} ({record.status_code})",
+            )
+        if image.region in self._unread_regions:
+            return _Verdict(reason="not_covered", detail=f"Inspector could not be read in {image.region} (see errors)")
+        if record is None:
+            return _Verdict(reason="not_covered", detail="Inspector has no coverage record")
+        return _Verdict()  # scanned, no active finding
+
+
+# --- accumulators ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _ImageBuilder:
+    image: ScannedImage
+    verdict: _Verdict
+    platform: str | None = None
+    workloads: dict[int, MatchedWorkload] = field(default_factory=dict)
+
+
+@dataclass
+class _UnscannedBuilder:
+    reason: UnscannedReason
+    reference: str
+    repository: str
+    digest: str | None
+    registry: str | None
+    region: str | None
+    detail: str | None
+    tags: set[str] = field(default_factory=set)
+    workloads: dict[int, MatchedWorkload] = field(default_factory=dict)
+
+
+def _sorted_workloads(workloads: Iterable[MatchedWorkload]) -> tuple[MatchedWorkload, ...]:
+    return tuple(sorted(workloads, key=lambda m: _workload_sort_key(m.workload)))
+
+
+class _Join:
+    def __init__(
+        self,
+        resolved: Mapping[EcrImageKey, ResolvedImage],
+        inspector: _Inspector,
+        accounts: Sequence[str],
+    ) -> None:
+        self._resolved = resolved
+        self._inspector = inspector
+        self._home = frozenset(accounts)
+        self.images: dict[ScannedImage, _ImageBuilder] = {}
+        self.unscanned: dict[tuple[UnscannedReason, str], _UnscannedBuilder] = {}
+        self.running: set[str] = set()
+        self.vulnerable: set[str] = set()
+        self.blind: set[str] = set()
+
+    def add(self, index: int, workload: Workload) -> None:
+        key = ecr_key(workload)
+        if key is None:
+            self._add_other(index, workload)
+        else:
+            self._add_ecr(index, workload, key)
+
+    def _add_other(self, index: int, workload: Workload) -> None:
+        image = workload.image
+        digest = _reported_digest(workload)
+        reference = f"{image.registry}/{image.repository}@{digest}" if digest else image.canonical
+        self.running.add(digest or reference)
+        self.blind.add(digest or reference)
+        self._unscanned(
+            index,
+            workload,
+            None,
+            reason="not_ecr",
+            detail=f"{image.registry} is not an Amazon ECR private registry",
+            reference=reference,
+            repository=image.repository,
+            digest=digest,
+            registry=None,
+            region=None,
+        )
+
+    def _add_ecr(self, index: int, workload: Workload, key: EcrImageKey) -> None:
+        resolved = self._resolved.get(key) or ResolvedImage(
+            key, "unknown", key.digest, detail="ECR was not asked about this image"
+        )
+        host = ecr_registry_host(key.account, key.region)
+        # The digest that runs: the one the workload reports, else the one its tag resolved to.
+        running = key.digest or resolved.digest
+        reference = f"{host}/{key.repository}@{running}" if running else f"{host}/{key.repository}:{key.tag}"
+        identity = running or reference
+        self.running.add(identity)
+
+        def unscanned(reason: UnscannedReason, detail: str | None, via: MatchedVia | None) -> None:
+            self.blind.add(identity)
+            self._unscanned(
+                index,
+                workload,
+                via,
+                reason=reason,
+                detail=detail,
+                reference=reference,
+                repository=key.repository,
+                digest=running,
+                registry=key.account,
+                region=key.region,
+            )
+
+        if resolved.kind == "missing":
+            what = f"digest {key.digest}" if key.digest else f"tag {key.tag}"
+            unscanned("not_found_in_ecr", resolved.detail or f"ECR has no image with {what}", None)
+            return
+        if running is None:
+            unscanned("digest_unknown", resolved.detail or "no digest reported and ECR could not tell", None)
+            return
+
+        children: tuple[PlatformManifest, ...]
+        if resolved.kind == "index":
+            children = resolved.children
+            via: MatchedVia = "index" if key.digest else "tag"
+            if not children:
+                unscanned("scan_unsupported", "the image index lists no platform images", via)
+                return
+        else:  # a manifest, or a digest ECR could not be asked about: scanned as itself, if at all
+            children = (PlatformManifest(running, None),)
+            via = "digest" if key.digest else "tag"
+
+        blind_spots: dict[UnscannedReason, list[tuple[PlatformManifest, str | None]]] = {}
+        for child in children:
+            scanned = ScannedImage(key.account, key.region, key.repository, child.digest)
+            verdict = self._inspector.verdict(scanned)
+            if verdict.reason is not None:
+                blind_spots.setdefault(verdict.reason, []).append((child, verdict.detail))
+            elif verdict.reported:
+                self.vulnerable.add(identity)
+                entry = self.images.get(scanned)
+                if entry is None:
+                    entry = self.images[scanned] = _ImageBuilder(scanned, verdict)
+                if entry.platform is None:
+                    entry.platform = child.platform
+                entry.workloads.setdefault(index, MatchedWorkload(workload, via))
+
+        for reason, parts in blind_spots.items():
+            unscanned(reason, self._detail(key, resolved, parts), via)
+
+    def _detail(
+        self, key: EcrImageKey, resolved: ResolvedImage, parts: list[tuple[PlatformManifest, str | None]]
+    ) -> str:
+        if resolved.kind == "index":
+            by_detail: dict[str, list[str]] = {}
+            for child, detail in parts:
+                by_detail.setdefault(detail or "not scanned", []).append(child.platform or child.digest)
+            text = "; ".join(f"platform {', '.join(names)}: {detail}" for detail, names in by_detail.items())
+        else:
+            text = parts[0][1] or "not scanned"
+        if self._home and key.account not in self._home:
+            text += f"; image in another account's registry ({key.account})"
+        if resolved.kind == "unknown" and resolved.detail:
+            text += f"; ECR: {resolved.detail}"
+        return text
+
+    def _unscanned(
+        self,
+        index: int,
+        workload: Workload,
+        via: MatchedVia | None,
+        *,
+        reason: UnscannedReason,
+        detail: str | None,
+        reference: str,
+        repository: str,
+        digest: str | None,
+        registry: str | None,
+        region: str | None,
+    ) -> None:
+        entry = self.unscanned.get((reason, reference))
+        if entry is None:
+            entry = self.unscanned[(reason, reference)] = _UnscannedBuilder(
+                reason, reference, repository, digest, registry, region, detail
+            )
+        tag = _named_tag(workload)
+        if tag:
+            entry.tags.add(tag)
+        entry.workloads.setdefault(index, MatchedWorkload(workload, via))
+
+
+# --- the report ----------------------------------------------------------------------------------------
+
+
+def correlate(
+    inventory: Inventory,
+    resolved: Mapping[EcrImageKey, ResolvedImage],
+    findings: FindingsResult,
+    *,
+    filters: Filters,
+    accounts: Sequence[str],
+    regions: Sequence[str],
+    generated_at: str,
+    tool_version: str,
+    extra_errors: Sequence[SourceError] = (),
+) -> Report:
+    """Join what runs with what Inspector found. `resolved` holds what ECR said for each `ecr_key` (a key
+    missing from it counts as one ECR could not be asked about); `accounts` are the home accounts, so that an
+    image from another account's registry can be named as such."""
+    join = _Join(resolved, _Inspector(findings, filters), accounts)
+    for index, workload in enumerate(inventory.workloads):
+        join.add(index, workload)
+
+    exposures: list[Exposure] = []
+    entries: dict[ScannedImage, ImageEntry] = {}
+    for scanned, builder in join.images.items():
+        verdict = builder.verdict
+        platform = builder.platform or next(
+            (p for p in (_platform_of(f.architecture) for f in verdict.reported) if p), None
+        )
+        info = ImageInfo(
+            reference=f"{ecr_registry_host(scanned.account, scanned.region)}/{scanned.repository}@{scanned.digest}",
+            repository=scanned.repository,
+            digest=scanned.digest,
+            registry=scanned.account,
+            region=scanned.region,
+            tags=verdict.tags,
+            platform=platform,
+        )
+        workloads = _sorted_workloads(builder.workloads.values())
+        entries[scanned] = ImageEntry(
+            image=info,
+            workloads=workloads,
+            exposures=len(verdict.reported),
+            max_severity=min((f.severity for f in verdict.reported), key=severity_rank),
+        )
+        exposures.extend(Exposure(f, info, len(workloads)) for f in verdict.reported)
+    exposures.sort(key=exposure_sort_key)
+
+    # Images in the order of their worst exposure, so a reader meets the worst first.
+    ordered: dict[ScannedImage, ImageEntry] = {}
+    for exposure in exposures:
+        scanned = exposure.finding.image
+        if scanned not in ordered:
+            ordered[scanned] = entries[scanned]
+
+    unscanned = tuple(
+        UnscannedEntry(
+            image=ImageInfo(
+                reference=b.reference,
+                repository=b.repository,
+                digest=b.digest,
+                registry=b.registry,
+                region=b.region,
+                tags=tuple(sorted(b.tags)),
+            ),
+            reason=b.reason,
+            detail=b.detail,
+            workloads=_sorted_workloads(b.workloads.values()),
+        )
+        for b in sorted(join.unscanned.values(), key=lambda b: (_REASON_ORDER[b.reason], b.reference))
+    )
+
+    by_severity = dict.fromkeys(SEVERITIES, 0)
+    for exposure in exposures:
+        severity = exposure.finding.severity
+        by_severity[severity if severity in by_severity else SEVERITIES[-1]] += 1
+
+    return Report(
+        generated_at=generated_at,
+        tool_version=tool_version,
+        scope=Scope(tuple(accounts), tuple(regions), inventory.clusters, filters),
+        summary=Summary(
+            running_containers=len(inventory.workloads),
+            running_images=len(join.running),
+            vulnerable_running_images=len(join.vulnerable),
+            exposures=len(exposures),
+            by_severity=by_severity,
+            unscanned_running_images=len(join.blind),
+        ),
+        images=tuple(ordered.values()),
+        exposures=tuple(exposures),
+        unscanned=unscanned,
+        errors=tuple(inventory.errors) + tuple(findings.errors) + tuple(extra_errors),
+    )
