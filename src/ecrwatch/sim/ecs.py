@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import threading
 import time
 import uuid
@@ -528,9 +527,13 @@ def _max_results(params: dict[str, Any]) -> int:
     return value
 
 
+def _scope_hash(scope: tuple[str, ...]) -> str:
+    return hashlib.sha256("\0".join(scope).encode()).hexdigest()[:16]
+
+
 def _encode_token(scope: tuple[str, ...], position: int) -> str:
-    raw = json.dumps({"s": hashlib.sha256("\0".join(scope).encode()).hexdigest()[:16], "p": position})
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+    # Not JSON inside: botocore's paginator takes a base64 JSON object for a token of its own making.
+    return base64.urlsafe_b64encode(f"ecs1:{_scope_hash(scope)}:{position}".encode()).decode()
 
 
 def _decode_token(token: Any, scope: tuple[str, ...]) -> int:
@@ -538,14 +541,12 @@ def _decode_token(token: Any, scope: tuple[str, ...]) -> int:
     if token is None:
         return 0
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
-        position = decoded["p"]
-        same_scope = decoded["s"] == hashlib.sha256("\0".join(scope).encode()).hexdigest()[:16]
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+        version, scope_hash, position = base64.urlsafe_b64decode(token.encode()).decode().split(":")
+        if version != "ecs1" or scope_hash != _scope_hash(scope) or not position.isdigit():
+            raise ValueError(token)
+        return int(position)
+    except (ValueError, TypeError, AttributeError, binascii.Error):
         raise SimError("InvalidParameterException", "Invalid nextToken.") from None
-    if not same_scope or not isinstance(position, int) or position < 0:
-        raise SimError("InvalidParameterException", "Invalid nextToken.")
-    return position
 
 
 def _deployment_id(cluster_arn: str, service: str) -> str:

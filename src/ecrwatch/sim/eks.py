@@ -175,17 +175,17 @@ def _not_found(name: str) -> SimResponse:
 
 
 def _encode_token(region: str, position: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"r": region, "p": position}).encode()).decode()
+    # Not JSON inside: botocore's paginator takes a base64 JSON object for a token of its own making.
+    return base64.urlsafe_b64encode(f"eks1:{region}:{position}".encode()).decode()
 
 
 def _decode_token(token: str | None, region: str) -> int:
     if token is None:
         return 0
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
-        position, same_region = decoded["p"], decoded["r"] == region
-    except (ValueError, KeyError, TypeError, binascii.Error):
+        version, token_region, position = base64.urlsafe_b64decode(token.encode()).decode().split(":")
+        if version != "eks1" or token_region != region or not position.isdigit():
+            raise ValueError(token)
+        return int(position)
+    except (ValueError, TypeError, binascii.Error):
         raise SimError("InvalidParameterException", "The nextToken is not valid.") from None
-    if not same_region or not isinstance(position, int) or position < 0:
-        raise SimError("InvalidParameterException", "The nextToken is not valid.")
-    return position
