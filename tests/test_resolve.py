@@ -127,3 +127,13 @@ def test_index_children_skips_attestations_and_malformed_entries() -> None:
         ]
     }
     assert index_children(manifest) == (PlatformManifest("sha256:" + "1" * 64, "linux/arm/v7"),)
+
+
+def test_one_digest_named_under_two_tags_is_asked_for_once(ecr: object, sim_aws: SimAWS) -> None:
+    digest = push_image(ecr, "team/api", "v1")
+    keys = [key("team/api", digest=digest, tag="v1"), key("team/api", digest=digest, tag="latest")]
+    sim_aws.calls.clear()
+    result = resolve_images(Aws(), keys)
+    assert [result.images[k].digest for k in keys] == [digest, digest]
+    (call,) = sim_aws.calls.select("ecr", "BatchGetImage")
+    assert call.params["imageIds"] == [{"imageDigest": digest}]

@@ -127,7 +127,8 @@ def _resolve_repository(
                 response = aws.ecr(region).batch_get_image(
                     registryId=account,
                     repositoryName=repository,
-                    imageIds=[_image_id(k) for k in chunk],  # type: ignore[misc]
+                    # Several keys (a digest under two tags) can ask for one image: ask once.
+                    imageIds=list({_lookup(i): i for i in map(_image_id, chunk)}.values()),  # type: ignore[misc]
                     acceptedMediaTypes=[*INDEX_MEDIA_TYPES, *MANIFEST_MEDIA_TYPES],
                 )
         except AwsCallError as exc:
