@@ -128,7 +128,7 @@ def _resolve_repository(
                     registryId=account,
                     repositoryName=repository,
                     # Several keys (a digest under two tags) can ask for one image: ask once.
-                    imageIds=list({_lookup(i): i for i in map(_image_id, chunk)}.values()),  # type: ignore[misc]
+                    imageIds=list({_lookup(i): i for i in map(_image_id, chunk)}.values()),  # type: ignore[arg-type]
                     acceptedMediaTypes=[*INDEX_MEDIA_TYPES, *MANIFEST_MEDIA_TYPES],
                 )
         except AwsCallError as exc:
