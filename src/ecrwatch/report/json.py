@@ -1,0 +1,207 @@
+"""The JSON report: exactly ../shared/schema/check-report.v1.json, schema_version "1".
+
+Every object is built in one fixed key order, so two runs over the same data produce the same bytes. The
+per-part converters are public: notifications and event payloads reuse them so that an exposure or a
+workload reads the same wherever it appears.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from ecrwatch.models import (
+    SEVERITIES,
+    ClusterScope,
+    Exposure,
+    Filters,
+    ImageEntry,
+    ImageInfo,
+    MatchedWorkload,
+    Package,
+    Report,
+    Scope,
+    SourceError,
+    Summary,
+    UnscannedEntry,
+    Workload,
+)
+
+SCHEMA_VERSION = "1"
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "error_to_dict",
+    "exposure_to_dict",
+    "image_entry_to_dict",
+    "image_to_dict",
+    "matched_workload_to_dict",
+    "render_json",
+    "report_to_dict",
+    "scope_to_dict",
+    "summary_to_dict",
+    "unscanned_to_dict",
+    "workload_to_dict",
+]
+
+
+def _number(value: float | None) -> float | None:
+    # NaN and infinity are not JSON: a score that is not a number is unknown.
+    return value if value is not None and math.isfinite(value) else None
+
+
+def image_to_dict(image: ImageInfo) -> dict[str, Any]:
+    return {
+        "reference": image.reference,
+        "registry": image.registry,
+        "region": image.region,
+        "repository": image.repository,
+        "digest": image.digest,
+        "tags": list(image.tags),
+        "platform": image.platform,
+    }
+
+
+def workload_to_dict(workload: Workload) -> dict[str, Any]:
+    """Every field of the schema's workload, null where it does not apply (ECS fields on a pod and back)."""
+    return {
+        "platform": workload.platform,
+        "account": workload.account,
+        "region": workload.region,
+        "cluster": workload.cluster,
+        "container": workload.container,
+        "container_type": workload.container_type,
+        "task_arn": workload.task_arn,
+        "service": workload.service,
+        "launch_type": workload.launch_type,
+        "namespace": workload.namespace,
+        "pod": workload.pod,
+        "owner": {"kind": workload.owner.kind, "name": workload.owner.name} if workload.owner else None,
+        "image_reference": workload.image_reference,
+        "running_digest": workload.running_digest,
+    }
+
+
+def matched_workload_to_dict(matched: MatchedWorkload) -> dict[str, Any]:
+    """A workload with how it was tied to the image; matched_via is left out where unknown (the schema
+    allows only digest, index or tag)."""
+    out = workload_to_dict(matched.workload)
+    if matched.matched_via is not None:
+        out["matched_via"] = matched.matched_via
+    return out
+
+
+def _package_to_dict(package: Package) -> dict[str, Any]:
+    return {
+        "name": package.name,
+        "version": package.version,
+        "fixed_in": package.fixed_in,
+        "package_manager": package.package_manager,
+    }
+
+
+def exposure_to_dict(exposure: Exposure) -> dict[str, Any]:
+    finding = exposure.finding
+    out: dict[str, Any] = {
+        "vulnerability_id": finding.vulnerability_id,
+        "title": finding.title,
+        "severity": finding.severity,
+        "finding_arn": finding.finding_arn,
+        "status": finding.status,
+        "inspector_score": _number(finding.inspector_score),
+        "epss_score": _number(finding.epss_score),
+        "fix_available": finding.fix_available,
+        "exploit_available": finding.exploit_available,
+        "packages": [_package_to_dict(p) for p in finding.packages],
+        "first_observed_at": finding.first_observed_at,
+        "last_observed_at": finding.last_observed_at,
+        "image": image_to_dict(exposure.image),
+        "workload_count": exposure.workload_count,
+    }
+    if exposure.new is not None:  # only a run with a previous state knows what is new
+        out["new"] = exposure.new
+    return out
+
+
+def image_entry_to_dict(entry: ImageEntry) -> dict[str, Any]:
+    return {
+        "image": image_to_dict(entry.image),
+        "workloads": [matched_workload_to_dict(m) for m in entry.workloads],
+        "exposures": entry.exposures,
+        "max_severity": entry.max_severity,
+    }
+
+
+def unscanned_to_dict(entry: UnscannedEntry) -> dict[str, Any]:
+    return {
+        "image": image_to_dict(entry.image),
+        "reason": entry.reason,
+        "detail": entry.detail,
+        "workloads": [matched_workload_to_dict(m) for m in entry.workloads],
+    }
+
+
+def error_to_dict(error: SourceError) -> dict[str, Any]:
+    return {"source": error.source, "code": error.code, "message": error.message}
+
+
+def _cluster_to_dict(cluster: ClusterScope) -> dict[str, Any]:
+    return {
+        "platform": cluster.platform,
+        "name": cluster.name,
+        "arn": cluster.arn,
+        "region": cluster.region,
+        "ok": cluster.ok,
+    }
+
+
+def _filters_to_dict(filters: Filters) -> dict[str, Any]:
+    return {
+        "min_severity": filters.min_severity,
+        "fixable_only": filters.fixable_only,
+        "fail_on": filters.fail_on,
+    }
+
+
+def scope_to_dict(scope: Scope) -> dict[str, Any]:
+    return {
+        "accounts": list(scope.accounts),
+        "regions": list(scope.regions),
+        "clusters": [_cluster_to_dict(c) for c in scope.clusters],
+        "filters": _filters_to_dict(scope.filters),
+    }
+
+
+def summary_to_dict(summary: Summary) -> dict[str, Any]:
+    # Every severity present, zero included, highest first; a label outside the six is kept after them.
+    by_severity = {severity: summary.by_severity.get(severity, 0) for severity in SEVERITIES}
+    by_severity.update({k: v for k, v in summary.by_severity.items() if k not in by_severity})
+    return {
+        "running_containers": summary.running_containers,
+        "running_images": summary.running_images,
+        "vulnerable_running_images": summary.vulnerable_running_images,
+        "exposures": summary.exposures,
+        "by_severity": by_severity,
+        "unscanned_running_images": summary.unscanned_running_images,
+    }
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": report.generated_at,
+        "tool_version": report.tool_version,
+        "scope": scope_to_dict(report.scope),
+        "summary": summary_to_dict(report.summary),
+        "images": [image_entry_to_dict(e) for e in report.images],
+        "exposures": [exposure_to_dict(e) for e in report.exposures],
+        "unscanned": [unscanned_to_dict(e) for e in report.unscanned],
+        "errors": [error_to_dict(e) for e in report.errors],
+    }
+
+
+def render_json(report: Report) -> str:
+    """The report as JSON text: 2-space indent, a trailing newline, ASCII only (non-ASCII characters are
+    escaped, so the bytes are valid whatever the encoding of the file or pipe they go to)."""
+    return json.dumps(report_to_dict(report), indent=2, allow_nan=False) + "\n"

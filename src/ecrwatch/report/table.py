@@ -1,0 +1,375 @@
+"""The report for a person, rendered with rich: a summary, exposures grouped by image with the workloads that
+run it, the unscanned images, the errors. The only module that imports rich's tables.
+
+Readable at 80 columns: every column folds rather than truncates (a reference or ARN wraps, it is never cut
+off with an ellipsis); only digests are shortened here, and only here (JSON and CSV carry them whole).
+Colour is the console's decision: nothing here forces a terminal. Every value from the report is put in a
+Text (never parsed as markup) with control characters made visible, since image names, titles and error
+messages can carry anything.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from ecrwatch.models import (
+    Exposure,
+    ImageEntry,
+    ImageInfo,
+    MatchedWorkload,
+    Package,
+    Report,
+    UnscannedEntry,
+    severity_rank,
+)
+
+__all__ = ["SEVERITY_STYLES", "render_table", "short_digest"]
+
+SEVERITY_STYLES: dict[str, str] = {
+    "CRITICAL": "bold red",
+    "HIGH": "red",
+    "MEDIUM": "yellow",
+    "LOW": "blue",
+    "INFORMATIONAL": "dim",
+    "UNTRIAGED": "magenta",
+}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_SHORT_HEX = 12
+
+
+@dataclass(frozen=True)
+class _Glyphs:
+    arrow: str
+    ellipsis: str
+    dash: str
+    dot: str
+
+
+_UNICODE = _Glyphs("→", "…", "—", "·")
+_ASCII = _Glyphs("->", "...", "-", "|")
+
+
+def _glyphs(console: Console) -> _Glyphs:
+    return _UNICODE if console.encoding.lower().startswith("utf") else _ASCII
+
+
+def _visible_control(match: re.Match[str]) -> str:
+    char = match.group()
+    return " " if char in "\n\t\r" else f"\\x{ord(char):02x}"
+
+
+def _text(value: str | None, style: str = "") -> Text:
+    """Untrusted text as a Text: no markup, no emoji codes, no escape sequences reaching the terminal."""
+    return Text(_CONTROL.sub(_visible_control, value or ""), style=style)
+
+
+def _lines(lines: Iterable[str], style: str = "") -> Text:
+    """Several untrusted values, one a line (each sanitised on its own: a newline inside one is not kept)."""
+    return Text("\n", style=style).join(_text(line) for line in lines)
+
+
+def short_digest(digest: str, ellipsis: str = "…") -> str:
+    """sha256:0123456789ab… : enough to tell digests apart by eye; the JSON report has them whole."""
+    if _DIGEST.fullmatch(digest):
+        return digest[: len("sha256:") + _SHORT_HEX] + ellipsis
+    return digest
+
+
+def _short_reference(reference: str, g: _Glyphs) -> str:
+    return _DIGEST.sub(lambda m: short_digest(m.group(), g.ellipsis), reference)
+
+
+def _severity(severity: str) -> Text:
+    return _text(severity, SEVERITY_STYLES.get(severity, ""))
+
+
+def _table(*columns: str) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False, header_style="bold")
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    return table
+
+
+# --- summary -------------------------------------------------------------------------------------------
+
+
+def _severity_counts(by_severity: dict[str, int]) -> Text:
+    parts = [(s, n) for s, n in by_severity.items() if n] if by_severity else []
+    parts.sort(key=lambda item: severity_rank(item[0]))
+    if not parts:
+        return Text("none")
+    out = Text()
+    for i, (severity, count) in enumerate(parts):
+        if i:
+            out.append("  ")
+        out.append_text(_severity(severity))
+        out.append(f" {count}")
+    return out
+
+
+def _summary_panel(report: Report, g: _Glyphs) -> Panel:
+    s = report.summary
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row("Running containers", str(s.running_containers))
+    grid.add_row("Running images", str(s.running_images))
+    grid.add_row("Vulnerable images", Text(str(s.vulnerable_running_images), style="bold" if s.exposures else ""))
+    exposures = Text(f"{s.exposures}")
+    if s.exposures:
+        exposures.append("  ")
+        exposures.append_text(_severity_counts(s.by_severity))
+    grid.add_row("Exposures", exposures)
+    grid.add_row(
+        "Unscanned images",
+        Text(str(s.unscanned_running_images), style="yellow" if s.unscanned_running_images else ""),
+    )
+    grid.add_row("Errors", Text(str(len(report.errors)), style="bold red" if report.errors else ""))
+
+    scope = report.scope
+    unread = sum(1 for c in scope.clusters if not c.ok)
+    clusters = f"{len(scope.clusters)} cluster{'s' if len(scope.clusters) != 1 else ''}"
+    if unread:
+        clusters += f" ({unread} not read)"
+    where = [clusters]
+    if scope.regions:
+        where.append(", ".join(scope.regions))
+    if scope.accounts:
+        where.append("account " + ", ".join(scope.accounts))
+    grid.add_row("Scope", _text(f" {g.dot} ".join(where)))
+    filters = scope.filters
+    chosen = []
+    if filters.min_severity:
+        chosen.append(f"min severity {filters.min_severity}")
+    if filters.fixable_only:
+        chosen.append("fixable only")
+    if filters.fail_on:
+        chosen.append(f"fail on {filters.fail_on}")
+    if chosen:
+        grid.add_row("Filters", _text(f" {g.dot} ".join(chosen)))
+    return Panel(
+        grid,
+        title=Text("ecrwatch check", style="bold"),
+        subtitle=_text(report.generated_at),
+        box=box.ROUNDED,
+        expand=False,
+    )
+
+
+# --- workloads -----------------------------------------------------------------------------------------
+
+
+def _task_id(task_arn: str | None) -> str:
+    return task_arn.rsplit("/", 1)[-1] if task_arn else "?"
+
+
+def _group_key(m: MatchedWorkload) -> tuple[object, ...] | None:
+    """Containers of one controller (a Deployment's pods, a service's tasks) are one row: at scale, thousands
+    of identical rows would hide the image's other workloads. Bare pods and standalone tasks are their own."""
+    w = m.workload
+    if w.owner is None and w.service is None:
+        return None
+    return (
+        w.platform,
+        w.account,
+        w.region,
+        w.cluster,
+        w.namespace,
+        w.owner,
+        w.service,
+        w.container,
+        w.container_type,
+        m.matched_via,
+    )
+
+
+def _workload_rows(workloads: Sequence[MatchedWorkload]) -> list[list[MatchedWorkload]]:
+    groups: dict[object, list[MatchedWorkload]] = {}
+    for i, m in enumerate(workloads):
+        key = _group_key(m)
+        groups.setdefault(key if key is not None else ("single", i), []).append(m)
+    return list(groups.values())
+
+
+def _workloads_table(workloads: Sequence[MatchedWorkload], g: _Glyphs) -> Table:
+    table = _table("Cluster", "Workload", "Container", "Via")
+    for group in _workload_rows(workloads):
+        first = group[0]
+        w = first.workload
+        where = _lines([f"{w.platform} {w.cluster}"])
+        if w.region and w.platform != "kubernetes":
+            where.append("\n")
+            where.append_text(_text(w.region, "dim"))
+        if w.platform == "ecs":
+            lines = [f"service {w.service}"] if w.service else []
+            if len(group) == 1:
+                lines.append(f"task {_task_id(w.task_arn)}")
+            else:
+                lines.append(f"{len(group)} tasks")
+        else:
+            ns = f"{w.namespace}/" if w.namespace else ""
+            if w.owner is not None:
+                lines = [f"{ns}{w.owner.kind} {w.owner.name}"]
+                lines.append(f"pod {w.pod}" if len(group) == 1 else f"{len(group)} pods")
+            else:
+                lines = [f"{ns}{w.pod or '?'}"]
+        container = _text(w.container)
+        if w.container_type != "app":
+            container.append_text(_text(f" ({w.container_type})", "dim"))
+        table.add_row(where, _lines(lines), container, _text(first.matched_via or g.dash))
+    return table
+
+
+# --- exposures -----------------------------------------------------------------------------------------
+
+
+def _image_key(image: ImageInfo) -> tuple[str | None, str | None, str, str | None]:
+    return (image.registry, image.region, image.repository, image.digest)
+
+
+def _percent(value: float | None, g: _Glyphs) -> str:
+    if value is None:
+        return g.dash
+    return "<0.1%" if 0 < value < 0.001 else f"{value:.1%}"
+
+
+def _score(value: float | None, g: _Glyphs) -> str:
+    return g.dash if value is None else f"{value:.1f}"
+
+
+def _package_line(p: Package, fix_available: str | None, g: _Glyphs) -> str:
+    installed = f"{p.name} {p.version}" if p.version else p.name
+    if p.fixed_in:
+        return f"{installed} {g.arrow} {p.fixed_in}"
+    return f"{installed} (no fix)" if fix_available in (None, "NO") else installed
+
+
+def _findings_table(exposures: Iterable[Exposure], g: _Glyphs) -> Table:
+    table = _table("Severity", "Vulnerability", f"Package {g.arrow} fixed", "EPSS", "Score")
+    for exposure in exposures:
+        f = exposure.finding
+        packages = [_package_line(p, f.fix_available, g) for p in f.packages] or [g.dash]
+        vulnerability = _text(f.vulnerability_id)
+        if exposure.new:
+            vulnerability.append_text(_text(" new", "bold"))
+        table.add_row(
+            _severity(f.severity),
+            vulnerability,
+            _lines(packages),
+            _text(_percent(f.epss_score, g)),
+            _text(_score(f.inspector_score, g)),
+        )
+    return table
+
+
+def _image_lines(image: ImageInfo, g: _Glyphs) -> Text:
+    out = _text(_short_reference(image.reference, g), "bold")
+    facts = []
+    if image.platform:
+        facts.append(image.platform)
+    if image.registry:
+        facts.append(f"account {image.registry}")
+    if image.region:
+        facts.append(image.region)
+    if image.tags:
+        facts.append("tags " + ", ".join(image.tags))
+    if facts:
+        out.append("\n")
+        out.append_text(_text(f" {g.dot} ".join(facts), "dim"))
+    return out
+
+
+def _image_block(
+    image: ImageInfo, max_severity: str, exposures: Sequence[Exposure], workloads: Sequence[MatchedWorkload], g: _Glyphs
+) -> RenderableType:
+    heading = _severity(max_severity)
+    heading.append(f" {g.dot} {len(exposures)} exposure{'s' if len(exposures) != 1 else ''}", style="")
+    parts: list[RenderableType] = [heading, _image_lines(image, g)]
+    count = len(workloads)
+    parts.append(Text(f"Running in {count} container{'s' if count != 1 else ''}:" if count else "Running in:"))
+    if workloads:
+        parts.append(_workloads_table(workloads, g))
+    else:
+        parts.append(Text("  no workload recorded for this image (see the JSON report)", style="yellow"))
+    parts.append(Text(f"Findings ({len(exposures)}):"))
+    parts.append(_findings_table(exposures, g))
+    return Group(*parts)
+
+
+def _exposure_blocks(report: Report, g: _Glyphs) -> list[RenderableType]:
+    by_key: dict[tuple[str | None, str | None, str, str | None], list[Exposure]] = {}
+    for exposure in report.exposures:
+        by_key.setdefault(_image_key(exposure.image), []).append(exposure)
+    blocks: list[RenderableType] = []
+    entries: list[ImageEntry] = list(report.images)
+    for entry in entries:
+        found = by_key.pop(_image_key(entry.image), [])
+        if found:
+            blocks.append(_image_block(entry.image, entry.max_severity, found, entry.workloads, g))
+    # Exposures whose image has no images[] entry are still shown, never dropped.
+    for found in by_key.values():
+        worst = min((e.finding.severity for e in found), key=severity_rank)
+        blocks.append(_image_block(found[0].image, worst, found, (), g))
+    return blocks
+
+
+# --- unscanned and errors ------------------------------------------------------------------------------
+
+
+def _unscanned_block(entry: UnscannedEntry, g: _Glyphs) -> RenderableType:
+    reason = _text(entry.reason, "yellow")
+    if entry.detail:
+        reason.append_text(_text(f": {entry.detail}"))
+    return Group(_image_lines(entry.image, g), reason, _workloads_table(entry.workloads, g))
+
+
+def _errors_table(report: Report, g: _Glyphs) -> Table:
+    table = _table("Source", "Code", "Message")
+    for error in report.errors:
+        table.add_row(_text(error.source), _text(error.code or g.dash), _text(error.message))
+    return table
+
+
+def _heading(console: Console, title: str, style: str = "bold") -> None:
+    console.print()
+    console.rule(Text(title, style=style), align="left")
+
+
+def render_table(report: Report, console: Console) -> None:
+    """Print the report for a person on `console` (its width, its terminal detection, its colours)."""
+    g = _glyphs(console)
+    console.print(_summary_panel(report, g))
+
+    if report.exposures:
+        _heading(console, f"Exposures by image ({len(report.exposures)})")
+        for block in _exposure_blocks(report, g):
+            console.print()
+            console.print(block)
+    else:
+        message = "No running container has an exposure"
+        filters = report.scope.filters
+        if filters.min_severity or filters.fixable_only:
+            message += " that passes the filters"
+        console.print()
+        console.print(Text(message + ".", style="bold green"))
+
+    if report.unscanned:
+        _heading(console, f"Unscanned running images ({len(report.unscanned)}): not known to be safe", "bold yellow")
+        for entry in report.unscanned:
+            console.print()
+            console.print(_unscanned_block(entry, g))
+
+    if report.errors:
+        _heading(console, f"Errors ({len(report.errors)}): the report is incomplete", "bold red")
+        console.print(_errors_table(report, g))
+    elif not report.exposures and not report.unscanned:
+        console.print(Text("Every running image was scanned, and every source in scope was read."))

@@ -1,0 +1,242 @@
+"""The JSON report: valid against the shared schema, every field a script reads, stable bytes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from conftest import SHARED
+from ecrwatch.models import Exposure, Filters, Summary
+from ecrwatch.report.json import exposure_to_dict, render_json, report_to_dict, workload_to_dict
+from factories import (
+    API_AMD64,
+    API_ENTRY,
+    ECS_SERVICE,
+    EKS_DEPLOYMENT_POD,
+    INDEX_DIGEST,
+    NGINX_UNSCANNED,
+    empty_report,
+    finding,
+    image_entry,
+    make_report,
+    matched,
+    sample_report,
+)
+
+SCHEMA = json.loads((SHARED / "schema" / "check-report.v1.json").read_text())
+VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+WORKLOAD_FIELDS = set(SCHEMA["$defs"]["workload"]["properties"])
+EXPOSURE_FIELDS = set(SCHEMA["$defs"]["exposure"]["properties"])
+IMAGE_FIELDS = set(SCHEMA["$defs"]["image"]["properties"])
+
+
+def _rendered(report: Any) -> dict[str, Any]:
+    text = render_json(report)
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+@pytest.mark.parametrize(
+    "report",
+    [sample_report(), empty_report(), sample_report(filters=Filters("HIGH", True, "CRITICAL"))],
+    ids=["sample", "empty", "filtered"],
+)
+def test_report_is_valid_against_the_schema(report: Any) -> None:
+    VALIDATOR.validate(_rendered(report))
+
+
+def test_the_validator_checks_formats() -> None:
+    # Without this, a test above could pass on a report the schema's date-time format would reject.
+    bad = dataclasses.replace(sample_report(), generated_at="yesterday")
+    with pytest.raises(ValidationError):
+        VALIDATOR.validate(_rendered(bad))
+
+
+def test_top_level_and_scope_content() -> None:
+    data = _rendered(sample_report(filters=Filters("MEDIUM", True, "HIGH")))
+    assert list(data) == [
+        "schema_version",
+        "generated_at",
+        "tool_version",
+        "scope",
+        "summary",
+        "images",
+        "exposures",
+        "unscanned",
+        "errors",
+    ]
+    assert data["schema_version"] == "1"
+    assert data["scope"]["accounts"] == ["123456789012"]
+    assert data["scope"]["regions"] == ["us-east-1", "us-west-2"]
+    assert data["scope"]["filters"] == {"min_severity": "MEDIUM", "fixable_only": True, "fail_on": "HIGH"}
+    legacy = next(c for c in data["scope"]["clusters"] if c["name"] == "legacy")
+    assert legacy == {
+        "platform": "ecs",
+        "name": "legacy",
+        "arn": "arn:aws:ecs:us-west-2:123456789012:cluster/legacy",
+        "region": "us-west-2",
+        "ok": False,
+    }
+    assert data["errors"][0] == {
+        "source": "ecs:us-west-2/legacy",
+        "code": "AccessDeniedException",
+        "message": "User is not authorized to perform ecs:ListTasks",
+    }
+
+
+def test_summary_lists_every_severity_in_order_even_when_the_report_left_some_out() -> None:
+    report = sample_report()
+    sparse = dataclasses.replace(report, summary=dataclasses.replace(report.summary, by_severity={"LOW": 1}))
+    summary = _rendered(sparse)["summary"]
+    assert summary["by_severity"] == {
+        "CRITICAL": 0,
+        "HIGH": 0,
+        "MEDIUM": 0,
+        "LOW": 1,
+        "INFORMATIONAL": 0,
+        "UNTRIAGED": 0,
+    }
+    full = _rendered(report)["summary"]
+    assert full["by_severity"]["CRITICAL"] == 1
+    assert full["exposures"] == len(report.exposures) == 4
+    assert (full["running_containers"], full["vulnerable_running_images"], full["unscanned_running_images"]) == (
+        6,
+        2,
+        2,
+    )
+
+
+def test_images_entry_lists_each_workload_once_with_how_it_matched() -> None:
+    data = _rendered(sample_report())
+    api = next(i for i in data["images"] if i["image"]["repository"] == "team/api")
+    assert api["image"] == {
+        "reference": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/team/api@{API_AMD64.digest}",
+        "registry": "123456789012",
+        "region": "us-east-1",
+        "repository": "team/api",
+        "digest": API_AMD64.digest,
+        "tags": ["v1"],
+        "platform": "linux/amd64",
+    }
+    assert api["exposures"] == 3
+    assert api["max_severity"] == "CRITICAL"
+    assert [w["matched_via"] for w in api["workloads"]] == ["digest", "tag", "index"]
+    # the index match keeps the digest the pod runs (the index), not the scanned one
+    assert api["workloads"][2]["running_digest"] == INDEX_DIGEST
+    assert api["workloads"][1]["running_digest"] is None
+
+
+def test_ecs_and_kubernetes_workloads_carry_every_schema_field() -> None:
+    ecs = workload_to_dict(ECS_SERVICE)
+    k8s = workload_to_dict(EKS_DEPLOYMENT_POD)
+    assert set(ecs) == set(k8s) == WORKLOAD_FIELDS - {"matched_via"}
+    assert ecs["task_arn"] == "arn:aws:ecs:us-east-1:123456789012:task/prod/aaaabbbbccccddddeeeeffff00001111"
+    assert (ecs["service"], ecs["launch_type"], ecs["container_type"]) == ("api", "FARGATE", "app")
+    assert (ecs["namespace"], ecs["pod"], ecs["owner"]) == (None, None, None)
+    assert k8s["owner"] == {"kind": "Deployment", "name": "api"}
+    assert (k8s["namespace"], k8s["pod"]) == ("shop", "api-7d9f8b6c5d-x2x7q")
+    assert (k8s["task_arn"], k8s["service"], k8s["launch_type"]) == (None, None, None)
+
+
+def test_unknown_matched_via_is_left_out_not_null() -> None:
+    data = _rendered(sample_report())
+    nginx = next(u for u in data["unscanned"] if u["reason"] == "not_ecr")
+    assert "matched_via" not in nginx["workloads"][0]
+    assert nginx["image"]["reference"] == NGINX_UNSCANNED.image.reference
+    assert nginx["image"]["digest"] is None
+    assert nginx["detail"] == "docker.io is not an Amazon ECR private registry"
+    assert nginx["workloads"][0]["container_type"] == "sidecar"
+
+
+def test_exposures_carry_the_finding_and_its_image() -> None:
+    data = _rendered(sample_report())
+    first = data["exposures"][0]
+    assert set(first) == EXPOSURE_FIELDS - {"new"}
+    assert set(first["image"]) == IMAGE_FIELDS
+    assert (first["vulnerability_id"], first["severity"], first["status"]) == ("CVE-2024-0001", "CRITICAL", "ACTIVE")
+    assert (first["epss_score"], first["inspector_score"], first["fix_available"]) == (0.973, 9.8, "YES")
+    assert first["packages"] == [
+        {"name": "openssl", "version": "3.0.2-0ubuntu1", "fixed_in": "3.0.13-0ubuntu1", "package_manager": "OS"}
+    ]
+    assert first["workload_count"] == 3
+    assert first["image"]["digest"] == API_AMD64.digest  # whole, never shortened
+    assert [e["vulnerability_id"] for e in data["exposures"]] == [
+        "CVE-2024-0001",
+        "CVE-2024-0002",
+        "GHSA-aaaa-bbbb-cccc",
+        "CVE-2023-9999",
+    ]
+
+
+@pytest.mark.parametrize("new", [True, False])
+def test_new_appears_only_when_known(new: bool) -> None:
+    exposure = sample_report().exposures[0]
+    assert exposure_to_dict(dataclasses.replace(exposure, new=new))["new"] is new
+    assert "new" not in exposure_to_dict(exposure)
+    report = sample_report()
+    with_state = dataclasses.replace(report, exposures=tuple(dataclasses.replace(e, new=new) for e in report.exposures))
+    VALIDATOR.validate(_rendered(with_state))
+
+
+def test_a_score_that_is_not_a_number_is_null_and_the_text_is_strict_json() -> None:
+    f = finding("CVE-2024-7777", "HIGH", API_AMD64, epss=float("nan"), score=float("inf"))
+    entry = image_entry(API_AMD64, [matched(ECS_SERVICE, "digest")], [f])
+    data = _rendered(make_report(images=[(entry, [f])]))
+    assert (data["exposures"][0]["epss_score"], data["exposures"][0]["inspector_score"]) == (None, None)
+    VALIDATOR.validate(data)
+
+
+def test_text_is_stable_indented_ascii_with_a_trailing_newline() -> None:
+    f = finding("CVE-2024-8888", "LOW", API_AMD64, title="déjà vu — ünïcode")
+    entry = image_entry(API_AMD64, [matched(ECS_SERVICE, "digest")], [f])
+    report = make_report(images=[(entry, [f])])
+    text = render_json(report)
+    assert text == render_json(report)
+    assert text.endswith("}\n") and not text.endswith("\n\n")
+    assert text.splitlines()[1] == '  "schema_version": "1",'
+    assert text.isascii()
+    assert json.loads(text)["exposures"][0]["title"] == "déjà vu — ünïcode"
+
+
+def test_report_to_dict_matches_the_rendered_text() -> None:
+    report = sample_report()
+    assert json.loads(render_json(report)) == report_to_dict(report)
+
+
+def test_every_exposure_digest_has_its_images_entry() -> None:
+    # What a consumer joins on: exposures[].image.digest -> images[].image.digest.
+    data = _rendered(sample_report())
+    entries = {i["image"]["digest"]: i for i in data["images"]}
+    for exposure in data["exposures"]:
+        assert len(entries[exposure["image"]["digest"]]["workloads"]) == exposure["workload_count"]
+
+
+def test_summary_counts_pass_through_unchanged() -> None:
+    report = dataclasses.replace(
+        sample_report(),
+        summary=Summary(
+            running_containers=50_000,
+            running_images=12,
+            vulnerable_running_images=2,
+            exposures=4,
+            by_severity={"CRITICAL": 1, "HIGH": 1, "MEDIUM": 1, "LOW": 1, "INFORMATIONAL": 0, "UNTRIAGED": 0},
+            unscanned_running_images=2,
+        ),
+    )
+    summary = _rendered(report)["summary"]
+    assert (summary["running_containers"], summary["running_images"]) == (50_000, 12)
+
+
+def test_an_exposure_object_validates_on_its_own() -> None:
+    # Notifications reuse exposure_to_dict: it must be a schema exposure by itself.
+    exposure_schema = {"$defs": SCHEMA["$defs"], "$ref": "#/$defs/exposure"}
+    exposure: Exposure = sample_report().exposures[2]
+    Draft202012Validator(exposure_schema, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(
+        exposure_to_dict(exposure)
+    )
+    assert exposure_to_dict(exposure)["image"]["digest"] == API_ENTRY.image.digest
