@@ -63,7 +63,7 @@ def _check(shape: Shape, value: Any, path: str) -> Iterator[str]:
     elif kind == "string":
         if not isinstance(value, str):
             yield f"{path}: {type(value).__name__} where a string belongs"
-        elif shape.enum and value not in shape.enum:
+        elif getattr(shape, "enum", None) and value not in shape.enum:  # type: ignore[attr-defined]
             yield f"{path}: {value!r} is not one of {shape.name}'s values"
     elif kind in ("integer", "long"):
         if not isinstance(value, int) or isinstance(value, bool):

@@ -51,7 +51,7 @@ def test_unknown_cluster_is_resource_not_found_with_the_models_fields(store: Eks
     response = caught.value.response
     assert response["Error"]["Code"] == "ResourceNotFoundException"
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 404
-    assert response["clusterName"] == "prod"  # a modeled member of the exception, parsed by botocore
+    assert response["clusterName"] == "prod"  # type: ignore[typeddict-item]  # a modeled member of the exception, parsed by botocore
     assert "prod" in response["Error"]["Message"]
 
 
