@@ -233,6 +233,17 @@ def test_list_clusters_failing_is_a_region_error_and_other_regions_are_read(sim_
     assert [(e.source, e.code) for e in inventory.errors] == [(f"ecs:{EAST}", "AccessDeniedException")]
 
 
+def test_clusters_listed_before_list_clusters_failed_are_still_read(sim_aws: SimAWS, store: EcsSim) -> None:
+    for i in range(101):
+        store.add_cluster(EAST, f"c{i:03}")
+    task = store.add_task(EAST, "c000")
+    sim_aws.faults.add("ecs", "ListClusters", when=lambda r: "nextToken" in r.json(), error="AccessDeniedException")
+    inventory = collect_ecs(aws(), EAST)
+    assert [w.task_arn for w in inventory.workloads] == [task]
+    assert len(inventory.clusters) == 100 and all(c.ok for c in inventory.clusters)
+    assert [(e.source, e.code) for e in inventory.errors] == [(f"ecs:{EAST}", "AccessDeniedException")]
+
+
 def test_a_name_is_not_called_missing_when_a_region_could_not_be_asked(sim_aws: SimAWS, store: EcsSim) -> None:
     store.add_cluster(EAST, "other")
     sim_aws.faults.add("ecs", "DescribeClusters", region=WEST, error="AccessDeniedException")

@@ -200,8 +200,9 @@ def _discover(aws: Aws, plan: RegionPlan) -> _Discovery:
                     seen.add(matched)
                     found.clusters.append((matched, present[matched]))
     except AwsCallError as exc:
+        # Clusters found before the failure are still read; which names exist here is now unknown.
         found.error = SourceError(source=f"ecs:{plan.region}", message=exc.message, code=exc.code)
-        found.clusters.clear()
+        found.not_found_names.clear()
     return found
 
 
