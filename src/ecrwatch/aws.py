@@ -81,7 +81,7 @@ class Aws:
                 "check --profile against the profiles in ~/.aws/config and ~/.aws/credentials",
             ) from exc
         self._config = Config(
-            retries={"mode": "standard", "max_attempts": self.settings.max_attempts},
+            retries={"mode": "standard", "total_max_attempts": self.settings.max_attempts},
             connect_timeout=self.settings.connect_timeout,
             read_timeout=self.settings.read_timeout,
             user_agent_extra=f"ecrwatch/{__version__}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from typing import Any
 
@@ -9,8 +10,19 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from ecrwatch import __version__
-from ecrwatch.errors import EcrwatchError
+from ecrwatch import __version__, registry, scanning
+from ecrwatch.aws import Aws
+from ecrwatch.check import CheckRequest, run_check
+from ecrwatch.correlate import exit_status
+from ecrwatch.errors import EXIT_INCOMPLETE, EXIT_OK, EcrwatchError, UsageError
+from ecrwatch.models import Filters
+from ecrwatch.options import GlobalOptions, SeverityType, common_options, progress_reporter, selected_regions
+from ecrwatch.output import check_writable, write_atomically
+from ecrwatch.report import scanning as scanning_report
+from ecrwatch.report.csv import render_csv
+from ecrwatch.report.json import render_json
+from ecrwatch.report.table import render_table
+from ecrwatch.scanning import PULL_RESCAN_DURATION_OPTIONS, RESCAN_DURATION_OPTIONS
 
 
 def stderr_console() -> Console:
@@ -37,6 +49,218 @@ class EcrwatchGroup(click.Group):
 def main() -> None:
     """Which Amazon Inspector findings are live in running ECS tasks and Kubernetes pods, and what runs
     that nobody scans."""
+
+
+@main.command()
+@click.option("--ecs/--no-ecs", default=True, show_default=True, help="Read ECS clusters.")
+@click.option("--ecs-cluster", "ecs_clusters", metavar="NAME|ARN", multiple=True, help="Only these ECS clusters.")
+@click.option("--eks/--no-eks", default=True, show_default=True, help="Read EKS clusters (STS-signed token).")
+@click.option("--eks-cluster", "eks_clusters", metavar="NAME|ARN", multiple=True, help="Only these EKS clusters.")
+@click.option("--kubeconfig", metavar="PATH", help="Kubeconfig file (its current context unless --kube-context).")
+@click.option("--kube-context", "kube_contexts", metavar="NAME", multiple=True, help="Kubeconfig context to read.")
+@click.option("--min-severity", type=SeverityType(), help="Hide findings below this severity.")
+@click.option("--fail-on", type=SeverityType(), help="Exit 1 when an exposure at or above this severity is reported.")
+@click.option("--fixable-only", is_flag=True, help="Only findings with a fix available (YES or PARTIAL).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "csv"]),
+    help="Output format (default: table on a terminal, json otherwise).",
+)
+@click.option("--output", metavar="FILE", help="Write the report to FILE (atomically) instead of stdout.")
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Concurrent API calls.")
+@common_options
+def check(
+    opts: GlobalOptions,
+    ecs: bool,
+    ecs_clusters: tuple[str, ...],
+    eks: bool,
+    eks_clusters: tuple[str, ...],
+    kubeconfig: str | None,
+    kube_contexts: tuple[str, ...],
+    min_severity: str | None,
+    fail_on: str | None,
+    fixable_only: bool,
+    output_format: str | None,
+    output: str | None,
+    workers: int,
+) -> None:
+    """Report Inspector findings live in running containers, and running images nobody scans.
+
+    Exit status: 0 nothing at or above --fail-on, 1 exposures at or above --fail-on, 2 usage or
+    configuration error, 3 incomplete (something could not be read; the report says what).
+    """
+    target = check_writable(output) if output else None
+    fmt = output_format or ("table" if target is None and sys.stdout.isatty() else "json")
+    aws = Aws(opts.aws)
+    request = CheckRequest(
+        regions=selected_regions(aws, opts),
+        ecs=ecs,
+        ecs_clusters=ecs_clusters,
+        eks=eks,
+        eks_clusters=eks_clusters,
+        kubeconfig=kubeconfig,
+        kube_contexts=kube_contexts,
+        filters=Filters(min_severity, fixable_only, fail_on),
+        workers=workers,
+    )
+    with progress_reporter(opts) as progress:
+        report = run_check(aws, request, progress=progress)
+    if fmt == "table":
+        console = Console(
+            file=io.StringIO() if target else None,
+            force_terminal=False if target else None,
+            width=120 if target else None,
+            highlight=False,
+        )
+        render_table(report, console)
+        if target is not None:
+            write_atomically(target, console.file.getvalue())  # type: ignore[attr-defined]
+    else:
+        text = render_json(report) if fmt == "json" else render_csv(report)
+        if target is not None:
+            write_atomically(target, text)
+        else:
+            click.echo(text, nl=False)
+    sys.exit(exit_status(report, fail_on))
+
+
+@main.command("enable-scanning")
+@click.option(
+    "--frequency",
+    type=click.Choice(["continuous", "on-push"]),
+    help="Scan frequency of the rule your filters go into.  [default: continuous]",
+)
+@click.option(
+    "--filter",
+    "filters",
+    metavar="PATTERN",
+    multiple=True,
+    help="Repository filter (ECR wildcard syntax, e.g. 'team-*'); repeatable.  [default: *]",
+)
+@click.option(
+    "--rescan-duration",
+    type=click.Choice(list(RESCAN_DURATION_OPTIONS)),
+    help="How long Inspector keeps re-scanning an image after its push.",
+)
+@click.option(
+    "--pull-rescan-duration",
+    type=click.Choice(list(PULL_RESCAN_DURATION_OPTIONS)),
+    help="How long Inspector keeps re-scanning an image after its last pull.",
+)
+@click.option("--replace", is_flag=True, help="Replace the whole rule set (both frequencies) instead of merging.")
+@click.option("--dry-run", is_flag=True, help="Show the planned change and write nothing.")
+@click.option("--yes", is_flag=True, help="Apply without asking (needed when stdin is not a terminal).")
+@click.option("--backup", metavar="FILE", help="First write the configuration as it is now to FILE (JSON).")
+@click.option("--restore", metavar="FILE", help="Put back the configuration saved by --backup FILE.")
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(0, 3600),
+    default=300,
+    show_default=True,
+    help="Seconds to wait for Inspector's activation.",
+)
+@click.option("--poll-interval", type=click.FloatRange(0, 300), default=5.0, hidden=True)
+@common_options
+def enable_scanning(
+    opts: GlobalOptions,
+    frequency: str | None,
+    filters: tuple[str, ...],
+    rescan_duration: str | None,
+    pull_rescan_duration: str | None,
+    replace: bool,
+    dry_run: bool,
+    yes: bool,
+    backup: str | None,
+    restore: str | None,
+    wait_timeout: float,
+    poll_interval: float,
+) -> None:
+    """Turn on Amazon Inspector enhanced scanning for the ECR registry of each region, safely.
+
+    Activates Inspector for ECR where it is off (and waits for it), then merges continuous (or on-push)
+    rules for the --filter patterns into the rules that exist: existing rules and filters are kept unless
+    --replace. Shows the change as a diff first, asks before writing (--yes to skip; required when stdin
+    is not a terminal), and writes nothing with --dry-run. A second identical run writes nothing.
+
+    Exit status: 0 done (or nothing to do), 2 bad options or refused to prompt, 3 a call failed or
+    activation timed out (the message says what was and was not applied).
+    """
+    out, err = scanning_report.stdout_console(), stderr_console()
+    given: dict[str, object] = {"--frequency": frequency, "--filter": filters, "--replace": replace}
+    given |= {"--rescan-duration": rescan_duration, "--pull-rescan-duration": pull_rescan_duration}
+    if restore and any(given.values()):
+        names = ", ".join(name for name, value in given.items() if value)
+        raise UsageError(f"--restore puts back a saved configuration; it cannot be combined with {names}")
+    # Everything the user gave is checked before the first call.
+    saved = registry.load_backup(restore, opts.regions) if restore else None
+    request = scanning.enable_request(frequency, filters, rescan_duration, pull_rescan_duration, replace)
+    if backup:
+        registry.check_backup_target(backup, restore)
+    aws = Aws(opts.aws)
+    aws.check_credentials()
+    if saved is not None:
+        states, plans = registry.prepare_restore(aws, saved)
+    else:
+        states, plans = registry.prepare_enable(aws, registry.resolve_regions(aws, opts.regions), request)
+    if backup:
+        registry.write_backup(backup, scanning.build_backup(states, aws.account_id(states[0].region)))
+        err.print(f"Backup of the current configuration written to {backup}", markup=False)
+    scanning_report.render_plan(out, plans, title="Restore" if restore else "Planned change")
+    applied: tuple[scanning.Step, ...] = ()
+    if any(p.changed for p in plans) and not dry_run:
+        if not scanning_report.confirm_apply(err, plans, yes=yes, is_terminal=scanning_report.stdin_is_terminal()):
+            err.print("Cancelled: nothing was written.")
+            return
+        applied = registry.apply_plans(
+            aws,
+            plans,
+            wait=registry.WaitSettings(timeout=wait_timeout, poll_interval=poll_interval),
+            notify=scanning_report.progress(err, opts.quiet),
+            waiting=scanning_report.spinner(err),
+            backup_path=backup,
+        )
+    scanning_report.render_outcome(out, plans, applied, dry_run=dry_run)
+
+
+@main.command()
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@common_options
+def status(opts: GlobalOptions, output_format: str) -> None:
+    """Show each region's scanning: Inspector activation for ECR, scan type, rules and filters, rescan
+    durations, and Inspector's coverage of the registry's images by scan status.
+
+    Exit status: 0, or 3 when a region or API could not be read (the rest is still shown).
+    """
+    aws = Aws(opts.aws)
+    aws.check_credentials()
+    report = registry.read_status(aws, registry.resolve_regions(aws, opts.regions))
+    if output_format == "json":
+        click.echo(scanning_report.status_json(report), nl=False)
+    else:
+        scanning_report.render_status(scanning_report.stdout_console(), report)
+    sys.exit(EXIT_INCOMPLETE if report.errors else EXIT_OK)
+
+
+@main.command()
+def demo() -> None:
+    """Run ecrwatch against a simulated AWS account, offline: `status`, then `enable-scanning` (plan,
+    apply, a second run that changes nothing), then `status` again. Needs the `demo` extra."""
+    try:
+        from ecrwatch.demo import run_demo
+    except ImportError as exc:
+        raise UsageError(
+            f"the demo needs the simulated services' packages ({exc.name} is missing)",
+            "pip install 'ecrwatch[demo]'",
+        ) from None
+    sys.exit(run_demo())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,13 +5,18 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
+from rich.console import Console
+from rich.markup import escape
 
-from ecrwatch.aws import AwsSettings
+from ecrwatch.aws import Aws, AwsSettings
+from ecrwatch.errors import UsageError
 from ecrwatch.models import SEVERITIES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -102,3 +107,27 @@ def configure_logging(verbose: int, quiet: bool) -> None:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
     logger.propagate = False
+
+
+def selected_regions(aws: Aws, opts: GlobalOptions) -> tuple[str, ...]:
+    """--region values, else the profile's or environment's region; none at all is a usage error."""
+    if opts.regions:
+        return opts.regions
+    if aws.default_region:
+        return (aws.default_region,)
+    raise UsageError(
+        "no AWS region was given and none is configured",
+        "pass --region NAME (repeatable), or set AWS_REGION / the profile's region",
+    )
+
+
+@contextmanager
+def progress_reporter(opts: GlobalOptions) -> Iterator[Callable[[str], None]]:
+    """A progress line on stderr: a spinner on a terminal, log lines at -v otherwise, nothing with -q."""
+    log = logging.getLogger("ecrwatch.progress")
+    if opts.quiet or not sys.stderr.isatty():
+        yield lambda message: log.info("%s", message)
+        return
+    console = Console(stderr=True, highlight=False)
+    with console.status("starting") as status:
+        yield lambda message: status.update(escape(message))

@@ -1,0 +1,93 @@
+"""The `check` pipeline: inventory -> resolve -> findings -> correlate. Calls the stages; renders nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ecrwatch import __version__
+from ecrwatch.aws import Aws
+from ecrwatch.correlate import correlate, ecr_key
+from ecrwatch.findings import FindingFilters, fetch_findings
+from ecrwatch.inventory.ecs import collect_ecs_regions
+from ecrwatch.models import Filters, Inventory, Report, ResolvedImage, ScannedImage
+from ecrwatch.resolve import resolve_images
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    regions: tuple[str, ...]
+    ecs: bool = True
+    ecs_clusters: tuple[str, ...] = ()
+    eks: bool = True
+    eks_clusters: tuple[str, ...] = ()
+    kubeconfig: str | None = None
+    kube_contexts: tuple[str, ...] = ()
+    filters: Filters = field(default_factory=Filters)
+    workers: int = 8
+
+
+def scanned_images(resolved: Sequence[ResolvedImage]) -> list[ScannedImage]:
+    """Every digest Inspector would have scanned for these images (an index's platform manifests, a
+    manifest itself, or a digest ECR could not confirm)."""
+    out: dict[ScannedImage, None] = {}
+    for image in resolved:
+        key = image.key
+        if image.kind == "unknown" and image.digest:
+            out[ScannedImage(key.account, key.region, key.repository, image.digest)] = None
+        for child in image.scanned_digests:
+            out[ScannedImage(key.account, key.region, key.repository, child.digest)] = None
+    return list(out)
+
+
+def inventory_jobs(aws: Aws, request: CheckRequest) -> list[Callable[[], Inventory]]:
+    """One job per source: each ECS region, each EKS region, each kubeconfig context."""
+    jobs: list[Callable[[], Inventory]] = []
+    if request.ecs:
+        jobs.append(lambda: collect_ecs_regions(aws, request.regions, request.ecs_clusters, workers=request.workers))
+    return jobs
+
+
+def collect_inventory(aws: Aws, request: CheckRequest, progress: Progress) -> Inventory:
+    """Every source of running containers, sources concurrently; each source reports its own failures."""
+    jobs = inventory_jobs(aws, request)
+    inventory = Inventory()
+    if not jobs:
+        return inventory
+    progress(f"reading {len(jobs)} inventory source(s)")
+    with ThreadPoolExecutor(max_workers=max(1, min(request.workers, len(jobs))), thread_name_prefix="inv") as pool:
+        for part in pool.map(lambda job: job(), jobs):
+            inventory = inventory + part
+    return inventory
+
+
+def run_check(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m: None) -> Report:
+    aws.check_credentials()
+    home = request.regions[0]
+    account = aws.account_id(home)
+    inventory = collect_inventory(aws, request, progress)
+    progress(f"{len(inventory.workloads)} running container(s); resolving images in ECR")
+    keys = [k for k in (ecr_key(w) for w in inventory.workloads) if k is not None]
+    resolved = resolve_images(aws, keys, home_accounts=[account], workers=request.workers)
+    images = scanned_images(list(resolved.images.values()))
+    progress(f"looking up Inspector findings for {len(images)} image digest(s)")
+    pushed_down = FindingFilters(request.filters.min_severity, request.filters.fixable_only)
+    findings = fetch_findings(aws, images, filters=pushed_down, workers=request.workers)
+    return correlate(
+        inventory,
+        resolved.images,
+        findings,
+        filters=request.filters,
+        accounts=[account],
+        regions=request.regions,
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        tool_version=__version__,
+        extra_errors=resolved.errors,
+    )
