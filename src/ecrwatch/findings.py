@@ -99,8 +99,8 @@ def fetch_findings(
             _add_error(errors, f"inspector2:{region}", covered)
         else:
             coverage.update((c.image, c) for c in covered)
-    unread = tuple(i for i in dict.fromkeys(images) if i.region in failed_regions)
-    return FindingsResult(tuple(findings.values()), tuple(coverage.values()), tuple(errors), unread)
+    # An `inspector2:REGION` error tells the join not to call that region's images clean.
+    return FindingsResult(tuple(findings.values()), tuple(coverage.values()), tuple(errors))
 
 
 def _run(

@@ -219,8 +219,6 @@ class FindingsResult:
     findings: tuple[Finding, ...] = ()
     coverage: tuple[Coverage, ...] = ()
     errors: tuple[SourceError, ...] = ()
-    # Images whose findings could not be read (their region's Inspector failed): neither clean nor unscanned.
-    unread: tuple[ScannedImage, ...] = ()
 
 
 # --- report -------------------------------------------------------------------------------------------
