@@ -76,6 +76,7 @@ __all__ = [
     "KubeRequest",
     "KubeconfigEntry",
     "SimKube",
+    "exec_plugin_user",
     "write_kubeconfig",
 ]
 
@@ -248,6 +249,8 @@ class _Server(ThreadingHTTPServer):
     def finish_request(self, request: Any, client_address: Any) -> None:
         # The TLS handshake runs in the request's own thread, so a slow or refusing client never blocks accept().
         request.settimeout(10)
+        # Headers and body go out in separate writes: without this, Nagle and delayed ACKs add 40 ms to each.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
@@ -280,7 +283,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.sim._handle(self)
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # one line per request would drown the demo and the tests; `SimKube.requests` has them
@@ -316,6 +319,7 @@ class SimKube:
         self.ca = ca or CertificateAuthority.create("ecrwatch-sim-kube-ca")
         self._server_cert = self.ca.issue_server()
         self.clock = clock
+        self._initial_clock = clock
         self.client_cert_auth = client_cert_auth
         self.git_version = git_version or ("v1.31.4-eks-2d5f260" if eks_cluster_name else "v1.31.4")
         # Switches tests flip at any time.
@@ -346,7 +350,7 @@ class SimKube:
             context.load_verify_locations(cadata=self.ca.cert_pem.decode())
         self._release.clear()
         self._server = _Server(self, context)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sim-kube", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="sim-kube", daemon=True)
         self._thread.start()
         return self
 
@@ -373,7 +377,7 @@ class SimKube:
         self.clear_requests()
         self.forbid = False
         self.latency = 0.0
-        self.clock = _utcnow
+        self.clock = self._initial_clock
 
     @property
     def url(self) -> str:
@@ -869,7 +873,7 @@ class SimKube:
                     sts_hosts=self.sts_hosts,
                 )
             except TokenRejected as rejected:
-                return _Auth("eks", None, rejected.reason)
+                return _Auth("eks", None, rejected.reason, rejected.amz_date)
             return _Auth("eks", f"aws:{info.access_key_id}", token_date=info.amz_date)
         if credential in self.tokens:
             return _Auth("token", "sim-admin")

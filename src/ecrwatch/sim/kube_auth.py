@@ -47,10 +47,11 @@ _SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
 class TokenRejected(Exception):
     """The token is not one this cluster accepts. `reason` is a short code for logs and tests (no secret)."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, amz_date: str | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.amz_date = amz_date  # the token's X-Amz-Date where it got that far: tells one token from another
 
 
 @dataclass(frozen=True)
@@ -124,22 +125,22 @@ def verify_eks_token(
     except ValueError:
         raise TokenRejected("malformed", "X-Amz-Date is not a SigV4 timestamp") from None
     if scope_date != amz_date[:8]:
-        raise TokenRejected("malformed", "X-Amz-Credential's date is not X-Amz-Date's")
+        raise TokenRejected("malformed", "X-Amz-Credential's date is not X-Amz-Date's", amz_date)
     if not params["X-Amz-Expires"].isdigit() or not 0 < int(params["X-Amz-Expires"]) <= MAX_EXPIRES:
-        raise TokenRejected("malformed", f"X-Amz-Expires must be 1..{MAX_EXPIRES} seconds")
+        raise TokenRejected("malformed", f"X-Amz-Expires must be 1..{MAX_EXPIRES} seconds", amz_date)
     if now - signed_at > TOKEN_LIFETIME:
-        raise TokenRejected("expired", "the token is older than 15 minutes")
+        raise TokenRejected("expired", "the token is older than 15 minutes", amz_date)
     if signed_at - now > TOKEN_LIFETIME:
-        raise TokenRejected("future", "X-Amz-Date is in the future")
+        raise TokenRejected("future", "X-Amz-Date is in the future", amz_date)
     signed_headers = params["X-Amz-SignedHeaders"].split(";")
     if set(signed_headers) != {"host", CLUSTER_ID_HEADER}:
-        raise TokenRejected("malformed", f"X-Amz-SignedHeaders must be host;{CLUSTER_ID_HEADER}")
+        raise TokenRejected("malformed", f"X-Amz-SignedHeaders must be host;{CLUSTER_ID_HEADER}", amz_date)
     secret = secret_keys.get(access_key)
     if secret is None:
-        raise TokenRejected("unknown-key", "STS does not know the token's access key")
+        raise TokenRejected("unknown-key", "STS does not know the token's access key", amz_date)
     expected = _signature(url.scheme, url.netloc, url.query, access_key, secret, region, amz_date, cluster_name)
     if not _SIGNATURE.match(params["X-Amz-Signature"]) or not hmac.compare_digest(expected, params["X-Amz-Signature"]):
-        raise TokenRejected("bad-signature", "the signature does not match this cluster's name")
+        raise TokenRejected("bad-signature", "the signature does not match this cluster's name", amz_date)
     return EksTokenInfo(access_key, region, signed_at, amz_date)
 
 
