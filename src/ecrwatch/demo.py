@@ -1,0 +1,189 @@
+"""`ecrwatch demo`: the real commands against a simulated AWS account, offline.
+
+The simulated account runs in-process on 127.0.0.1 (`ecrwatch.sim`); boto3 is pointed at it through its
+own environment variables for the duration of the demo, and every command runs through the same click
+entry point, over HTTP, exactly as a user's would. The demo is a list of seeds (functions that set up the
+account) and a list of steps (a caption and the command line a user would type): later features append
+their own seeds and steps.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import click
+from rich.console import Console
+from rich.text import Text
+
+from ecrwatch.sim.inspector2 import Inspector2Sim
+from ecrwatch.sim.seed import push_image, push_index
+from ecrwatch.sim.server import SimAWS
+from ecrwatch.sim.world import build_sim_aws
+
+REGION = "us-east-1"
+
+
+@dataclass
+class DemoContext:
+    sim: SimAWS
+    workdir: Path
+    region: str = REGION
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+
+
+Seed = Callable[[DemoContext], None]
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    caption: str
+    args: tuple[str, ...]  # after `ecrwatch`; `{workdir}` is replaced by the demo's scratch directory
+    expect: int = 0  # the exit status this step is meant to show
+    hidden_args: tuple[str, ...] = ()  # demo speed-ups, not shown on the command line
+    before: Seed | None = None  # something that happens in the world before the command runs
+
+
+# --- seeds --------------------------------------------------------------------------------------------
+
+
+def seed_registry(ctx: DemoContext) -> None:
+    """A small shop's registry: a few repositories with images (one multi-arch), and the customer's own
+    basic scan-on-push rule that enable-scanning must keep."""
+    ecr = ctx.client("ecr")
+    for repository in ("shop/web", "shop/api", "shop/payments-worker", "platform/base-python", "legacy/reports"):
+        ecr.create_repository(repositoryName=repository)
+    push_index(ecr, "shop/web", "1.4.2")
+    push_image(ecr, "shop/api", "2.0.0")
+    push_image(ecr, "shop/api", "2.0.1")
+    push_image(ecr, "shop/payments-worker", "0.9.3")
+    push_image(ecr, "platform/base-python", "3.12")
+    push_image(ecr, "legacy/reports", "2019.11")
+    ecr.put_registry_scanning_configuration(
+        scanType="BASIC",
+        rules=[
+            {
+                "scanFrequency": "SCAN_ON_PUSH",
+                "repositoryFilters": [
+                    {"filter": "shop/*", "filterType": "WILDCARD"},
+                    {"filter": "platform/*", "filterType": "WILDCARD"},
+                ],
+            }
+        ],
+    )
+
+
+def seed_inspector(ctx: DemoContext) -> None:
+    """Inspector not yet activated; activation takes a couple of status polls, as on AWS."""
+    inspector = ctx.sim.extension(Inspector2Sim)
+    inspector.set_account_status(ctx.region, ecr="DISABLED")
+    inspector.enable_after_polls = 2
+
+
+SEEDS: list[Seed] = [seed_registry, seed_inspector]
+
+# --- steps --------------------------------------------------------------------------------------------
+
+_FAST_POLL = ("--poll-interval", "0.2")
+
+STEPS: list[DemoStep] = [
+    DemoStep("Before: basic scanning with the team's own scan-on-push rule, Inspector not activated", ("status",)),
+    DemoStep(
+        "A filter ECR would refuse is refused before any AWS call (exit 2, nothing written)",
+        ("enable-scanning", "--filter", "Shop/*", "--dry-run"),
+        expect=2,
+    ),
+    DemoStep("The plan, without writing anything", ("enable-scanning", "--dry-run")),
+    DemoStep(
+        "Apply: back up first, activate Inspector, wait, then merge continuous scanning into the existing rules",
+        ("enable-scanning", "--yes", "--backup", "{workdir}/scanning-backup.json"),
+        hidden_args=_FAST_POLL,
+    ),
+    DemoStep("The same command again: nothing to change, nothing written", ("enable-scanning", "--yes")),
+    DemoStep("After: enhanced scanning, both rules, Inspector on", ("status",)),
+    DemoStep(
+        "The way back, if it were needed (dry run)",
+        ("enable-scanning", "--restore", "{workdir}/scanning-backup.json", "--dry-run"),
+    ),
+]
+
+# --- running ------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def simulated_environment(sim: SimAWS, workdir: Path) -> Iterator[None]:
+    """boto3's environment pointed at the simulator, and nowhere else, for the duration; restored after."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    for name in saved:
+        del os.environ[name]
+    os.environ.update(sim.environ())
+    # No profile, credentials file or instance role of the machine running the demo takes part.
+    os.environ["AWS_CONFIG_FILE"] = str(workdir / "aws-config")
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(workdir / "aws-credentials")
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+    try:
+        yield
+    finally:
+        for name in [k for k in os.environ if k.startswith("AWS_")]:
+            del os.environ[name]
+        os.environ.update(saved)
+
+
+def _invoke(args: Sequence[str]) -> int:
+    """Run one ecrwatch command line in-process through click, as the console script would."""
+    from ecrwatch.cli import main  # here: cli imports this module lazily for the `demo` command
+
+    try:
+        result = main.main(args=list(args), prog_name="ecrwatch", standalone_mode=False)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
+
+
+def run_demo(
+    steps: Sequence[DemoStep] | None = None, seeds: Sequence[Seed] | None = None, console: Console | None = None
+) -> int:
+    """Seed the simulated account, run each step, and return 0 when every step behaved as it is meant to."""
+    console = console or Console(highlight=False, soft_wrap=True)
+    with tempfile.TemporaryDirectory(prefix="ecrwatch-demo-") as tmp, build_sim_aws() as sim:
+        sim.reset()  # moto's backends are process-wide: start from an empty account
+        ctx = DemoContext(sim, Path(tmp))
+        with simulated_environment(sim, ctx.workdir):
+            console.print(
+                Text(
+                    f"ecrwatch demo: a simulated AWS account ({sim.endpoint_url}, region {ctx.region}); "
+                    "nothing leaves this machine.",
+                    style="bold",
+                )
+            )
+            for seed in SEEDS if seeds is None else seeds:
+                seed(ctx)
+            for number, step in enumerate(STEPS if steps is None else steps, 1):
+                if step.before is not None:
+                    step.before(ctx)
+                args = [arg.format(workdir=ctx.workdir) for arg in step.args]
+                console.print()
+                console.print(Text(f"── {number}. {step.caption}", style="bold cyan"))
+                console.print(Text(f"$ ecrwatch {shlex.join(args)}", style="bold"))
+                status = _invoke([*args, *step.hidden_args])
+                console.print(Text(f"(exit status {status})", style="dim"))
+                if status != step.expect:
+                    console.print(
+                        Text(f"demo: step {number} exited {status}; it was meant to exit {step.expect}", style="red")
+                    )
+                    return 3
+    console.print()
+    console.print(Text("Demo finished: every step behaved as shown.", style="bold green"))
+    return 0
