@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -398,6 +399,7 @@ def test_forbid_answers_403_naming_the_resource_but_version_stays_public(kube: S
     assert status["reason"] == "Forbidden" and status["details"] == {"kind": "replicasets", "group": "apps"}
     assert 'cannot list resource "replicasets" in API group "apps" in the namespace "shop"' in status["message"]
     assert kubernetes.client.VersionApi(client).get_code().git_version == "v1.31.4"
+    assert kubernetes.client.AppsV1Api(client).get_api_resources().group_version == "apps/v1"  # system:discovery
 
 
 def test_a_client_with_the_wrong_ca_refuses_the_server(kube: SimKube, tmp_path: Path) -> None:
@@ -408,6 +410,10 @@ def test_a_client_with_the_wrong_ca_refuses_the_server(kube: SimKube, tmp_path: 
         kubernetes.client.CoreV1Api(client).list_pod_for_all_namespaces()
     assert isinstance(caught.value.reason, urllib3.exceptions.SSLError)
     assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value.reason)
+    for _ in range(100):  # the server notices the aborted handshake in its own thread, a moment later
+        if kube.tls_failures:
+            break
+        time.sleep(0.05)
     assert kube.requests == [] and kube.tls_failures >= 1
 
 
@@ -495,6 +501,7 @@ def test_an_eks_token_signed_for_this_cluster_is_accepted(eks: SimKube, tmp_path
     request = eks.requests[-1]
     url = base64.urlsafe_b64decode(token[len("k8s-aws-v1.") :] + "==").decode()
     assert (request.auth, request.token_date) == ("eks", parse_qs(urlsplit(url).query)["X-Amz-Date"][0])
+    assert request.user == eks.eks_username
     assert token not in repr(eks.requests) and "X-Amz-Signature" not in repr(eks.requests)
 
 

@@ -295,7 +295,8 @@ class SimKube:
     `tokens`: static bearer tokens accepted (default: `DEFAULT_TOKEN`, also at `.token`).
     `eks_cluster_name`: makes this an EKS cluster that accepts `k8s-aws-v1.` tokens signed for that name by
     an access key in `aws_secret_keys` (access key id -> secret key); `sts_hosts` optionally restricts
-    the STS `host[:port]` a token's URL may name.
+    the STS `host[:port]` a token's URL may name; `eks_username` is who such a caller is (EKS maps the
+    IAM principal to a user name through its access entry).
     `ca`: the CA to serve under (default: a new one). `clock`: the server's idea of now (EKS token expiry).
     `client_cert_auth`: accept TLS client certificates issued by the CA (user = CN, groups = O).
     """
@@ -311,11 +312,13 @@ class SimKube:
         clock: Callable[[], datetime.datetime] = _utcnow,
         client_cert_auth: bool = True,
         git_version: str | None = None,
+        eks_username: str = "arn:aws:iam::123456789012:user/ecrwatch",
     ) -> None:
         self.tokens: set[str] = set(tokens)
         self.eks_cluster_name = eks_cluster_name
         self.aws_secret_keys: dict[str, str] = dict(aws_secret_keys or {})
         self.sts_hosts = sts_hosts
+        self.eks_username = eks_username
         self.ca = ca or CertificateAuthority.create("ecrwatch-sim-kube-ca")
         self._server_cert = self.ca.issue_server()
         self.clock = clock
@@ -788,7 +791,8 @@ class SimKube:
             response = _Response.error(
                 ApiError(405, "MethodNotAllowed", "the simulated API server only serves GET requests")
             )
-        elif self.forbid and path not in _PUBLIC_PATHS:
+        elif self.forbid and path not in _PUBLIC_PATHS and self._discovery(path) is None:
+            # Discovery stays open to every authenticated user (system:discovery), as on a real cluster.
             response = _Response.error(self._forbidden(path, auth.user))
         else:
             fault = self._take_fault(path)
@@ -874,7 +878,7 @@ class SimKube:
                 )
             except TokenRejected as rejected:
                 return _Auth("eks", None, rejected.reason, rejected.amz_date)
-            return _Auth("eks", f"aws:{info.access_key_id}", token_date=info.amz_date)
+            return _Auth("eks", self.eks_username, token_date=info.amz_date)
         if credential in self.tokens:
             return _Auth("token", "sim-admin")
         return _Auth("token", None, "unknown-token")

@@ -7,7 +7,7 @@ need beside them, so 50,000 pods cost about 100 MB and a page is a join of bytes
 Paging follows the API server: `limit` caps the items of a page; `metadata.continue` is set when more keys
 remain (so with a selector the last page can be empty); `remainingItemCount` only without selectors; the
 continue token is base64url JSON `{"v": "meta.k8s.io/v1", "rv": RV, "start": KEY + "\\0"}`, where an `rv`
-older than the last compaction answers 410 Expired (with an inconsistent-continue token, rv -1, in the Status)
+older than the last compaction answers 410 Expired (with an inconsistent-continue token, rv -1, in the Status).
 One simplification: pages after the first read the current store, not a snapshot at the list's RV.
 """
 
