@@ -6,29 +6,53 @@ a per-region store:
 
 - Account status: per resource type DISABLED / ENABLING / ENABLED / DISABLING. `Enable` starts a
   transition that completes after `enable_after_polls` further BatchGetAccountStatus calls (0: at once),
-  so callers must poll, as they must against AWS. A resource type that reaches DISABLED loses its
-  findings and coverage (for ECR), as Inspector deletes them.
+  so callers must poll, as they must against AWS. A status seeded with `set_account_status` stays as
+  seeded (a seeded ENABLING never completes: a stuck activation). When ECR reaches DISABLED, that account's
+  ECR findings and coverage in the region are deleted, as Inspector deletes them.
 - Configuration: the ECR rescan durations, with the documented defaults for a new account until set.
+- Findings (PACKAGE_VULNERABILITY on AWS_ECR_CONTAINER_IMAGE), indexed by region and image digest, so a
+  query by `ecrImageHash` costs what it matches even with 200,000 findings seeded. ListFindings pages hold at
+  most `findings_page_limit` findings (25, the model's FindingList maximum) whatever `maxResults` (1-100) asks.
+- Coverage: one record per image, and one per repository (AWS_ECR_REPOSITORY), as Inspector lists both.
+  `add_finding` creates an ACTIVE / SUCCESSFUL record for its image when the image has none: Inspector
+  always has one for an image it scanned. ListCoverageStatistics pages hold at most 5 groups (CountsList).
 
-Seed the store through the methods below (`set_account_status`, ...); they validate what they are given,
-so that a test cannot seed something AWS would never return.
+Filters follow `inspector2_query`; page tokens are opaque, bound to the query that issued them, and resume
+after the last item returned, so findings seeded between pages do not shift a paging caller.
+Seed helpers validate what they are given, so that a test cannot seed something AWS would never return.
 """
 
 from __future__ import annotations
 
-import json
+import gc
+import hashlib
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Any
+from itertools import count
+from typing import Any, Protocol, TypeVar
 
-import botocore.session
-from botocore.model import ListShape, MapShape, ServiceModel, Shape, StringShape, StructureShape
-
+from ecrwatch.sim.inspector2_query import (
+    Field,
+    Predicate,
+    ValidationError,
+    check_shape,
+    compile_criteria,
+    decode_token,
+    encode_token,
+    enum,
+    epoch,
+    equals_values,
+    fingerprint,
+    invalid,
+    optional_members,
+    parse_request,
+)
 from ecrwatch.sim.protocol import SimError, SimRequest, SimResponse
 from ecrwatch.sim.server import ACCOUNT_ID
 
@@ -40,165 +64,218 @@ RESOURCE_KEYS: Mapping[str, str] = {
     "LAMBDA_CODE": "lambdaCode",
     "CODE_REPOSITORY": "codeRepository",
 }
-STATUSES = frozenset({"ENABLING", "ENABLED", "DISABLING", "DISABLED", "SUSPENDING", "SUSPENDED"})
 
 # What GetConfiguration reports for an account that never set its ECR rescan durations. The user guide
 # ("Configuring the Amazon ECR re-scan duration") gives 14 days, by last-in-use date, for new accounts since
-# 16 May 2025 (it was 90 days before, and LIFETIME before that); a test may set older defaults here.
+# 16 May 2025 (it was 90 days before, and LIFETIME before that); a test may set older defaults on the store.
 ECR_DEFAULTS: Mapping[str, str] = {
     "rescanDuration": "DAYS_14",
     "pullDateRescanDuration": "DAYS_14",
     "pullDateRescanMode": "LAST_IN_USE_AT",
 }
 
+FINDINGS_PAGE_LIMIT = 25  # FindingList: max 25 in the model, although maxResults may ask for up to 100
+COVERAGE_DEFAULT_PAGE = 100  # ListCoverage without maxResults (1-200); AWS does not document its default
+STATISTICS_PAGE = 5  # CountsList: max 5
+
+SEVERITY_RANK: Mapping[str, int] = {
+    "UNTRIAGED": 0,
+    "INFORMATIONAL": 1,
+    "LOW": 2,
+    "MEDIUM": 3,
+    "HIGH": 4,
+    "CRITICAL": 5,
+}
+# Inspector score given to a seeded finding that names none (UNTRIAGED findings have no score).
+DEFAULT_SCORES: Mapping[str, float] = {"CRITICAL": 9.8, "HIGH": 7.5, "MEDIUM": 5.3, "LOW": 3.1, "INFORMATIONAL": 0.0}
+_CVSS_VECTOR = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+# Coverage reasons for an image Inspector has not scanned (no lastScannedAt).
+_NEVER_SCANNED = frozenset({"PENDING_INITIAL_SCAN", "SCAN_FREQUENCY_MANUAL", "NO_SCAN_CONFIGURATION_ASSOCIATED"})
+
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")  # as the finding ARN pattern allows
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REPOSITORY = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")  # ECR's
+_DIGEST = re.compile(r"^sha256:[a-z0-9]{64}$")  # ImageHash
+
+
+# --- what tests seed ---
+
+
+@dataclass(frozen=True)
+class Package:
+    """A vulnerable package of a finding (VulnerablePackage)."""
+
+    name: str
+    version: str
+    fixed_in_version: str | None = None  # AWS says "NotAvailable" when there is no fix
+    package_manager: str = "OS"
+    arch: str | None = None
+    epoch: int | None = None
+    release: str | None = None
+    file_path: str | None = None
+    source_layer_hash: str | None = None
+    remediation: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"name": self.name, "version": self.version, "packageManager": self.package_manager}
+        optional = {
+            "fixedInVersion": self.fixed_in_version,
+            "arch": self.arch,
+            "epoch": self.epoch,
+            "release": self.release,
+            "filePath": self.file_path,
+            "sourceLayerHash": self.source_layer_hash,
+            "remediation": self.remediation,
+        }
+        item.update({k: v for k, v in optional.items() if v is not None})
+        return item
+
+
+@dataclass(frozen=True, kw_only=True)
+class FindingSpec:
+    """One finding to seed; `add_finding` takes the same keyword arguments.
+
+    `packages` None gives one OS package whose fix matches `fix_available`. `inspector_score` None gives a
+    score typical of the severity; `epss` None omits `epss`. `omit` names optional members to leave out of
+    the response, as AWS sometimes does: Finding members ("epss", "packageVulnerabilityDetails", ...),
+    "awsEcrContainerImage.MEMBER", "packageVulnerabilityDetails.MEMBER", "resource.partition",
+    "resource.region". An omitted member is absent for filters too (only NOT_EQUALS matches it).
+    """
+
+    repository: str
+    digest: str
+    vulnerability_id: str
+    severity: str
+    account: str = ACCOUNT_ID
+    status: str = "ACTIVE"
+    tags: Sequence[str] = ()
+    architecture: str = "amd64"
+    platform: str = "DEBIAN_12"
+    title: str | None = None
+    description: str | None = None
+    inspector_score: float | None = None
+    epss: float | None = None
+    fix_available: str = "YES"
+    exploit_available: str = "NO"
+    packages: Sequence[Package] | None = None
+    source: str = "NVD"
+    vendor_severity: str | None = None
+    related_vulnerabilities: Sequence[str] = ()
+    first_observed_at: datetime | None = None
+    last_observed_at: datetime | None = None
+    updated_at: datetime | None = None
+    pushed_at: datetime | None = None
+    omit: Sequence[str] = ()
+
+
+def _omittable() -> frozenset[str]:
+    finding = optional_members("Finding") - {"networkReachabilityDetails", "codeVulnerabilityDetails"}
+    image = {f"awsEcrContainerImage.{m}" for m in optional_members("AwsEcrContainerImageDetails")}
+    details = {f"packageVulnerabilityDetails.{m}" for m in optional_members("PackageVulnerabilityDetails")}
+    return frozenset(finding | image | details | {"resource.partition", "resource.region"})
+
+
+OMITTABLE = _omittable()
+
 
 @cache
-def _model() -> ServiceModel:
-    return botocore.session.get_session().get_service_model("inspector2")
+def partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
-def _enum(shape_name: str) -> frozenset[str]:
-    return frozenset(_enum_of(_model().shape_for(shape_name)))
+def image_resource_id(region: str, account: str, repository: str, digest: str) -> str:
+    """The resourceId Inspector gives an ECR image (findings and coverage alike)."""
+    return f"arn:{partition(region)}:ecr:{region}:{account}:repository/{repository}/{digest}"
 
 
-# --- errors ---
+def repository_resource_id(region: str, account: str, repository: str) -> str:
+    return f"arn:{partition(region)}:ecr:{region}:{account}:repository/{repository}"
 
 
-class ValidationError(SimError):
-    """A ValidationException with the `reason` and `fields` members the model gives it."""
-
-    def __init__(self, problems: Sequence[tuple[str, str]], reason: str = "FIELD_VALIDATION_FAILED") -> None:
-        count = len(problems)
-        noun = "error" if count == 1 else "errors"
-        message = f"{count} validation {noun} detected: " + "; ".join(text for _, text in problems)
-        super().__init__("ValidationException", message, 400)
-        self.reason = reason
-        self.fields = [{"name": name, "message": text} for name, text in problems]
-
-    def response(self) -> SimResponse:
-        payload = {"message": self.message, "reason": self.reason, "fields": self.fields}
-        return SimResponse(
-            400,
-            json.dumps(payload).encode(),
-            {"Content-Type": "application/json", "x-amzn-ErrorType": "ValidationException"},
-        )
+# --- the store ---
 
 
-def _invalid(name: str, text: str) -> ValidationError:
-    return ValidationError([(name, text)])
+@dataclass(slots=True)
+class _Finding:
+    seq: int
+    arn: str
+    region: str
+    account: str
+    repository: str
+    digest: str
+    tags: tuple[str, ...]
+    architecture: str
+    platform: str
+    pushed_at: float
+    vulnerability_id: str
+    severity: str
+    status: str
+    title_given: str | None  # None: the title AWS composes, "<vulnerability id> - <package names>"
+    description_given: str | None
+    inspector_score: float | None
+    epss: float | None
+    fix_available: str
+    exploit_available: str
+    packages: tuple[Package, ...]
+    source: str
+    vendor_severity: str | None
+    related: tuple[str, ...]
+    first_observed_at: float
+    last_observed_at: float
+    updated_at: float
+    omit: frozenset[str]
+
+    def resource_id(self) -> str:
+        return image_resource_id(self.region, self.account, self.repository, self.digest)
+
+    # Composed when asked rather than stored: 200,000 findings are seeded for the benchmarks.
+    @property
+    def title(self) -> str:
+        if self.title_given is not None:
+            return self.title_given
+        return f"{self.vulnerability_id} - {', '.join(p.name for p in self.packages)}"
+
+    @property
+    def description(self) -> str:
+        if self.description_given is not None:
+            return self.description_given
+        subject = self.packages[0].name if self.packages else "a package"
+        return f"A vulnerability ({self.vulnerability_id}) in {subject}."
+
+    def has(self, member: str) -> bool:
+        return member not in self.omit
+
+    def details(self, member: str) -> bool:
+        """Whether packageVulnerabilityDetails and its `member` are in the response."""
+        omit = self.omit
+        return "packageVulnerabilityDetails" not in omit and f"packageVulnerabilityDetails.{member}" not in omit
 
 
-# --- request validation against the service model ---
+@dataclass(slots=True)
+class _Coverage:
+    seq: int
+    region: str
+    account: str
+    resource_type: str
+    resource_id: str
+    repository: str
+    tags: tuple[str, ...]
+    status_code: str
+    reason: str
+    scan_frequency: str
+    last_scanned_at: float | None
+    image_pulled_at: float | None
 
 
-def _constraint(value: Any, path: str, rule: str) -> tuple[str, str]:
-    shown = "null" if value is None else f"'{value}'"
-    return path, f"Value {shown} at '{path}' failed to satisfy constraint: Member must {rule}"
-
-
-def _check_range(
-    shape: Shape, size: int | float, value: Any, path: str, what: str, problems: list[tuple[str, str]]
-) -> None:
-    low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if low is not None and size < low:
-        problems.append(_constraint(value, path, f"have {what} greater than or equal to {low}"))
-    if high is not None and size > high:
-        problems.append(_constraint(value, path, f"have {what} less than or equal to {high}"))
-
-
-def validate_input(shape: Shape, value: Any, path: str, problems: list[tuple[str, str]]) -> None:
-    """Append (member path, message) for each way `value` breaks `shape`, in the wording AWS uses."""
-    kind = shape.type_name
-    if isinstance(shape, StructureShape):
-        if not isinstance(value, dict):
-            problems.append(_constraint(value, path, "be a structure"))
-            return
-        for name in shape.required_members:
-            if value.get(name) is None:
-                problems.append(_constraint(None, _join(path, name), "not be null"))
-        for name, item in value.items():
-            if name in shape.members and item is not None:
-                validate_input(shape.members[name], item, _join(path, name), problems)
-    elif isinstance(shape, ListShape):
-        if not isinstance(value, list):
-            problems.append(_constraint(value, path, "be a list"))
-            return
-        _check_range(shape, len(value), value, path, "length", problems)
-        for index, item in enumerate(value, 1):
-            validate_input(shape.member, item, f"{path}.{index}.member", problems)
-    elif isinstance(shape, MapShape):
-        if not isinstance(value, dict):
-            problems.append(_constraint(value, path, "be a map"))
-            return
-        for key, item in value.items():
-            validate_input(shape.key, key, f"{path}.{key}.key", problems)
-            validate_input(shape.value, item, f"{path}.{key}.value", problems)
-    elif kind == "string":
-        if not isinstance(value, str):
-            problems.append(_constraint(value, path, "be a string"))
-            return
-        enum = _enum_of(shape)
-        if enum and value not in enum:
-            problems.append(_constraint(value, path, f"satisfy enum value set: [{', '.join(enum)}]"))
-        _check_range(shape, len(value), value, path, "length", problems)
-        pattern = shape.metadata.get("pattern")
-        if pattern and not re.search(pattern, value):
-            problems.append(_constraint(value, path, f"satisfy regular expression pattern: {pattern}"))
-    elif kind in ("integer", "long"):
-        if not isinstance(value, int) or isinstance(value, bool):
-            problems.append(_constraint(value, path, "be an integer"))
-            return
-        _check_range(shape, value, value, path, "value", problems)
-    elif kind in ("double", "float"):
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            problems.append(_constraint(value, path, "be a number"))
-            return
-        _check_range(shape, value, value, path, "value", problems)
-    elif kind == "boolean":
-        if not isinstance(value, bool):
-            problems.append(_constraint(value, path, "be a boolean"))
-    elif kind == "timestamp" and parse_timestamp(value) is None:
-        problems.append(_constraint(value, path, "be a timestamp"))
-
-
-def _enum_of(shape: Shape) -> list[str]:
-    return list(shape.enum) if isinstance(shape, StringShape) else []
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
-
-
-def parse_timestamp(value: Any) -> float | None:
-    """A request timestamp as epoch seconds: rest-json sends numbers; ISO 8601 is accepted too."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return None
-    return None
-
-
-def _parse(request: SimRequest) -> dict[str, Any]:
-    """The request's parameters, checked against the operation's input shape."""
-    try:
-        params = request.json()
-    except ValueError as exc:
-        raise ValidationError([("body", f"Could not parse the request body as JSON: {exc}")], "CANNOT_PARSE") from exc
-    if not isinstance(params, dict):
-        raise ValidationError([("body", "The request body must be a JSON object")], "CANNOT_PARSE")
-    problems: list[tuple[str, str]] = []
-    shape = _model().operation_model(request.operation).input_shape
-    if shape is not None:
-        validate_input(shape, params, "", problems)
-    if problems:
-        raise ValidationError(problems)
-    return params
-
-
-# --- account status and configuration ---
+@dataclass
+class _Region:
+    findings: list[_Finding] = field(default_factory=list)  # in seq order
+    by_hash: dict[str, list[_Finding]] = field(default_factory=dict)  # digest -> findings, in seq order
+    by_arn: dict[str, _Finding] = field(default_factory=dict)
+    coverage: list[_Coverage] = field(default_factory=list)  # in seq order
+    coverage_by_id: dict[str, _Coverage] = field(default_factory=dict)
 
 
 @dataclass
@@ -219,27 +296,135 @@ class _Account:
         return "DISABLED"
 
 
+def _value(present: bool, value: Any) -> tuple[Any, ...]:
+    return (value,) if present and value is not None else ()
+
+
+# FilterCriteria members this simulator answers (see inspector2_query for the semantics).
+FINDING_FIELDS: Mapping[str, Field] = {
+    "findingArn": Field("string", lambda f: (f.arn,)),
+    "awsAccountId": Field("string", lambda f: (f.account,)),
+    "findingType": Field("string", lambda f: ("PACKAGE_VULNERABILITY",)),
+    "severity": Field("string", lambda f: (f.severity,)),
+    "findingStatus": Field("string", lambda f: (f.status,)),
+    "title": Field("string", lambda f: _value(f.has("title"), f.title)),
+    "resourceType": Field("string", lambda f: ("AWS_ECR_CONTAINER_IMAGE",)),
+    "resourceId": Field("string", lambda f: (f.resource_id(),)),
+    "ecrImageArchitecture": Field(
+        "string", lambda f: _value(f.has("awsEcrContainerImage.architecture"), f.architecture)
+    ),
+    "ecrImageRegistry": Field("string", lambda f: (f.account,)),
+    "ecrImageRepositoryName": Field("string", lambda f: (f.repository,)),
+    "ecrImageTags": Field("string", lambda f: f.tags if f.has("awsEcrContainerImage.imageTags") else ()),
+    "ecrImageHash": Field("string", lambda f: (f.digest,)),
+    "vulnerabilityId": Field("string", lambda f: _value(f.details("vulnerabilityId"), f.vulnerability_id)),
+    "vulnerabilitySource": Field("string", lambda f: _value(f.details("source"), f.source)),
+    "vendorSeverity": Field("string", lambda f: _value(f.details("vendorSeverity"), f.vendor_severity)),
+    "relatedVulnerabilities": Field("string", lambda f: f.related if f.details("relatedVulnerabilities") else ()),
+    "fixAvailable": Field("string", lambda f: _value(f.has("fixAvailable"), f.fix_available)),
+    "exploitAvailable": Field("string", lambda f: _value(f.has("exploitAvailable"), f.exploit_available)),
+    "inspectorScore": Field("number", lambda f: _value(f.has("inspectorScore"), f.inspector_score)),
+    "epssScore": Field("number", lambda f: _value(f.has("epss"), f.epss)),
+    "firstObservedAt": Field("date", lambda f: (f.first_observed_at,)),
+    "lastObservedAt": Field("date", lambda f: (f.last_observed_at,)),
+    "updatedAt": Field("date", lambda f: _value(f.has("updatedAt"), f.updated_at)),
+    "ecrImagePushedAt": Field("date", lambda f: _value(f.has("awsEcrContainerImage.pushedAt"), f.pushed_at)),
+    "vulnerablePackages": Field("package", lambda f: f.packages if f.details("vulnerablePackages") else ()),
+}
+
+# SortCriteria.field -> the value findings are ordered by (None: absent, ordered lowest).
+FINDING_SORT: Mapping[str, Callable[[_Finding], Any]] = {
+    "AWS_ACCOUNT_ID": lambda f: f.account,
+    "FINDING_TYPE": lambda f: "PACKAGE_VULNERABILITY",
+    "SEVERITY": lambda f: SEVERITY_RANK[f.severity],
+    "FIRST_OBSERVED_AT": lambda f: f.first_observed_at,
+    "LAST_OBSERVED_AT": lambda f: f.last_observed_at,
+    "FINDING_STATUS": lambda f: f.status,
+    "RESOURCE_TYPE": lambda f: "AWS_ECR_CONTAINER_IMAGE",
+    "ECR_IMAGE_PUSHED_AT": lambda f: f.pushed_at if f.has("awsEcrContainerImage.pushedAt") else None,
+    "ECR_IMAGE_REPOSITORY_NAME": lambda f: f.repository,
+    "ECR_IMAGE_REGISTRY": lambda f: f.account,
+    "NETWORK_PROTOCOL": lambda f: None,  # network reachability findings only
+    "COMPONENT_TYPE": lambda f: None,
+    "VULNERABILITY_ID": lambda f: f.vulnerability_id if f.details("vulnerabilityId") else None,
+    "VULNERABILITY_SOURCE": lambda f: f.source if f.details("source") else None,
+    "INSPECTOR_SCORE": lambda f: f.inspector_score if f.has("inspectorScore") else None,
+    "VENDOR_SEVERITY": lambda f: f.vendor_severity if f.details("vendorSeverity") else None,
+    "EPSS_SCORE": lambda f: f.epss if f.has("epss") else None,
+}
+
+# CoverageFilterCriteria members this simulator answers.
+COVERAGE_FIELDS: Mapping[str, Field] = {
+    "scanStatusCode": Field("string", lambda c: (c.status_code,)),
+    "scanStatusReason": Field("string", lambda c: (c.reason,)),
+    "accountId": Field("string", lambda c: (c.account,)),
+    "resourceId": Field("string", lambda c: (c.resource_id,)),
+    "resourceType": Field("string", lambda c: (c.resource_type,)),
+    "scanType": Field("string", lambda c: ("PACKAGE",)),
+    "ecrRepositoryName": Field("string", lambda c: (c.repository,)),
+    "ecrImageTags": Field("string", lambda c: c.tags),
+    "lastScannedAt": Field("date", lambda c: _value(True, c.last_scanned_at)),
+    "imagePulledAt": Field("date", lambda c: _value(True, c.image_pulled_at)),
+}
+
+# ListCoverageStatistics groupBy -> the group a record counts in (PROVIDER_ORG_ID is not simulated).
+COVERAGE_GROUPS: Mapping[str, Callable[[_Coverage], str]] = {
+    "SCAN_STATUS_CODE": lambda c: c.status_code,
+    "SCAN_STATUS_REASON": lambda c: c.reason,
+    "ACCOUNT_ID": lambda c: c.account,
+    "RESOURCE_TYPE": lambda c: c.resource_type,
+    "ECR_REPOSITORY_NAME": lambda c: c.repository,
+    "PROVIDER": lambda c: "AWS",
+    "PROVIDER_ACCOUNT_ID": lambda c: c.account,
+    "PROVIDER_REGION": lambda c: c.region,
+}
+
+
+class _Sequenced(Protocol):
+    seq: int
+
+
+R = TypeVar("R", bound=_Sequenced)
+
+
 class Inspector2Sim:
     """Inspector2 operations served from our own store (see the module docstring)."""
 
     service = "inspector2"
-    operations = frozenset({"Enable", "Disable", "BatchGetAccountStatus", "GetConfiguration", "UpdateConfiguration"})
+    operations = frozenset(
+        {
+            "Enable",
+            "Disable",
+            "BatchGetAccountStatus",
+            "GetConfiguration",
+            "UpdateConfiguration",
+            "ListFindings",
+            "ListCoverage",
+            "ListCoverageStatistics",
+        }
+    )
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        self._seq = count()
         self._accounts: dict[tuple[str, str], _Account] = {}  # (region, account) -> state
+        self._regions: dict[str, _Region] = {}
         self.enable_after_polls = 1
         self.disable_after_polls = 1
         self.ecr_defaults: dict[str, str] = dict(ECR_DEFAULTS)
+        self.findings_page_limit = FINDINGS_PAGE_LIMIT
 
     def reset(self) -> None:
+        """Forget every account, finding and coverage record, and restore the settings' defaults."""
         with self._lock:
             self._accounts.clear()
+            self._regions.clear()
             self.enable_after_polls = 1
             self.disable_after_polls = 1
             self.ecr_defaults = dict(ECR_DEFAULTS)
+            self.findings_page_limit = FINDINGS_PAGE_LIMIT
 
-    # --- seeding ---
+    # --- seeding: account and configuration ---
 
     def set_account_status(
         self,
@@ -260,9 +445,10 @@ class Inspector2Sim:
             "lambdaCode": lambda_code,
             "codeRepository": code_repository,
         }
+        statuses = enum("Status")
         for key, status in wanted.items():
-            if status is not None and status not in STATUSES:
-                raise ValueError(f"{key} status {status!r} is not one of {sorted(STATUSES)}")
+            if status is not None and status not in statuses:
+                raise ValueError(f"{key} status {status!r} is not one of {sorted(statuses)}")
         with self._lock:
             state = self._account(region, account)
             for key, status in wanted.items():
@@ -289,10 +475,7 @@ class Inspector2Sim:
             "pullDateRescanDuration": pull_date_rescan_duration,
             "pullDateRescanMode": pull_date_rescan_mode,
         }
-        problems: list[tuple[str, str]] = []
-        validate_input(_model().shape_for("EcrConfiguration"), {k: v for k, v in wanted.items() if v}, "", problems)
-        if problems:
-            raise ValueError("; ".join(text for _, text in problems))
+        check_shape("EcrConfiguration", {k: v for k, v in wanted.items() if v is not None})
         with self._lock:
             self._set_ecr_config(self._account(region, account), wanted)
 
@@ -301,11 +484,192 @@ class Inspector2Sim:
         with self._lock:
             return self._ecr_config(self._account(region, account))
 
+    # --- seeding: findings and coverage ---
+
+    def add_finding(self, region: str, **spec: Any) -> str:
+        """Seed one finding (keyword arguments as FindingSpec's); returns its ARN."""
+        return self.add_findings(region, [FindingSpec(**spec)])[0]
+
+    def add_findings(self, region: str, specs: Iterable[FindingSpec]) -> list[str]:
+        """Seed many findings at once (all or none: each is checked before any is stored); returns their ARNs."""
+        now = time.time()
+        built: list[_Finding] = []
+        # Hundreds of thousands of new objects would set off the cyclic collector again and again, each
+        # time walking the whole heap; these hold no cycles.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._add(region, specs, now, built)
+        finally:
+            if collecting:
+                gc.enable()
+        return [finding.arn for finding in built]
+
+    def _add(self, region: str, specs: Iterable[FindingSpec], now: float, built: list[_Finding]) -> None:
+        with self._lock:
+            store = self._regions.setdefault(region, _Region())
+            # The ARN derives from (region, account, repository, digest, vulnerability): one finding per
+            # vulnerability in an image, as Inspector has.
+            batch: set[str] = set()
+            defaults = _Defaults(now)
+            for spec in specs:
+                finding = _build_finding(region, spec, next(self._seq), defaults)
+                if finding.arn in store.by_arn or finding.arn in batch:
+                    image = f"{finding.repository}@{finding.digest}"
+                    raise ValueError(f"a finding for {finding.vulnerability_id} on {image} already exists")
+                batch.add(finding.arn)
+                built.append(finding)
+            for finding in built:
+                store.findings.append(finding)
+                store.by_hash.setdefault(finding.digest, []).append(finding)
+                store.by_arn[finding.arn] = finding
+                if finding.resource_id() not in store.coverage_by_id:
+                    self._cover_image(
+                        store,
+                        region,
+                        finding.account,
+                        finding.repository,
+                        finding.digest,
+                        tags=finding.tags,
+                        status_code="ACTIVE",
+                        reason="SUCCESSFUL",
+                        scan_frequency="CONTINUOUS_SCAN",
+                        last_scanned_at=finding.last_observed_at,
+                        image_pulled_at=None,
+                        set_repository=False,
+                    )
+
+    def set_finding_status(self, arn: str, status: str) -> None:
+        """Change a seeded finding's status (ACTIVE, SUPPRESSED, CLOSED), as Inspector does over time."""
+        if status not in enum("FindingStatus"):
+            raise ValueError(f"finding status {status!r} is not one of {sorted(enum('FindingStatus'))}")
+        with self._lock:
+            for store in self._regions.values():
+                finding = store.by_arn.get(arn)
+                if finding is not None:
+                    finding.status = status
+                    finding.updated_at = time.time()
+                    return
+        raise KeyError(f"no finding {arn}")
+
+    def set_coverage(
+        self,
+        region: str,
+        *,
+        repository: str,
+        digest: str,
+        status_code: str = "ACTIVE",
+        reason: str = "SUCCESSFUL",
+        tags: Sequence[str] = (),
+        account: str = ACCOUNT_ID,
+        scan_frequency: str = "CONTINUOUS_SCAN",
+        last_scanned_at: datetime | None = None,
+        image_pulled_at: datetime | None = None,
+    ) -> str:
+        """Seed (or replace) the coverage record of an image, and its repository's; returns the resourceId.
+
+        lastScannedAt defaults to now, except for an image never scanned (pending initial scan, manual scan
+        frequency, no scan configuration), which has none.
+        """
+        _check_image(region, account, repository, digest, tags)
+        for value, shape in ((status_code, "ScanStatusCode"), (reason, "ScanStatusReason")):
+            if value not in enum(shape):
+                raise ValueError(f"{shape} {value!r} is not one of {sorted(enum(shape))}")
+        if scan_frequency not in enum("EcrScanFrequency"):
+            raise ValueError(f"scan frequency {scan_frequency!r} is not one of {sorted(enum('EcrScanFrequency'))}")
+        if last_scanned_at is not None:
+            scanned: float | None = epoch(last_scanned_at)
+        else:
+            scanned = None if reason in _NEVER_SCANNED else time.time()
+        with self._lock:
+            store = self._regions.setdefault(region, _Region())
+            return self._cover_image(
+                store,
+                region,
+                account,
+                repository,
+                digest,
+                tags=tuple(tags),
+                status_code=status_code,
+                reason=reason,
+                scan_frequency=scan_frequency,
+                last_scanned_at=scanned,
+                image_pulled_at=epoch(image_pulled_at) if image_pulled_at else None,
+                set_repository=True,
+            )
+
+    def _cover_image(
+        self,
+        store: _Region,
+        region: str,
+        account: str,
+        repository: str,
+        digest: str,
+        *,
+        tags: tuple[str, ...],
+        status_code: str,
+        reason: str,
+        scan_frequency: str,
+        last_scanned_at: float | None,
+        image_pulled_at: float | None,
+        set_repository: bool,
+    ) -> str:
+        resource_id = image_resource_id(region, account, repository, digest)
+        record = store.coverage_by_id.get(resource_id)
+        seq = record.seq if record else next(self._seq)  # a replaced record keeps its place in listings
+        record = _Coverage(
+            seq,
+            region,
+            account,
+            "AWS_ECR_CONTAINER_IMAGE",
+            resource_id,
+            repository,
+            tags,
+            status_code,
+            reason,
+            scan_frequency,
+            last_scanned_at,
+            image_pulled_at,
+        )
+        self._put_coverage(store, record)
+        # The repository's record says how the repository is scanned: set_coverage decides (the last call
+        # wins); a finding only creates it where it is missing.
+        repo_id = repository_resource_id(region, account, repository)
+        existing = store.coverage_by_id.get(repo_id)
+        if existing is not None and not set_repository:
+            return resource_id
+        manual = scan_frequency == "MANUAL"
+        repo = _Coverage(
+            existing.seq if existing else next(self._seq),
+            region,
+            account,
+            "AWS_ECR_REPOSITORY",
+            repo_id,
+            repository,
+            (),
+            "INACTIVE" if manual else "ACTIVE",
+            "SCAN_FREQUENCY_MANUAL" if manual else "SUCCESSFUL",
+            scan_frequency,
+            None if manual else (last_scanned_at or time.time()),
+            None,
+        )
+        self._put_coverage(store, repo)
+        return resource_id
+
+    @staticmethod
+    def _put_coverage(store: _Region, record: _Coverage) -> None:
+        if record.resource_id in store.coverage_by_id:
+            index = bisect_right(store.coverage, record.seq, key=lambda c: c.seq) - 1
+            store.coverage[index] = record
+        else:
+            store.coverage.append(record)
+        store.coverage_by_id[record.resource_id] = record
+
     # --- the service ---
 
     def handle(self, request: SimRequest) -> SimResponse:
         try:
-            params = _parse(request)
+            params = parse_request(request)
             payload = getattr(self, "_op_" + _snake(request.operation))(request.region, params)
         except ValidationError as exc:
             return exc.response()
@@ -320,6 +684,8 @@ class Inspector2Sim:
     def _known(self, region: str, account: str) -> bool:
         """The caller's own account, and any account a test seeded (a member of the caller's organisation)."""
         return account == ACCOUNT_ID or (region, account) in self._accounts
+
+    # --- Enable, Disable, BatchGetAccountStatus ---
 
     def _op_enable(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
         keys = [RESOURCE_KEYS[t] for t in params["resourceTypes"]]
@@ -370,6 +736,20 @@ class Inspector2Sim:
 
     def _forget_ecr(self, region: str, account: str) -> None:
         """Inspector deletes an account's ECR findings and coverage when ECR scanning is deactivated."""
+        store = self._regions.get(region)
+        if store is None:
+            return
+        kept = _Region()
+        for finding in store.findings:
+            if finding.account != account:
+                kept.findings.append(finding)
+                kept.by_hash.setdefault(finding.digest, []).append(finding)
+                kept.by_arn[finding.arn] = finding
+        for record in store.coverage:
+            if record.account != account:
+                kept.coverage.append(record)
+                kept.coverage_by_id[record.resource_id] = record
+        self._regions[region] = kept
 
     def _op_batch_get_account_status(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
         accounts, failed = [], []
@@ -401,14 +781,12 @@ class Inspector2Sim:
             if state.polls[key] >= due:
                 self._finish(region, account, state, key, "ENABLED" if enabling else "DISABLED")
 
+    # --- GetConfiguration, UpdateConfiguration ---
+
     def _op_get_configuration(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             state = self._configured_account(region, params)
-            rescan = {
-                **self._ecr_config(state),
-                "status": "SUCCESS",
-                "updatedAt": state.ecr_config_updated_at,
-            }
+            rescan = {**self._ecr_config(state), "status": "SUCCESS", "updatedAt": state.ecr_config_updated_at}
             return {
                 "ecrConfiguration": {"rescanDurationState": rescan},
                 "ec2Configuration": {"scanModeState": {"scanMode": state.ec2_scan_mode, "scanModeStatus": "SUCCESS"}},
@@ -417,9 +795,9 @@ class Inspector2Sim:
     def _op_update_configuration(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
         for unsupported in ("amiConfiguration", "updateConfigurationInheritance"):
             if unsupported in params:
-                raise _invalid(unsupported, f"{unsupported} is not supported by the simulator")
+                raise invalid(unsupported, f"{unsupported} is not supported by the Inspector2 simulator")
         if "ecrConfiguration" not in params and "ec2Configuration" not in params:
-            raise _invalid("ecrConfiguration", "At least one configuration must be given")
+            raise invalid("ecrConfiguration", "At least one configuration must be given")
         with self._lock:
             state = self._configured_account(region, params)
             if "ecrConfiguration" in params:
@@ -444,6 +822,341 @@ class Inspector2Sim:
             if value is not None:
                 state.ecr_config[key] = value
         state.ecr_config_updated_at = time.time()
+
+    # --- ListFindings ---
+
+    def _op_list_findings(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        criteria = params.get("filterCriteria") or {}
+        predicates = compile_criteria(criteria, FINDING_FIELDS, "filterCriteria", "FilterCriteria")
+        sort = params.get("sortCriteria")
+        query = fingerprint("ListFindings", criteria, sort)
+        after = decode_token(params.get("nextToken"), query)
+        limit = min(params.get("maxResults") or self.findings_page_limit, self.findings_page_limit)
+        sort_key = _finding_sort_key(sort["field"]) if sort else None
+        with self._lock:
+            store = self._regions.get(region) or _Region()
+            candidates = _finding_candidates(store, criteria)
+            descending = bool(sort and sort["sortOrder"] == "DESC")
+            page, last = _page(candidates, predicates, sort_key, descending, after, limit)
+            response: dict[str, Any] = {"findings": [_render_finding(f) for f in page]}
+        if last is not None:
+            response["nextToken"] = encode_token(query, last)
+        return response
+
+    # --- ListCoverage, ListCoverageStatistics ---
+
+    def _op_list_coverage(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        criteria = params.get("filterCriteria") or {}
+        predicates = compile_criteria(criteria, COVERAGE_FIELDS, "filterCriteria", "CoverageFilterCriteria")
+        query = fingerprint("ListCoverage", criteria)
+        after = decode_token(params.get("nextToken"), query)
+        with self._lock:
+            store = self._regions.get(region) or _Region()
+            candidates = _coverage_candidates(store, criteria)
+            limit = params.get("maxResults") or COVERAGE_DEFAULT_PAGE
+            page, last = _page(candidates, predicates, None, False, after, limit)
+            response: dict[str, Any] = {"coveredResources": [_render_coverage(c) for c in page]}
+        if last is not None:
+            response["nextToken"] = encode_token(query, last)
+        return response
+
+    def _op_list_coverage_statistics(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        criteria = params.get("filterCriteria") or {}
+        predicates = compile_criteria(criteria, COVERAGE_FIELDS, "filterCriteria", "CoverageFilterCriteria")
+        group_by = params.get("groupBy")
+        if group_by is not None and group_by not in COVERAGE_GROUPS:
+            raise invalid("groupBy", f"groupBy {group_by} is not supported by the Inspector2 simulator")
+        query = fingerprint("ListCoverageStatistics", criteria, group_by)
+        after = decode_token(params.get("nextToken"), query)
+        with self._lock:
+            store = self._regions.get(region) or _Region()
+            matched = [c for c in _coverage_candidates(store, criteria) if all(p(c) for p in predicates)]
+        response: dict[str, Any] = {"totalCounts": len(matched)}
+        if group_by is None:
+            return response
+        counts: dict[str, int] = {}
+        for record in matched:
+            key = COVERAGE_GROUPS[group_by](record)
+            counts[key] = counts.get(key, 0) + 1
+        # Largest groups first; the key (-count, group) also says where the next page resumes.
+        ordered = sorted((-n, group) for group, n in counts.items())
+        if after is not None:
+            ordered = [key for key in ordered if key > after]
+        page = ordered[:STATISTICS_PAGE]
+        response["countsByGroup"] = [{"groupKey": group, "count": -negative} for negative, group in page]
+        if len(ordered) > STATISTICS_PAGE:
+            response["nextToken"] = encode_token(query, page[-1])
+        return response
+
+
+# --- building and rendering ---
+
+
+class _Defaults:
+    """Times a seeded finding gets when it names none: computed once a batch, and shared (memory)."""
+
+    def __init__(self, now: float) -> None:
+        self.last = now
+        self.first = now - 3 * 86400
+        self.pushed = self.first - 86400
+
+
+def _build_finding(region: str, spec: FindingSpec, seq: int, defaults: _Defaults) -> _Finding:
+    if isinstance(spec.tags, str):
+        raise ValueError(f"tags {spec.tags!r} must be a sequence of tags, not one string")
+    tags = tuple(spec.tags)
+    _check_image(region, spec.account, spec.repository, spec.digest, tags)
+    for value, shape in (
+        (spec.severity, "Severity"),
+        (spec.status, "FindingStatus"),
+        (spec.fix_available, "FixAvailable"),
+        (spec.exploit_available, "ExploitAvailable"),
+    ):
+        if value not in enum(shape):
+            raise ValueError(f"{shape} {value!r} is not one of {sorted(enum(shape))}")
+    if not 1 <= len(spec.vulnerability_id) <= 128:
+        raise ValueError(f"vulnerability id {spec.vulnerability_id!r} must be 1 to 128 characters")
+    if spec.inspector_score is not None and not 0.0 <= spec.inspector_score <= 10.0:
+        raise ValueError(f"inspector score {spec.inspector_score} is outside 0-10")
+    if spec.epss is not None and not 0.0 <= spec.epss <= 1.0:
+        raise ValueError(f"EPSS score {spec.epss} is outside 0-1")
+    unknown = set(spec.omit) - OMITTABLE
+    if unknown:
+        raise ValueError(f"cannot omit {sorted(unknown)}: only optional members can be ({sorted(OMITTABLE)})")
+    packages = tuple(spec.packages) if spec.packages is not None else (_default_package(spec.fix_available),)
+    managers = enum("PackageManager")
+    for package in packages:
+        if not package.name or not package.version or package.package_manager not in managers:
+            raise ValueError(f"package {package} needs a name, a version and a package manager in {sorted(managers)}")
+    for text, what in ((spec.title, "title"), (spec.description, "description")):
+        if text is not None and not 1 <= len(text) <= 1024:
+            raise ValueError(f"{what} must be 1 to 1024 characters")
+    first = epoch(spec.first_observed_at) if spec.first_observed_at else defaults.first
+    last = epoch(spec.last_observed_at) if spec.last_observed_at else max(defaults.last, first)
+    score = spec.inspector_score if spec.inspector_score is not None else DEFAULT_SCORES.get(spec.severity)
+    identity = f"{region}|{spec.account}|{spec.repository}|{spec.digest}|{spec.vulnerability_id}"
+    finding_id = hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()
+    return _Finding(
+        seq=seq,
+        arn=f"arn:{partition(region)}:inspector2:{region}:{spec.account}:finding/{finding_id}",
+        region=region,
+        account=spec.account,
+        repository=spec.repository,
+        digest=spec.digest,
+        tags=tags,
+        architecture=spec.architecture,
+        platform=spec.platform,
+        pushed_at=epoch(spec.pushed_at)
+        if spec.pushed_at
+        else (first - 86400 if spec.first_observed_at else defaults.pushed),
+        vulnerability_id=spec.vulnerability_id,
+        severity=spec.severity,
+        status=spec.status,
+        title_given=spec.title,
+        description_given=spec.description,
+        inspector_score=score,
+        epss=spec.epss,
+        fix_available=spec.fix_available,
+        exploit_available=spec.exploit_available,
+        packages=packages,
+        source=spec.source,
+        vendor_severity=spec.vendor_severity or (spec.severity if spec.severity in DEFAULT_SCORES else None),
+        related=tuple(spec.related_vulnerabilities),
+        first_observed_at=first,
+        last_observed_at=last,
+        updated_at=epoch(spec.updated_at) if spec.updated_at else last,
+        omit=frozenset(spec.omit) if spec.omit else _NOTHING,
+    )
+
+
+_NOTHING: frozenset[str] = frozenset()
+_DEFAULT_PACKAGES = {
+    fix: Package("openssl", "3.0.8-r0", "3.0.13-r0" if fix != "NO" else "NotAvailable", arch="x86_64", epoch=0)
+    for fix in ("YES", "NO", "PARTIAL")
+}
+
+
+def _default_package(fix_available: str) -> Package:
+    return _DEFAULT_PACKAGES.get(fix_available, _DEFAULT_PACKAGES["YES"])
+
+
+def _check_image(region: str, account: str, repository: str, digest: str, tags: Sequence[str]) -> None:
+    if not _REGION.match(region):
+        raise ValueError(f"region {region!r} is not an AWS region name")
+    if not _ACCOUNT.match(account):
+        raise ValueError(f"account {account!r} is not 12 digits")
+    if not (2 <= len(repository) <= 256 and _REPOSITORY.match(repository)):
+        raise ValueError(f"repository {repository!r} is not a valid ECR repository name")
+    if not _DIGEST.match(digest):
+        raise ValueError(f"digest {digest!r} is not sha256: and 64 lower-case hex digits")
+    if isinstance(tags, str) or not all(isinstance(t, str) and t for t in tags):  # a str is a sequence too
+        raise ValueError(f"tags {tags!r} must be a sequence of non-empty strings")
+
+
+def _render_finding(f: _Finding) -> dict[str, Any]:
+    image: dict[str, Any] = {
+        "registry": f.account,
+        "repositoryName": f.repository,
+        "imageHash": f.digest,
+        "architecture": f.architecture,
+        "platform": f.platform,
+        "pushedAt": f.pushed_at,
+    }
+    if f.tags:  # an untagged image has no imageTags
+        image["imageTags"] = list(f.tags)
+    resource = {
+        "type": "AWS_ECR_CONTAINER_IMAGE",
+        "id": f.resource_id(),
+        "partition": partition(f.region),
+        "region": f.region,
+        "details": {"awsEcrContainerImage": _drop(image, f.omit, "awsEcrContainerImage.")},
+    }
+    details: dict[str, Any] = {
+        "vulnerabilityId": f.vulnerability_id,
+        "source": f.source,
+        "vulnerablePackages": [p.to_json() for p in f.packages],
+    }
+    if f.source == "NVD" and f.vulnerability_id.startswith("CVE-"):
+        details["sourceUrl"] = f"https://nvd.nist.gov/vuln/detail/{f.vulnerability_id}"
+    if f.vendor_severity:
+        details["vendorSeverity"] = f.vendor_severity
+    if f.related:
+        details["relatedVulnerabilities"] = list(f.related)
+    if f.inspector_score is not None:
+        details["cvss"] = [
+            {"baseScore": f.inspector_score, "scoringVector": _CVSS_VECTOR, "version": "3.1", "source": f.source}
+        ]
+    finding: dict[str, Any] = {
+        "findingArn": f.arn,
+        "awsAccountId": f.account,
+        "type": "PACKAGE_VULNERABILITY",
+        "title": f.title,
+        "description": f.description,
+        "remediation": {"recommendation": {"text": "None Provided"}},
+        "severity": f.severity,
+        "status": f.status,
+        "firstObservedAt": f.first_observed_at,
+        "lastObservedAt": f.last_observed_at,
+        "updatedAt": f.updated_at,
+        "fixAvailable": f.fix_available,
+        "exploitAvailable": f.exploit_available,
+        "packageVulnerabilityDetails": _drop(details, f.omit, "packageVulnerabilityDetails."),
+        "resources": [_drop(resource, f.omit, "resource.")],
+    }
+    if f.inspector_score is not None:
+        finding["inspectorScore"] = f.inspector_score
+        finding["inspectorScoreDetails"] = {
+            "adjustedCvss": {
+                "scoreSource": f.source,
+                "version": "3.1",
+                "score": f.inspector_score,
+                "scoringVector": _CVSS_VECTOR,
+                "adjustments": [],
+            }
+        }
+    if f.epss is not None:
+        finding["epss"] = {"score": f.epss}
+    if f.exploit_available == "YES":
+        finding["exploitabilityDetails"] = {"lastKnownExploitAt": f.last_observed_at}
+    return _drop(finding, f.omit, "")
+
+
+def _drop(item: dict[str, Any], omit: frozenset[str], prefix: str) -> dict[str, Any]:
+    if not omit:
+        return item
+    return {key: value for key, value in item.items() if prefix + key not in omit}
+
+
+def _render_coverage(c: _Coverage) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"ecrRepository": {"name": c.repository, "scanFrequency": c.scan_frequency}}
+    if c.resource_type == "AWS_ECR_CONTAINER_IMAGE":
+        image: dict[str, Any] = {"tags": list(c.tags)}
+        if c.image_pulled_at is not None:
+            image["imagePulledAt"] = c.image_pulled_at
+        metadata["ecrImage"] = image
+    record: dict[str, Any] = {
+        "resourceType": c.resource_type,
+        "resourceId": c.resource_id,
+        "accountId": c.account,
+        "scanType": "PACKAGE",
+        "scanStatus": {"statusCode": c.status_code, "reason": c.reason},
+        "resourceMetadata": metadata,
+    }
+    if c.last_scanned_at is not None:
+        record["lastScannedAt"] = c.last_scanned_at
+    return record
+
+
+# --- querying and paging ---
+
+
+def _finding_candidates(store: _Region, criteria: Mapping[str, Any]) -> Sequence[_Finding]:
+    """The findings a query can match, in seq order, from an index where the filters allow one."""
+    hashes = equals_values(criteria, "ecrImageHash")
+    if hashes is None:
+        ids = equals_values(criteria, "resourceId")
+        hashes = [i.rpartition("/")[2] for i in ids] if ids is not None else None
+    if hashes is not None:
+        return _merge([store.by_hash.get(h, []) for h in dict.fromkeys(hashes)])
+    arns = equals_values(criteria, "findingArn")
+    if arns is not None:
+        return _merge([[store.by_arn[a]] for a in dict.fromkeys(arns) if a in store.by_arn])
+    return store.findings
+
+
+def _coverage_candidates(store: _Region, criteria: Mapping[str, Any]) -> Sequence[_Coverage]:
+    ids = equals_values(criteria, "resourceId")
+    if ids is not None:
+        return _merge([[store.coverage_by_id[i]] for i in dict.fromkeys(ids) if i in store.coverage_by_id])
+    return store.coverage
+
+
+def _merge(groups: list[list[R]]) -> list[R]:
+    if len(groups) == 1:
+        return groups[0]
+    return sorted((item for group in groups for item in group), key=lambda item: item.seq)
+
+
+def _finding_sort_key(name: str) -> Callable[[_Finding], tuple[Any, ...]]:
+    value_of = FINDING_SORT[name]
+
+    def key(finding: _Finding) -> tuple[Any, ...]:
+        value = value_of(finding)
+        return (0, "", finding.seq) if value is None else (1, value, finding.seq)
+
+    return key
+
+
+def _page(
+    candidates: Sequence[R],
+    predicates: list[Predicate],
+    sort_key: Callable[[R], tuple[Any, ...]] | None,
+    descending: bool,
+    after: tuple[Any, ...] | None,
+    limit: int,
+) -> tuple[list[R], tuple[Any, ...] | None]:
+    """Up to `limit` matches after the position `after`, and the position to resume from (None: no more)."""
+    if sort_key is None:
+        # In seq order: resume by bisection, then test lazily, so a page costs what it scans.
+        start = 0 if after is None else bisect_right(candidates, after[0], key=lambda item: item.seq)
+        page: list[R] = []
+        for index in range(start, len(candidates)):
+            item = candidates[index]
+            if all(test(item) for test in predicates):
+                if len(page) == limit:
+                    return page, (page[-1].seq,)
+                page.append(item)
+        return page, None
+    keyed = sorted(
+        ((sort_key(item), item) for item in candidates if all(test(item) for test in predicates)),
+        key=lambda pair: pair[0],
+        reverse=descending,
+    )
+    if after is not None:
+        keyed = [pair for pair in keyed if (pair[0] < after if descending else pair[0] > after)]
+    if len(keyed) > limit:
+        return [item for _, item in keyed[:limit]], keyed[limit - 1][0]
+    return [item for _, item in keyed], None
 
 
 def _status(state: _Account) -> dict[str, Any]:
