@@ -1,8 +1,8 @@
 """The simulated cluster's object store and list semantics: paging, selectors, resource versions.
 
 Objects are kept as compact JSON (the bytes the API sends for a list item), with the few fields selectors
-need beside them, so 50,000 pods cost about 100 MB and a page is a join of bytes. Keys sort as etcd's do
-(`namespace/name`), which is the order the API lists in.
+need beside them: about 3 KB a realistic pod (50,000 pods: ~150 MB), and a page is a join of bytes.
+Keys sort as etcd's do (`namespace/name`), which is the order the API lists in.
 
 Paging follows the API server: `limit` caps the items of a page; `metadata.continue` is set when more keys
 remain (so with a selector the last page can be empty); `remainingItemCount` only without selectors; the
