@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -882,3 +883,34 @@ def test_reset_forgets_findings_coverage_and_settings(sim_aws: SimAWS, store: In
     sim_aws.reset()
     assert all_findings() == [] and coverage() == []
     assert (store.enable_after_polls, store.findings_page_limit) == (1, 25)
+
+
+def test_concurrent_readers_see_whole_results_while_findings_are_seeded(store: Inspector2Sim) -> None:
+    wanted = set(
+        store.add_findings(
+            REGION,
+            [
+                FindingSpec(repository="app", digest=digest(1), vulnerability_id=f"A-{n}", severity="LOW")
+                for n in range(60)
+            ],
+        )
+    )
+    results: list[set[str]] = []
+
+    def read(inspector: Any) -> None:
+        for _ in range(3):
+            pages = inspector.get_paginator("list_findings").paginate(filterCriteria={"ecrImageHash": eq(digest(1))})
+            results.append({f["findingArn"] for page in pages for f in page["findings"]})
+
+    # Clients are made here: boto3 makes them safely on one thread only, then they may be shared.
+    readers = [threading.Thread(target=read, args=(client(),)) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    for batch in range(20):
+        other = [FindingSpec(repository="app", digest=digest(2), vulnerability_id=f"B-{batch}-{n}", severity="LOW")
+                 for n in range(50)]  # fmt: skip
+        store.add_findings(REGION, other)
+    for reader in readers:
+        reader.join()
+    assert results == [wanted] * 12
+    assert len(all_findings({"ecrImageHash": eq(digest(2))})) == 1000

@@ -15,7 +15,12 @@ a per-region store:
   most `findings_page_limit` findings (25, the model's FindingList maximum) whatever `maxResults` (1-100) asks.
 - Coverage: one record per image, and one per repository (AWS_ECR_REPOSITORY), as Inspector lists both.
   `add_finding` creates an ACTIVE / SUCCESSFUL record for its image when the image has none: Inspector
-  always has one for an image it scanned. ListCoverageStatistics pages hold at most 5 groups (CountsList).
+  always has one for an image it scanned. ListCoverageStatistics pages hold at most 5 groups (CountsList),
+  each `groupKey` carrying the group's value (ACTIVE, SUCCESSFUL, a repository name), which is what makes
+  the counts usable, although the model types the member as the GroupKey enum.
+
+Deliberate departures from the model's letter: a healthy account State carries no errorCode/errorMessage
+(the model marks them required, but there is no error to report; callers must not count on them).
 
 Filters follow `inspector2_query`; page tokens are opaque, bound to the query that issued them, and resume
 after the last item returned, so findings seeded between pages do not shift a paging caller.
@@ -486,9 +491,63 @@ class Inspector2Sim:
 
     # --- seeding: findings and coverage ---
 
-    def add_finding(self, region: str, **spec: Any) -> str:
-        """Seed one finding (keyword arguments as FindingSpec's); returns its ARN."""
-        return self.add_findings(region, [FindingSpec(**spec)])[0]
+    def add_finding(
+        self,
+        region: str,
+        *,
+        repository: str,
+        digest: str,
+        vulnerability_id: str,
+        severity: str,
+        account: str = ACCOUNT_ID,
+        status: str = "ACTIVE",
+        tags: Sequence[str] = (),
+        architecture: str = "amd64",
+        platform: str = "DEBIAN_12",
+        title: str | None = None,
+        description: str | None = None,
+        inspector_score: float | None = None,
+        epss: float | None = None,
+        fix_available: str = "YES",
+        exploit_available: str = "NO",
+        packages: Sequence[Package] | None = None,
+        source: str = "NVD",
+        vendor_severity: str | None = None,
+        related_vulnerabilities: Sequence[str] = (),
+        first_observed_at: datetime | None = None,
+        last_observed_at: datetime | None = None,
+        updated_at: datetime | None = None,
+        pushed_at: datetime | None = None,
+        omit: Sequence[str] = (),
+    ) -> str:
+        """Seed one finding (the arguments are FindingSpec's); returns its ARN."""
+        spec = FindingSpec(
+            repository=repository,
+            digest=digest,
+            vulnerability_id=vulnerability_id,
+            severity=severity,
+            account=account,
+            status=status,
+            tags=tags,
+            architecture=architecture,
+            platform=platform,
+            title=title,
+            description=description,
+            inspector_score=inspector_score,
+            epss=epss,
+            fix_available=fix_available,
+            exploit_available=exploit_available,
+            packages=packages,
+            source=source,
+            vendor_severity=vendor_severity,
+            related_vulnerabilities=related_vulnerabilities,
+            first_observed_at=first_observed_at,
+            last_observed_at=last_observed_at,
+            updated_at=updated_at,
+            pushed_at=pushed_at,
+            omit=omit,
+        )
+        return self.add_findings(region, [spec])[0]
 
     def add_findings(self, region: str, specs: Iterable[FindingSpec]) -> list[str]:
         """Seed many findings at once (all or none: each is checked before any is stored); returns their ARNs."""
