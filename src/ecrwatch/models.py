@@ -21,6 +21,7 @@ UnscannedReason = Literal[
     "scan_expired",
     "not_covered",
 ]
+ResolvedReason = Literal["finding_closed", "no_longer_running", "filtered"]
 
 
 def severity_rank(severity: str) -> int:
@@ -293,6 +294,19 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class ResolvedExposure:
+    """An exposure of the previous run's state that is gone, for the workloads it is gone from. `reason` None:
+    the workload still runs the digest and the finding is no longer reported, for a reason the run cannot tell."""
+
+    finding_arn: str
+    vulnerability_id: str
+    severity: str | None
+    image: ImageInfo
+    workloads: tuple[Workload, ...]
+    reason: ResolvedReason | None
+
+
+@dataclass(frozen=True)
 class Report:
     generated_at: str  # RFC 3339, UTC
     tool_version: str
@@ -302,3 +316,4 @@ class Report:
     exposures: tuple[Exposure, ...]
     unscanned: tuple[UnscannedEntry, ...]
     errors: tuple[SourceError, ...]
+    resolved: tuple[ResolvedExposure, ...] | None = None  # only with a previous state (--state)
