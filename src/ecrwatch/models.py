@@ -300,7 +300,7 @@ class ResolvedExposure:
 
     finding_arn: str
     vulnerability_id: str
-    severity: str | None
+    severity: str
     image: ImageInfo
     workloads: tuple[Workload, ...]
     reason: ResolvedReason | None

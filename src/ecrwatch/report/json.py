@@ -21,6 +21,7 @@ from ecrwatch.models import (
     MatchedWorkload,
     Package,
     Report,
+    ResolvedExposure,
     Scope,
     SourceError,
     Summary,
@@ -39,6 +40,7 @@ __all__ = [
     "matched_workload_to_dict",
     "render_json",
     "report_to_dict",
+    "resolved_to_dict",
     "scope_to_dict",
     "summary_to_dict",
     "unscanned_to_dict",
@@ -142,6 +144,17 @@ def unscanned_to_dict(entry: UnscannedEntry) -> dict[str, Any]:
     }
 
 
+def resolved_to_dict(resolved: ResolvedExposure) -> dict[str, Any]:
+    return {
+        "vulnerability_id": resolved.vulnerability_id,
+        "finding_arn": resolved.finding_arn,
+        "severity": resolved.severity,
+        "image": image_to_dict(resolved.image),
+        "workloads": [workload_to_dict(w) for w in resolved.workloads],
+        "reason": resolved.reason,
+    }
+
+
 def error_to_dict(error: SourceError) -> dict[str, Any]:
     return {"source": error.source, "code": error.code, "message": error.message}
 
@@ -188,7 +201,7 @@ def summary_to_dict(summary: Summary) -> dict[str, Any]:
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
-    return {
+    out = {
         "schema_version": SCHEMA_VERSION,
         "generated_at": report.generated_at,
         "tool_version": report.tool_version,
@@ -199,6 +212,9 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "unscanned": [unscanned_to_dict(e) for e in report.unscanned],
         "errors": [error_to_dict(e) for e in report.errors],
     }
+    if report.resolved is not None:  # only a run with a previous state knows what is gone
+        out["resolved"] = [resolved_to_dict(r) for r in report.resolved]
+    return out
 
 
 def render_json(report: Report) -> str:

@@ -27,7 +27,9 @@ from ecrwatch.models import (
     MatchedWorkload,
     Package,
     Report,
+    ResolvedExposure,
     UnscannedEntry,
+    Workload,
     severity_rank,
 )
 
@@ -129,6 +131,10 @@ def _summary_panel(report: Report, g: _Glyphs) -> Panel:
         exposures.append("  ")
         exposures.append_text(_severity_counts(s.by_severity))
     grid.add_row("Exposures", exposures)
+    if any(e.new is not None for e in report.exposures) or report.resolved is not None:
+        grid.add_row("New", str(sum(1 for e in report.exposures if e.new)))
+    if report.resolved is not None:
+        grid.add_row("Resolved", str(len(report.resolved)))
     grid.add_row(
         "Unscanned images",
         Text(str(s.unscanned_running_images), style="yellow" if s.unscanned_running_images else ""),
@@ -332,6 +338,35 @@ def _unscanned_block(entry: UnscannedEntry, g: _Glyphs) -> RenderableType:
     return Group(_image_lines(entry.image, g), reason, _workloads_table(entry.workloads, g))
 
 
+_RESOLVED_REASONS = {
+    "no_longer_running": "no longer running",
+    "finding_closed": "finding closed",
+    "filtered": "filtered out",
+}
+
+
+def _workload_line(w: Workload) -> str:
+    where = f"{w.platform} {w.cluster}"
+    if w.platform == "ecs":
+        return f"{where} service {w.service}" if w.service else f"{where} task {_task_id(w.task_arn)}"
+    ns = f"{w.namespace}/" if w.namespace else ""
+    return f"{where} {ns}{w.owner.kind} {w.owner.name}" if w.owner else f"{where} {ns}{w.pod or '?'}"
+
+
+def _resolved_table(resolved: Sequence[ResolvedExposure], g: _Glyphs) -> Table:
+    table = _table("Severity", "Vulnerability", "Image", "Workloads", "Why")
+    for r in resolved:
+        lines = list(dict.fromkeys(f"{_workload_line(w)} ({w.container})" for w in r.workloads))
+        table.add_row(
+            _severity(r.severity),
+            _text(r.vulnerability_id),
+            _text(_short_reference(r.image.reference, g)),
+            _lines(lines or [g.dash]),
+            _text(_RESOLVED_REASONS.get(r.reason or "", "no longer reported")),
+        )
+    return table
+
+
 def _errors_table(report: Report, g: _Glyphs) -> Table:
     table = _table("Source", "Code", "Message")
     for error in report.errors:
@@ -367,6 +402,10 @@ def render_table(report: Report, console: Console) -> None:
         for entry in report.unscanned:
             console.print()
             console.print(_unscanned_block(entry, g))
+
+    if report.resolved:
+        _heading(console, f"Resolved since the previous run ({len(report.resolved)})", "bold green")
+        console.print(_resolved_table(report.resolved, g))
 
     if report.errors:
         _heading(console, f"Errors ({len(report.errors)}): the report is incomplete", "bold red")
