@@ -205,7 +205,7 @@ def enable_scanning(
         states, plans = registry.prepare_enable(aws, registry.resolve_regions(aws, opts.regions), request)
     if backup:
         registry.write_backup(backup, scanning.build_backup(states, aws.account_id(states[0].region)))
-        err.print(f"Backup of the current configuration written to {backup}", markup=False)
+        err.print(f"Backup of the current configuration written to {backup}", markup=False, soft_wrap=True)
     scanning_report.render_plan(out, plans, title="Restore" if restore else "Planned change")
     applied: tuple[scanning.Step, ...] = ()
     if any(p.changed for p in plans) and not dry_run:

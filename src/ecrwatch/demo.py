@@ -14,7 +14,7 @@ import shlex
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ class DemoContext:
     sim: SimAWS
     workdir: Path
     region: str = REGION
+    # (repository, manifest digest, tags) of every single-platform image pushed: what Inspector scans
+    images: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
@@ -62,12 +64,16 @@ def seed_registry(ctx: DemoContext) -> None:
     ecr = ctx.client("ecr")
     for repository in ("shop/web", "shop/api", "shop/payments-worker", "platform/base-python", "legacy/reports"):
         ecr.create_repository(repositoryName=repository)
-    push_index(ecr, "shop/web", "1.4.2")
-    push_image(ecr, "shop/api", "2.0.0")
-    push_image(ecr, "shop/api", "2.0.1")
-    push_image(ecr, "shop/payments-worker", "0.9.3")
-    push_image(ecr, "platform/base-python", "3.12")
-    push_image(ecr, "legacy/reports", "2019.11")
+    web = push_index(ecr, "shop/web", "1.4.2")
+    ctx.images.extend(("shop/web", digest, ()) for digest in web.platforms.values())
+    for repository, tag in (
+        ("shop/api", "2.0.0"),
+        ("shop/api", "2.0.1"),
+        ("shop/payments-worker", "0.9.3"),
+        ("platform/base-python", "3.12"),
+        ("legacy/reports", "2019.11"),
+    ):
+        ctx.images.append((repository, push_image(ecr, repository, tag), (tag,)))
     ecr.put_registry_scanning_configuration(
         scanType="BASIC",
         rules=[
@@ -91,6 +97,21 @@ def seed_inspector(ctx: DemoContext) -> None:
 
 SEEDS: list[Seed] = [seed_registry, seed_inspector]
 
+
+def inspector_scans_the_registry(ctx: DemoContext) -> None:
+    """What Inspector does in the minutes after activation: a coverage record for every image, most
+    scanned, one still pending, and one it cannot scan (an old base OS)."""
+    inspector = ctx.sim.extension(Inspector2Sim)
+    for repository, digest, tags in ctx.images:
+        reason = {"legacy/reports": "UNSUPPORTED_OS", "shop/payments-worker": "PENDING_INITIAL_SCAN"}.get(
+            repository, "SUCCESSFUL"
+        )
+        code = "INACTIVE" if reason == "UNSUPPORTED_OS" else "ACTIVE"
+        inspector.set_coverage(
+            ctx.region, repository=repository, digest=digest, tags=tags, status_code=code, reason=reason
+        )
+
+
 # --- steps --------------------------------------------------------------------------------------------
 
 _FAST_POLL = ("--poll-interval", "0.2")
@@ -109,7 +130,11 @@ STEPS: list[DemoStep] = [
         hidden_args=_FAST_POLL,
     ),
     DemoStep("The same command again: nothing to change, nothing written", ("enable-scanning", "--yes")),
-    DemoStep("After: enhanced scanning, both rules, Inspector on", ("status",)),
+    DemoStep(
+        "After (once Inspector has had a few minutes): enhanced scanning, both rules kept, images covered",
+        ("status",),
+        before=inspector_scans_the_registry,
+    ),
     DemoStep(
         "The way back, if it were needed (dry run)",
         ("enable-scanning", "--restore", "{workdir}/scanning-backup.json", "--dry-run"),

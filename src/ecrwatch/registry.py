@@ -149,35 +149,49 @@ def prepare_restore(aws: Aws, backup: Backup) -> tuple[tuple[RegionState, ...], 
 
 
 @dataclass(frozen=True)
+class CoverageCount:
+    status_code: str  # ACTIVE | INACTIVE
+    reason: str  # SUCCESSFUL, PENDING_INITIAL_SCAN, SCAN_FREQUENCY_MANUAL, ...
+    count: int
+
+
+@dataclass(frozen=True)
 class Coverage:
-    """ECR images Inspector knows of in one region, counted by scan status (from ListCoverageStatistics)."""
+    """ECR images Inspector has a coverage record for in one region, counted by scan status.
 
-    total: int
-    by_status_code: tuple[tuple[str, int], ...]  # ACTIVE / INACTIVE
-    by_reason: tuple[tuple[str, int], ...]  # SUCCESSFUL, PENDING_INITIAL_SCAN, ...
+    Read with ListCoverage rather than ListCoverageStatistics: the model types a statistics group's
+    `groupKey` as the GroupKey enum (the name of the grouping, not its value), so which status each count
+    belongs to would rest on undocumented behaviour. ListCoverage names both on every record."""
 
+    counts: tuple[CoverageCount, ...]  # largest first
 
-def _coverage_counts(aws: Aws, region: str, group_by: str) -> tuple[int, tuple[tuple[str, int], ...]]:
-    counts: dict[str, int] = {}
-    total = 0
-    with calling("inspector2", "ListCoverageStatistics", region):
-        paginator = aws.inspector2(region).get_paginator("list_coverage_statistics")
-        pages = paginator.paginate(
-            filterCriteria={"resourceType": [{"comparison": "EQUALS", "value": ECR_IMAGE}]},
-            groupBy=group_by,  # type: ignore[arg-type]
-        )
-        for page in pages:
-            total = int(page.get("totalCounts", total))
-            for group in page.get("countsByGroup") or ():
-                key = str(group.get("groupKey") or "")
-                counts[key] = counts.get(key, 0) + int(group.get("count") or 0)
-    return total, tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    @property
+    def total(self) -> int:
+        return sum(c.count for c in self.counts)
+
+    @property
+    def by_status_code(self) -> tuple[tuple[str, int], ...]:
+        totals: dict[str, int] = {}
+        for c in self.counts:
+            totals[c.status_code] = totals.get(c.status_code, 0) + c.count
+        return tuple(sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def read_coverage(aws: Aws, region: str) -> Coverage:
-    total, by_code = _coverage_counts(aws, region, "SCAN_STATUS_CODE")
-    _, by_reason = _coverage_counts(aws, region, "SCAN_STATUS_REASON")
-    return Coverage(total, by_code, by_reason)
+    counts: dict[tuple[str, str], int] = {}
+    with calling("inspector2", "ListCoverage", region):
+        paginator = aws.inspector2(region).get_paginator("list_coverage")
+        pages = paginator.paginate(
+            filterCriteria={"resourceType": [{"comparison": "EQUALS", "value": ECR_IMAGE}]},
+            PaginationConfig={"PageSize": 200},  # ListCoverageMaxResults' maximum
+        )
+        for page in pages:
+            for resource in page.get("coveredResources") or ():
+                status: dict[str, Any] = dict(resource.get("scanStatus") or {})
+                key = (str(status.get("statusCode") or "UNKNOWN"), str(status.get("reason") or "UNKNOWN"))
+                counts[key] = counts.get(key, 0) + 1
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return Coverage(tuple(CoverageCount(code, reason, n) for (code, reason), n in ordered))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from ecrwatch.errors import UsageError
@@ -172,7 +171,7 @@ def spinner(err: Console) -> Callable[[str], AbstractContextManager[object]]:
 def progress(err: Console, quiet: bool) -> Callable[[Step], None]:
     def notify(step: Step) -> None:
         if not quiet:
-            err.print(Text(f"done: {step}", style="dim"))
+            err.print(Text(f"done: {step}", style="dim"), soft_wrap=True)
 
     return notify
 
@@ -180,17 +179,16 @@ def progress(err: Console, quiet: bool) -> Callable[[Step], None]:
 # --- status -------------------------------------------------------------------------------------------
 
 
-def _rules_text(registry: RegistryScanning) -> Text:
+def _rules_lines(registry: RegistryScanning) -> list[Text]:
     if not registry.rules:
-        return Text("none", style="dim")
-    text = Text()
-    for index, rule in enumerate(registry.rules):
-        if index:
-            text.append("\n")
+        return [Text("none", style="dim")]
+    lines = []
+    for rule in registry.rules:
         label = rule_name(rule.frequency).removeprefix("the ").removesuffix(f" ({rule.frequency})")
-        text.append(f"{label}: ", style="bold")
-        text.append(", ".join(rule.filters) if rule.filters else "(no filters)")
-    return text
+        line = Text(f"{label}: ", style="bold")
+        line.append(", ".join(rule.filters) if rule.filters else "(no filters)")
+        lines.append(line)
+    return lines
 
 
 def _rescan_text(rescan: RescanSettings) -> str:
@@ -200,37 +198,40 @@ def _rescan_text(rescan: RescanSettings) -> str:
     return f"after push {push}; after pull {pull}{mode}"
 
 
-def _coverage_text(coverage: Coverage | None) -> Text:
+def _coverage_lines(coverage: Coverage | None) -> list[Text]:
     if coverage is None:
-        return Text("could not be read (see errors)", style="red")
+        return [Text("could not be read (see errors)", style="red")]
     if coverage.total == 0:
-        return Text("no ECR images known to Inspector", style="yellow")
-    text = Text(f"{coverage.total} image(s): ")
-    text.append(", ".join(f"{count} {code}" for code, count in coverage.by_status_code))
-    for reason, count in coverage.by_reason:
-        text.append(f"\n  {count:>6}  {reason}")
-    return text
+        return [Text("no ECR images known to Inspector", style="yellow")]
+    summary = ", ".join(f"{count} {code}" for code, count in coverage.by_status_code)
+    lines = [Text(f"{coverage.total} image(s): {summary}")]
+    for item in coverage.counts:
+        style = "green" if item.reason == "SUCCESSFUL" else "yellow"
+        lines.append(Text(f"{item.count:>6}  {item.status_code} / {item.reason}", style=style))
+    return lines
+
+
+def _print_rows(console: Console, label: str, values: Sequence[Text]) -> None:
+    """A labelled value; further lines of it aligned under the first."""
+    for index, value in enumerate(values):
+        console.print(_row(label if index == 0 else "", value))
 
 
 def render_status(console: Console, report: StatusReport) -> None:
     for region in report.regions:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column()
+        console.print(Text(f"Region {region.region}", style="bold"))
         state = region.state
         if state is not None:
-            inspector = state.inspector.status
-            table.add_row(
-                "Inspector scanning for ECR", Text(inspector, style="green" if inspector == ENABLED else "red")
+            status = state.inspector.status
+            _print_rows(
+                console, "Inspector scanning for ECR", [Text(status, style="green" if status == ENABLED else "red")]
             )
-            table.add_row("Scan type", state.registry.scan_type)
-            table.add_row("Rules", _rules_text(state.registry))
-            table.add_row("Rescan durations", _rescan_text(state.inspector.rescan))
+            _print_rows(console, "Scan type", [Text(state.registry.scan_type)])
+            _print_rows(console, "Rules", _rules_lines(state.registry))
+            _print_rows(console, "Rescan durations", [Text(_rescan_text(state.inspector.rescan))])
         else:
-            table.add_row("Configuration", Text("could not be read (see errors)", style="red"))
-        table.add_row("Coverage", _coverage_text(region.coverage))
-        console.print(Text(f"Region {region.region}", style="bold underline"))
-        console.print(table)
+            _print_rows(console, "Configuration", [Text("could not be read (see errors)", style="red")])
+        _print_rows(console, "Coverage", _coverage_lines(region.coverage))
         console.print()
     if report.errors:
         console.print(Text("Errors", style="bold red"))
@@ -253,8 +254,9 @@ def status_document(report: StatusReport) -> dict[str, Any]:
             else {
                 "resource_type": "AWS_ECR_CONTAINER_IMAGE",
                 "total": coverage.total,
-                "by_scan_status_code": dict(coverage.by_status_code),
-                "by_scan_status_reason": dict(coverage.by_reason),
+                "by_scan_status": [
+                    {"statusCode": c.status_code, "reason": c.reason, "count": c.count} for c in coverage.counts
+                ],
             }
         )
         regions.append(entry)

@@ -1,0 +1,76 @@
+"""`ecrwatch demo`: the real commands against the simulated account, offline, with what a user would see."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+from click.testing import CliRunner
+from rich.console import Console
+
+from ecrwatch.cli import main
+from ecrwatch.demo import SEEDS, DemoStep, run_demo
+
+
+def test_the_demo_runs_every_step_and_prints_what_a_user_would_see() -> None:
+    before = dict(os.environ)
+    result = CliRunner().invoke(main, ["demo"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    captions = [
+        "1. Before: basic scanning",
+        "2. A filter ECR would refuse",
+        "3. The plan, without writing anything",
+        "4. Apply: back up first",
+        "5. The same command again",
+        "6. After",
+        "7. The way back",
+    ]
+    positions = [out.index(caption) for caption in captions]
+    assert positions == sorted(positions)
+    assert "$ ecrwatch enable-scanning --dry-run" in out
+    assert "--poll-interval" not in out  # the demo's speed-up is not what a user would type
+
+    before_status, plan, apply, again, after, back = (
+        out[positions[0] : positions[1]],
+        out[positions[2] : positions[3]],
+        out[positions[3] : positions[4]],
+        out[positions[4] : positions[5]],
+        out[positions[5] : positions[6]],
+        out[positions[6] :],
+    )
+    assert "Inspector scanning for ECR  DISABLED" in before_status
+    assert "on-push rule: shop/*, platform/*" in before_status
+    assert "Scan type                   BASIC -> ENHANCED" in plan and "+ *" in plan
+    assert "nothing was written" in plan
+    assert "Applied:" in apply and "(ecr:PutRegistryScanningConfiguration)" in apply
+    assert "no change" in again and "Applied:" not in again
+    assert "Inspector scanning for ECR  ENABLED" in after
+    assert "on-push rule: shop/*, platform/*" in after and "continuous rule: *" in after  # the customer's rule kept
+    assert "ACTIVE / SUCCESSFUL" in after
+    assert "aws inspector2 disable --resource-types ECR" in back
+    assert "Demo finished" in out
+    assert "--filter 'Shop/*'" in result.stderr  # the refused filter, named
+    assert dict(os.environ) == before  # the environment is put back
+
+
+def test_a_step_that_does_not_behave_as_shown_fails_the_demo() -> None:
+    console = Console(file=io.StringIO(), width=200)
+    status = run_demo(
+        steps=[DemoStep("status is meant to succeed here", ("status",), expect=3)], seeds=SEEDS, console=console
+    )
+    assert status == 3
+    assert "step 1 exited 0; it was meant to exit 3" in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_the_demo_needs_no_test_tooling() -> None:
+    code = (
+        "import sys\n"
+        "import ecrwatch.cli, ecrwatch.demo\n"
+        "bad = sorted(m for m in ('pytest', 'hypothesis', 'jsonschema') if m in sys.modules)\n"
+        "print(','.join(bad))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == ""
