@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ecrwatch.sim.eks import EksSim
+from ecrwatch.sim.kube import SimKube
 from ecrwatch.sim.server import SimAWS
 from ecrwatch.sim.world import build_sim_aws
 
@@ -32,3 +35,42 @@ def sim_aws(_sim_aws_server: SimAWS, monkeypatch: pytest.MonkeyPatch, tmp_path: 
     for name, value in _sim_aws_server.environ().items():
         monkeypatch.setenv(name, value)
     return _sim_aws_server
+
+
+@pytest.fixture
+def sim_kube_factory() -> Iterator[Callable[..., SimKube]]:
+    """Start simulated Kubernetes API servers over HTTPS (SimKube's keyword arguments); all stop after the test."""
+    started: list[SimKube] = []
+
+    def start(**options: Any) -> SimKube:
+        kube = SimKube(**options).start()
+        started.append(kube)
+        return kube
+
+    yield start
+    for kube in started:
+        kube.stop()
+
+
+@pytest.fixture
+def sim_kube(sim_kube_factory: Callable[..., SimKube]) -> SimKube:
+    """A simulated Kubernetes API server that accepts its static token (`.token`) and client certificates."""
+    return sim_kube_factory()
+
+
+@pytest.fixture
+def sim_eks_cluster(sim_aws: SimAWS, sim_kube_factory: Callable[..., SimKube]) -> Callable[..., SimKube]:
+    """Register an EKS cluster in the simulated account whose API server is a new SimKube that accepts EKS
+    tokens signed with the simulated account's credentials: `sim_eks_cluster("us-east-1", "prod")`.
+    `known_key=False` makes a cluster that refuses them (401); other keywords go to `EksSim.add_cluster`."""
+
+    def make(region: str, name: str, *, known_key: bool = True, **cluster: Any) -> SimKube:
+        environ = sim_aws.environ()
+        secrets = {environ["AWS_ACCESS_KEY_ID"]: environ["AWS_SECRET_ACCESS_KEY"]} if known_key else {}
+        kube = sim_kube_factory(eks_cluster_name=name, aws_secret_keys=secrets, tokens=())
+        cluster.setdefault("endpoint", kube.url)
+        cluster.setdefault("ca_pem", kube.ca_pem)
+        sim_aws.extension(EksSim).add_cluster(region, name, **cluster)
+        return kube
+
+    return make
