@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,9 +11,19 @@ from datetime import UTC, datetime
 from ecrwatch import __version__
 from ecrwatch.aws import Aws
 from ecrwatch.correlate import correlate, ecr_key
+from ecrwatch.events import EventScope
 from ecrwatch.findings import FindingFilters, fetch_findings
 from ecrwatch.inventory.ecs import collect_ecs_regions
-from ecrwatch.models import Filters, Inventory, Report, ResolvedImage, ScannedImage
+from ecrwatch.models import (
+    EcrImageKey,
+    Filters,
+    Finding,
+    FindingsResult,
+    Inventory,
+    Report,
+    ResolvedImage,
+    ScannedImage,
+)
 from ecrwatch.resolve import resolve_images
 
 log = logging.getLogger(__name__)
@@ -32,6 +42,19 @@ class CheckRequest:
     kube_contexts: tuple[str, ...] = ()
     filters: Filters = field(default_factory=Filters)
     workers: int = 8
+    # Event mode: check only these findings' images, with these findings (from an EventBridge event; Inspector
+    # may not list them yet) instead of asking Inspector.
+    event_findings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """A report and what it was made from: a state diff needs to know which workloads run which digests,
+    including the clean ones the report leaves out."""
+
+    report: Report
+    inventory: Inventory
+    resolved: Mapping[EcrImageKey, ResolvedImage]
 
 
 def scanned_images(resolved: Sequence[ResolvedImage]) -> list[ScannedImage]:
@@ -69,20 +92,32 @@ def collect_inventory(aws: Aws, request: CheckRequest, progress: Progress) -> In
 
 
 def run_check(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m: None) -> Report:
+    return check_run(aws, request, progress=progress).report
+
+
+def check_run(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m: None) -> CheckRun:
     aws.check_credentials()
     home = request.regions[0]
     account = aws.account_id(home)
     inventory = collect_inventory(aws, request, progress)
     progress(f"{len(inventory.workloads)} running container(s); resolving images in ECR")
     keys = [k for k in (ecr_key(w) for w in inventory.workloads) if k is not None]
+    event = EventScope.of(request.event_findings) if request.event_findings else None
+    if event is not None:
+        keys = [k for k in keys if event.wants(k)]
     resolved = resolve_images(aws, keys, home_accounts=[account], workers=request.workers)
-    images = scanned_images(list(resolved.images.values()))
-    progress(f"looking up Inspector findings for {len(images)} image digest(s)")
-    pushed_down = FindingFilters(request.filters.min_severity, request.filters.fixable_only)
-    findings = fetch_findings(aws, images, filters=pushed_down, workers=request.workers)
-    return correlate(
+    images_resolved: Mapping[EcrImageKey, ResolvedImage] = resolved.images
+    if event is not None:
+        inventory, images_resolved = event.restrict(inventory, resolved.images)
+        findings = FindingsResult(findings=request.event_findings)
+    else:
+        images = scanned_images(list(resolved.images.values()))
+        progress(f"looking up Inspector findings for {len(images)} image digest(s)")
+        pushed_down = FindingFilters(request.filters.min_severity, request.filters.fixable_only)
+        findings = fetch_findings(aws, images, filters=pushed_down, workers=request.workers)
+    report = correlate(
         inventory,
-        resolved.images,
+        images_resolved,
         findings,
         filters=request.filters,
         accounts=[account],
@@ -91,3 +126,4 @@ def run_check(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m
         tool_version=__version__,
         extra_errors=resolved.errors,
     )
+    return CheckRun(report, inventory, images_resolved)
