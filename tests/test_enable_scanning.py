@@ -13,8 +13,11 @@ import boto3
 import pytest
 from click.testing import CliRunner, Result
 
+from ecrwatch import registry as registry_api
+from ecrwatch.aws import Aws
 from ecrwatch.cli import main
 from ecrwatch.report import scanning as scanning_report
+from ecrwatch.scanning import enable_request
 from ecrwatch.sim.inspector2 import Inspector2Sim
 from ecrwatch.sim.server import SimAWS
 
@@ -254,6 +257,27 @@ def test_access_denied_on_the_ecr_write_names_the_permission_and_what_was_alread
     assert sim_aws.calls.count("inspector2", "UpdateConfiguration") == 0
 
 
+def test_interrupting_the_activation_wait_still_says_what_was_applied(sim_aws: SimAWS) -> None:
+    inspector(sim_aws).enable_after_polls = 10_000
+    aws = Aws()
+    _, plans = registry_api.prepare_enable(aws, [REGION], enable_request(None, ()))
+
+    def interrupt(_seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    wait = registry_api.WaitSettings(timeout=60, poll_interval=1, sleep=interrupt)
+    with pytest.raises(registry_api.ApplyError) as caught:
+        registry_api.apply_plans(aws, plans, wait=wait)
+    assert caught.value.exit_status == 3
+    assert [s.action for s in caught.value.applied] == ["inspector2:Enable"]
+    assert [s.action for s in caught.value.not_applied] == [
+        "inspector2:BatchGetAccountStatus",
+        "ecr:PutRegistryScanningConfiguration",
+    ]
+    assert "interrupted during: us-east-1: wait until Inspector" in caught.value.message
+    assert sim_aws.calls.count("ecr", "PutRegistryScanningConfiguration") == 0
+
+
 def test_an_unreadable_region_stops_everything_before_any_write(sim_aws: SimAWS) -> None:
     sim_aws.faults.add("ecr", "GetRegistryScanningConfiguration", region="eu-west-1", error="AccessDeniedException")
     result = run("--region", "us-east-1", "--region", "eu-west-1", "--yes")
@@ -387,6 +411,15 @@ def test_a_backup_from_another_account_is_not_restored(customer: SimAWS, tmp_pat
     assert result.exit_code == 2
     assert "taken in account 999999999999" in result.stderr and "123456789012" in result.stderr
     assert writes(customer) == 0
+
+
+def test_backup_cannot_overwrite_the_file_being_restored(customer: SimAWS, tmp_path: Path) -> None:
+    backup = tmp_path / "b.json"
+    assert run("--dry-run", "--backup", str(backup)).exit_code == 0
+    customer.calls.clear()
+    result = run("--restore", str(backup), "--backup", str(backup), "--yes")
+    assert result.exit_code == 2 and "is the file --restore reads" in result.stderr
+    assert customer.calls.records == []
 
 
 def test_restore_cannot_be_mixed_with_enable_options(sim_aws: SimAWS, tmp_path: Path) -> None:

@@ -202,7 +202,7 @@ def enable_scanning(
     if saved is not None:
         states, plans = registry.prepare_restore(aws, saved)
     else:
-        states, plans = registry.prepare_enable(aws, registry.resolve_regions(aws, opts.regions), request)
+        states, plans = registry.prepare_enable(aws, selected_regions(aws, opts), request)
     if backup:
         registry.write_backup(backup, scanning.build_backup(states, aws.account_id(states[0].region)))
         err.print(f"Backup of the current configuration written to {backup}", markup=False, soft_wrap=True)
@@ -241,7 +241,7 @@ def status(opts: GlobalOptions, output_format: str) -> None:
     """
     aws = Aws(opts.aws)
     aws.check_credentials()
-    report = registry.read_status(aws, registry.resolve_regions(aws, opts.regions))
+    report = registry.read_status(aws, selected_regions(aws, opts))
     if output_format == "json":
         click.echo(scanning_report.status_json(report), nl=False)
     else:

@@ -57,15 +57,6 @@ Notify = Callable[[Step], None]
 Waiting = Callable[[str], AbstractContextManager[object]]
 
 
-def resolve_regions(aws: Aws, regions: Sequence[str]) -> tuple[str, ...]:
-    """--region values, or the profile's / environment's region; each region is its own registry."""
-    if regions:
-        return tuple(regions)
-    if aws.default_region:
-        return (aws.default_region,)
-    raise UsageError("no AWS region was given", "pass --region NAME (repeatable), or set AWS_REGION")
-
-
 # --- reading ------------------------------------------------------------------------------------------
 
 
@@ -358,6 +349,10 @@ def apply_plans(
             _run_step(aws, plan, step, wait, waiting or _no_spinner)
         except EcrwatchError as exc:
             raise ApplyError(exc, done, [s for _, s in steps[index:]], _apply_hint(exc, backup_path)) from None
+        except KeyboardInterrupt:
+            # Ctrl-C during the activation wait is likely; the user still needs to know where things stand.
+            stopped = EcrwatchError(f"interrupted during: {step}")
+            raise ApplyError(stopped, done, [s for _, s in steps[index:]], _apply_hint(stopped, backup_path)) from None
         done.append(step)
         if notify:
             notify(step)
