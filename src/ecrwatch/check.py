@@ -14,6 +14,7 @@ from ecrwatch.correlate import correlate, ecr_key
 from ecrwatch.events import EventScope
 from ecrwatch.findings import FindingFilters, fetch_findings
 from ecrwatch.inventory.ecs import collect_ecs_regions
+from ecrwatch.inventory.eks import collect_kubernetes, plan_kubernetes
 from ecrwatch.models import (
     EcrImageKey,
     Filters,
@@ -73,8 +74,18 @@ def scanned_images(resolved: Sequence[ResolvedImage]) -> list[ScannedImage]:
 def inventory_jobs(aws: Aws, request: CheckRequest) -> list[Callable[[], Inventory]]:
     """One job per source: each ECS region, each EKS region, each kubeconfig context."""
     jobs: list[Callable[[], Inventory]] = []
+    # Checked here, before any job runs: a bad --eks-cluster, kubeconfig or context is exit 2 with nothing read.
+    kubernetes = plan_kubernetes(
+        request.regions,
+        eks=request.eks,
+        eks_clusters=request.eks_clusters,
+        kubeconfig=request.kubeconfig,
+        kube_contexts=request.kube_contexts,
+    )
     if request.ecs:
         jobs.append(lambda: collect_ecs_regions(aws, request.regions, request.ecs_clusters, workers=request.workers))
+    if kubernetes is not None:
+        jobs.append(lambda: collect_kubernetes(aws, kubernetes, workers=request.workers))
     return jobs
 
 

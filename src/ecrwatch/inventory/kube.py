@@ -1,0 +1,493 @@
+"""Running containers of one Kubernetes cluster, read through the official `kubernetes` client.
+
+Per cluster: one paged list of ReplicaSets and one of Jobs (all namespaces) to resolve owners
+(ReplicaSet -> Deployment, Job -> CronJob), then one paged list of the pods that are not finished
+(`fieldSelector status.phase!=Succeeded,status.phase!=Failed`, checked again here). Every container, init
+container (a `sidecar` when its restartPolicy is Always) and ephemeral container becomes a Workload; its
+`running_digest` is the manifest digest in the matching status's `imageID`, else the digest in the spec's
+image, else None. Never a GET per pod.
+
+Lists go in pages of `PAGE_LIMIT` with `continue`; a continue token that expired (410) restarts that
+listing once. Pages are fetched with `_preload_content=False` and decoded here, keeping only the fields
+used: a page's JSON is all that is held at once, never the client's model objects for 50,000 pods.
+
+A cluster that cannot be reached or refuses becomes a SourceError (code: the HTTP status, or the kind of
+failure) with a hint, and a ClusterScope with ok False; what was read before a failure is kept. Messages
+are built here from the status and the failure's kind: never from the client's exception text, whose
+headers and body can echo what was sent. TLS is always verified.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import urllib3
+from kubernetes.client import ApiClient, AppsV1Api, BatchV1Api, Configuration, CoreV1Api
+from kubernetes.client.exceptions import ApiException
+from urllib3.util.retry import Retry
+
+from ecrwatch import __version__
+from ecrwatch.errors import AwsCallError
+from ecrwatch.images import ImageReferenceError, parse_image_id, parse_image_reference
+from ecrwatch.models import ClusterScope, ContainerType, ImageRef, Inventory, Owner, Platform, SourceError, Workload
+
+log = logging.getLogger(__name__)
+
+PAGE_LIMIT = 500  # what kubectl asks for
+RUNNING_PODS = "status.phase!=Succeeded,status.phase!=Failed"
+_FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
+# (spec list, status list, container type) for each kind of container a pod has.
+_CONTAINER_GROUPS: tuple[tuple[str, str, ContainerType], ...] = (
+    ("containers", "containerStatuses", "app"),
+    ("initContainers", "initContainerStatuses", "init"),
+    ("ephemeralContainers", "ephemeralContainerStatuses", "ephemeral"),
+)
+# Controllers whose own controller is looked up: (kind, API group) -> what is listed to find it.
+_RESOLVED_KINDS = frozenset({("ReplicaSet", "apps"), ("Job", "batch")})
+# Connection attempts are retried, reads once (an idempotent GET on a stale pooled connection), TLS failures
+# and statuses never here; the client's client-go mode honours Retry-After on 429 and 5xx, up to `total`.
+_RETRIES = Retry(total=3, connect=2, read=1, status=0, redirect=0, other=0)
+
+
+class ClusterUnavailable(Exception):
+    """No request can be made to the cluster (e.g. no credential could be made): its error, not the run's."""
+
+    def __init__(self, code: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """How a cluster is named in the report: `source` is eks:REGION/NAME or kube-context:NAME."""
+
+    platform: Platform
+    name: str
+    source: str
+    region: str | None = None
+    account: str | None = None
+    arn: str | None = None
+
+    def scope(self, ok: bool) -> ClusterScope:
+        return ClusterScope(platform=self.platform, name=self.name, arn=self.arn, region=self.region, ok=ok)
+
+
+@dataclass(frozen=True)
+class AccessHints:
+    """What to tell the user for each way a cluster can refuse or be out of reach."""
+
+    unauthorized: str
+    forbidden: str
+    unreachable: str
+    tls: str
+
+
+@dataclass(frozen=True)
+class KubeTarget:
+    """One cluster to read: its names, its API server (for messages), and how to make a client
+    Configuration for it (which may mint a token or run an exec plugin, so it runs in the reading thread)."""
+
+    info: ClusterInfo
+    server: str
+    connect: Callable[[], Configuration] = field(repr=False, compare=False)
+    hints: AccessHints = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 5.0
+    read: float = 30.0
+
+
+# --- owners (pure) ------------------------------------------------------------------------------------
+
+ControllerRef = tuple[str, str, str]  # kind, name, API group ("" for the core group)
+
+
+def controller_ref(metadata: Mapping[str, Any]) -> ControllerRef | None:
+    """The ownerReference with `controller: true`, if any."""
+    for ref in metadata.get("ownerReferences") or ():
+        if isinstance(ref, dict) and ref.get("controller") is True:
+            kind, name = ref.get("kind"), ref.get("name")
+            if isinstance(kind, str) and isinstance(name, str) and kind and name:
+                api_version = ref.get("apiVersion")
+                group = api_version.rpartition("/")[0] if isinstance(api_version, str) else ""
+                return kind, name, group
+    return None
+
+
+class OwnerIndex:
+    """ReplicaSets' and Jobs' own controllers, from their list pages, to name a pod's top controller."""
+
+    def __init__(self) -> None:
+        self._parents: dict[tuple[str, str, str], Owner] = {}  # (kind, namespace, name) -> its controller
+        self._owners: dict[tuple[str, str], Owner] = {}  # one Owner object per (kind, name), shared
+
+    def owner(self, kind: str, name: str) -> Owner:
+        key = (kind, name)
+        found = self._owners.get(key)
+        if found is None:
+            found = self._owners[key] = Owner(sys.intern(kind), sys.intern(name))
+        return found
+
+    def add(self, kind: str, items: Iterable[Mapping[str, Any]]) -> None:
+        for item in items:
+            metadata = item.get("metadata") or {}
+            namespace, name = metadata.get("namespace"), metadata.get("name")
+            ref = controller_ref(metadata)
+            if ref is not None and isinstance(namespace, str) and isinstance(name, str):
+                self._parents[(kind, namespace, name)] = self.owner(ref[0], ref[1])
+
+    def forget(self, kind: str) -> None:
+        for key in [k for k in self._parents if k[0] == kind]:
+            del self._parents[key]
+
+    def top(self, namespace: str, ref: ControllerRef | None) -> Owner | None:
+        """ReplicaSet -> its Deployment (or whatever controls it), Job -> its CronJob; any other controller
+        as the reference names it; None for a bare pod."""
+        if ref is None:
+            return None
+        kind, name, group = ref
+        if (kind, group) in _RESOLVED_KINDS:
+            parent = self._parents.get((kind, namespace, name))
+            if parent is not None:
+                return parent
+        return self.owner(kind, name)
+
+
+# --- pods -> workloads (pure) -------------------------------------------------------------------------
+
+
+class ImageCache:
+    """Parsed references and imageIDs: replicas name the same images, so each string is parsed once and
+    the workloads share one ImageRef and one string."""
+
+    def __init__(self) -> None:
+        self._refs: dict[str, tuple[str, ImageRef] | ImageReferenceError] = {}
+        self._ids: dict[str, str | None] = {}
+
+    def reference(self, text: str) -> tuple[str, ImageRef]:
+        found = self._refs.get(text)
+        if found is None:
+            try:
+                found = (sys.intern(text), parse_image_reference(text))
+            except ImageReferenceError as exc:
+                found = exc
+            self._refs[text] = found
+        if isinstance(found, ImageReferenceError):
+            raise found
+        return found
+
+    def image_id_digest(self, text: str) -> str | None:
+        if text not in self._ids:
+            try:
+                digest = parse_image_id(text)
+            except ImageReferenceError:
+                log.debug("imageID %r is not a form ecrwatch knows; using the spec's image", text)
+                digest = None
+            self._ids[text] = sys.intern(digest) if digest else None
+        return self._ids[text]
+
+
+def is_running(pod: Mapping[str, Any]) -> bool:
+    """Pending or Running (or Unknown): anything not finished."""
+    status = pod.get("status") or {}
+    return status.get("phase") not in _FINISHED_PHASES
+
+
+def pod_workloads(
+    pod: Mapping[str, Any], cluster: ClusterInfo, owners: OwnerIndex, cache: ImageCache
+) -> tuple[list[Workload], list[SourceError]]:
+    """One Workload per container of every type; a container whose image cannot be parsed is an error
+    (it runs, but nothing can be said about it), never silently dropped."""
+    metadata = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    namespace = sys.intern(str(metadata.get("namespace") or ""))
+    name = str(metadata.get("name") or "")
+    owner = owners.top(namespace, controller_ref(metadata))
+    workloads: list[Workload] = []
+    errors: list[SourceError] = []
+    for spec_key, status_key, group_type in _CONTAINER_GROUPS:
+        image_ids = {
+            entry.get("name"): entry.get("imageID") or ""
+            for entry in status.get(status_key) or ()
+            if isinstance(entry, dict)
+        }
+        for container in spec.get(spec_key) or ():
+            if not isinstance(container, dict):
+                continue
+            container_name = sys.intern(str(container.get("name") or ""))
+            container_type: ContainerType = group_type
+            if group_type == "init" and container.get("restartPolicy") == "Always":
+                container_type = "sidecar"
+            try:
+                reference, image = cache.reference(str(container.get("image") or ""))
+            except ImageReferenceError as exc:
+                errors.append(
+                    SourceError(
+                        source=cluster.source,
+                        message=f"pod {namespace}/{name} container {container_name!r}: {exc}",
+                        code="InvalidImageReference",
+                    )
+                )
+                continue
+            image_id = image_ids.get(container_name, "")
+            digest = cache.image_id_digest(image_id) if isinstance(image_id, str) and image_id else None
+            workloads.append(
+                Workload(
+                    platform=cluster.platform,
+                    cluster=cluster.name,
+                    container=container_name,
+                    image_reference=reference,
+                    image=image,
+                    running_digest=digest or image.digest,
+                    account=cluster.account,
+                    region=cluster.region,
+                    container_type=container_type,
+                    namespace=namespace,
+                    pod=name,
+                    owner=owner,
+                )
+            )
+    return workloads, errors
+
+
+# --- reading (API calls) ------------------------------------------------------------------------------
+
+
+class _ListFailed(Exception):
+    def __init__(self, error: SourceError, fatal: bool) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.fatal = fatal  # the cluster cannot be read at all: stop asking it
+
+
+def _with_hint(message: str, hint: str | None) -> str:
+    return f"{message}; hint: {hint}" if hint else message
+
+
+def _status_detail(exc: ApiException) -> tuple[str, str | None]:
+    """(reason, user) from the Status the API server answered: the reason word, and for a 403 the user the
+    server says it saw. Nothing else of the body is used."""
+    reason = str(exc.reason or "").strip() or "error"
+    user = None
+    try:
+        body = json.loads(exc.body) if isinstance(exc.body, str | bytes) and exc.body else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        if isinstance(body.get("reason"), str) and re.fullmatch(r"[A-Za-z]{1,40}", body["reason"]):
+            reason = body["reason"]
+        message = body.get("message")
+        match = re.search(r'User "([^"]{1,200})"', message) if isinstance(message, str) else None
+        user = match.group(1) if match else None
+    return reason, user
+
+
+def _transport_code(exc: BaseException) -> str:
+    """The kind of a transport failure, as `errors[].code`."""
+    reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None else exc
+    if isinstance(reason, urllib3.exceptions.SSLError):
+        return "TLSError"
+    if isinstance(reason, urllib3.exceptions.ProxyError):
+        return "ProxyError"
+    # NewConnectionError is a ConnectTimeoutError to urllib3: ask for the narrower kinds first.
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return "NameResolution"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
+        return "ConnectionRefused" if "refused" in str(reason).lower() else "ConnectionFailed"
+    if isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
+        return "ConnectTimeout"
+    if isinstance(reason, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+        return "ReadTimeout"
+    return "ConnectionError"
+
+
+_TRANSPORT_WORDS = {
+    "TLSError": "the TLS handshake failed (the server's certificate did not verify)",
+    "ProxyError": "the proxy refused the connection",
+    "ConnectTimeout": "the connection timed out",
+    "ReadTimeout": "the server stopped answering (read timeout)",
+    "NameResolution": "its name did not resolve",
+    "ConnectionRefused": "the connection was refused",
+    "ConnectionFailed": "the connection failed",
+    "ConnectionError": "the connection broke",
+}
+
+
+class _Reader:
+    def __init__(self, client: ApiClient, target: KubeTarget, timeouts: Timeouts) -> None:
+        self._target = target
+        self._timeout = (timeouts.connect, timeouts.read)
+        self.core = CoreV1Api(client)
+        self.apps = AppsV1Api(client)
+        self.batch = BatchV1Api(client)
+
+    def read_list(
+        self,
+        call: Callable[..., Any],
+        what: str,
+        on_page: Callable[[list[dict[str, Any]]], None],
+        on_restart: Callable[[], None],
+        **params: Any,
+    ) -> None:
+        """Every page of a list; an expired continue token (410) starts the list over, once."""
+        token: str | None = None
+        restarted = False
+        pages = 0
+        while True:
+            try:
+                items, token = self._page(call, what, token, **params)
+            except _ListFailed as failure:
+                if failure.error.code == "410" and token is not None and not restarted:
+                    log.info("%s: the %s listing expired after %d page(s); listing again", self._source, what, pages)
+                    restarted, token, pages = True, None, 0
+                    on_restart()
+                    continue
+                raise
+            pages += 1
+            log.debug("%s: %s page %d, %d item(s)", self._source, what, pages, len(items))
+            on_page(items)
+            if not token:
+                return
+
+    @property
+    def _source(self) -> str:
+        return self._target.info.source
+
+    def _page(
+        self, call: Callable[..., Any], what: str, token: str | None, **params: Any
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        try:
+            response = call(
+                limit=PAGE_LIMIT, _continue=token, _preload_content=False, _request_timeout=self._timeout, **params
+            )
+            try:
+                body = response.data
+            finally:
+                response.release_conn()
+            document = json.loads(body)
+        except ApiException as exc:
+            raise self._http_failure(exc, what) if exc.status else self._transport_failure(exc, what) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._transport_failure(exc, what) from None
+        except ValueError:
+            raise self._failure("InvalidResponse", f"the answer listing {what} is not JSON", None, False) from None
+        except AwsCallError as exc:  # the EKS token could not be made (CredentialsError is not caught: exit 2)
+            raise self._failure(exc.code or "TokenError", exc.message, exc.hint, True) from None
+        if not isinstance(document, dict) or not isinstance(document.get("items"), list):
+            raise self._failure("InvalidResponse", f"the answer listing {what} is not a list", None, False)
+        metadata = document.get("metadata") or {}
+        next_token = metadata.get("continue") if isinstance(metadata, dict) else None
+        items = [item for item in document["items"] if isinstance(item, dict)]
+        return items, next_token if isinstance(next_token, str) and next_token else None
+
+    def _failure(self, code: str, message: str, hint: str | None, fatal: bool) -> _ListFailed:
+        return _ListFailed(SourceError(self._source, _with_hint(message, hint), code), fatal)
+
+    def _http_failure(self, exc: ApiException, what: str) -> _ListFailed:
+        status = int(exc.status)
+        reason, user = _status_detail(exc)
+        server, hints = self._target.server, self._target.hints
+        if status == 401:
+            message = f"{server} refused ecrwatch's credentials listing {what} (401 {reason})"
+            return self._failure("401", message, hints.unauthorized, True)
+        if status == 403:
+            who = f" as {user}" if user else ""
+            message = f"{server} does not allow listing {what} in all namespaces{who} (403 {reason})"
+            return self._failure("403", message, hints.forbidden, False)
+        if status == 410:
+            message = f"the listing of {what} expired before it could finish, twice (410 {reason})"
+            return self._failure("410", message, "run again; the cluster compacts its history quickly", False)
+        return self._failure(str(status), f"{server} answered {status} {reason} listing {what}", None, False)
+
+    def _transport_failure(self, exc: BaseException, what: str) -> _ListFailed:
+        if isinstance(exc, ApiException):  # the client turns an SSLError it sees into a status-0 ApiException
+            code = "TLSError" if str(exc.reason or "").startswith("SSLError") else "ConnectionError"
+        else:
+            code = _transport_code(exc)
+        hints = self._target.hints
+        hint = hints.tls if code == "TLSError" else hints.unreachable
+        message = f"{self._target.server} could not be read listing {what}: {_TRANSPORT_WORDS[code]}"
+        return self._failure(code, message, hint, True)
+
+
+def harden(config: Configuration) -> Configuration:
+    """Bounded retries and client-go's Retry-After handling; a configuration that skips TLS verification
+    is refused (kubeconfig checks already refuse one; this is the last line)."""
+    if not config.verify_ssl:
+        raise ClusterUnavailable(
+            "TLSVerificationOff", "TLS verification is off for this cluster", "ecrwatch verifies TLS"
+        )
+    config.retries = _RETRIES
+    config.client_go_retries = True
+    return config
+
+
+def read_cluster(target: KubeTarget, *, timeouts: Timeouts | None = None) -> Inventory:
+    """Every running container of one cluster, with owners resolved; its failures as errors."""
+    info = target.info
+    try:
+        config = harden(target.connect())
+    except ClusterUnavailable as exc:
+        return Inventory(
+            clusters=(info.scope(False),),
+            errors=(SourceError(info.source, _with_hint(exc.message, exc.hint), exc.code),),
+        )
+    except AwsCallError as exc:
+        message = _with_hint(exc.message, exc.hint)
+        return Inventory(clusters=(info.scope(False),), errors=(SourceError(info.source, message, exc.code),))
+    client = ApiClient(config)
+    client.user_agent = f"ecrwatch/{__version__}"
+    reader = _Reader(client, target, timeouts or Timeouts())
+    workloads: list[Workload] = []
+    errors: list[SourceError] = []
+    failures: list[SourceError] = []
+    owners = OwnerIndex()
+    cache = ImageCache()
+
+    def add_pods(items: list[dict[str, Any]]) -> None:
+        for pod in items:
+            if is_running(pod):
+                found, bad = pod_workloads(pod, info, owners, cache)
+                workloads.extend(found)
+                errors.extend(bad)
+
+    def restart_pods() -> None:
+        workloads.clear()
+        errors.clear()
+
+    log.info("%s: reading %s", info.source, target.server)
+    try:
+        for kind, call, what in (
+            ("ReplicaSet", reader.apps.list_replica_set_for_all_namespaces, "replicasets"),
+            ("Job", reader.batch.list_job_for_all_namespaces, "jobs"),
+        ):
+            try:
+                reader.read_list(call, what, partial(owners.add, kind), partial(owners.forget, kind))
+            except _ListFailed as failure:
+                # Without this list pods are still read; their owners stop at the ReplicaSet or Job.
+                failures.append(failure.error)
+                if failure.fatal:
+                    raise
+        reader.read_list(
+            reader.core.list_pod_for_all_namespaces, "pods", add_pods, restart_pods, field_selector=RUNNING_PODS
+        )
+    except _ListFailed as failure:
+        if failure.error not in failures:
+            failures.append(failure.error)
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+    ok = not failures
+    log.info("%s: %d running container(s)%s", info.source, len(workloads), "" if ok else " (incomplete)")
+    return Inventory(tuple(workloads), (info.scope(ok),), tuple(failures) + tuple(errors))

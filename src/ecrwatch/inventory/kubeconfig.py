@@ -1,0 +1,326 @@
+"""Kubeconfig contexts to read: checked before any cluster is read, loaded with the official client's loader.
+
+`load_kubeconfig` reads the file given with `--kubeconfig` (its current context unless contexts are named), or
+the standard loading rules for `--kube-context` alone (every file in `KUBECONFIG`, merged first-wins as
+kubectl does, else `~/.kube/config`). Whatever makes a context unreadable before a single request (no such
+file, not YAML, no such context, a missing cluster or user entry, a certificate or token file that does not
+exist, an `http://` server, `insecure-skip-tls-verify`) is a UsageError naming the file or context: exit 2.
+
+`KubeconfigPlan.configuration` then runs the kubernetes client's own loader for one context (token, token
+file, client certificate, exec plugin, auth provider) into a client Configuration. Inline certificate and
+key data go to files in a directory the caller owns and removes; the kubeconfig itself is never written
+(no config persister). Messages name files and contexts, never their credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml  # type: ignore[import-untyped]  # a dependency of the kubernetes client
+from kubernetes.client import Configuration
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.kube_config import ConfigNode, KubeConfigLoader
+
+from ecrwatch.errors import UsageError
+from ecrwatch.inventory.kube import ClusterUnavailable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_KUBECONFIG = "~/.kube/config"
+_ENTRY_KINDS = ("clusters", "users", "contexts")
+_ENTRY_BODY = {"clusters": "cluster", "users": "user", "contexts": "context"}
+_LIST_AT_MOST = 20  # contexts named in a "not found" hint
+
+
+@dataclass(frozen=True)
+class KubeContext:
+    """One context to read. `auth` says how it authenticates (for logs): token, token-file, exec,
+    auth-provider, basic, client-certificate or none."""
+
+    name: str
+    server: str
+    file: str  # the kubeconfig file that defines the context
+    auth: str
+
+
+@dataclass(frozen=True)
+class KubeconfigPlan:
+    """The checked contexts (in the order asked, each once) and the merged kubeconfig they come from."""
+
+    contexts: tuple[KubeContext, ...]
+    files: tuple[str, ...]
+    _root: Any = field(repr=False, compare=False)  # the merged ConfigNode the client's loader reads
+
+    def configuration(self, context: KubeContext, temp_dir: str) -> Configuration:
+        """A client Configuration for `context`, made by the official loader (this runs an exec plugin).
+
+        Raises ClusterUnavailable when the loader cannot produce a credential (an exec plugin that fails,
+        a file that vanished since it was checked): that context's error, not the run's.
+        """
+        config = Configuration()
+        captured = _capture_loader_errors()
+        try:
+            loader = KubeConfigLoader(  # type: ignore[no-untyped-call]
+                config_dict=self._root,
+                active_context=context.name,
+                config_base_path=None,  # relative paths: from the file that defines each entry
+                temp_file_path=temp_dir,
+            )
+            loader.load_and_set(config)  # type: ignore[no-untyped-call]
+        except ConfigException as exc:
+            raise ClusterUnavailable(
+                "KubeconfigError",
+                f"the kubeconfig context {context.name!r} could not be loaded: {_config_problem(exc)}",
+                f"check the context with `kubectl --context {context.name} get pods -A`",
+            ) from None
+        finally:
+            problems = captured.stop()
+        if context.auth == "exec" and not config.api_key.get("BearerToken") and not config.cert_file:
+            status = next((m.group(1) for p in problems if (m := re.search(r"returned (\d+)", p))), None)
+            how = f"exited with status {status}" if status else "gave no credential"
+            raise ClusterUnavailable(
+                "ExecPluginFailed",
+                f"the exec credential plugin of kubeconfig context {context.name!r} {how}",
+                f"run `kubectl --context {context.name} get pods -A` to see the plugin's own message",
+            )
+        return config
+
+
+# --- checking (before any cluster is read) ------------------------------------------------------------
+
+
+def load_kubeconfig(
+    path: str | None, context_names: Sequence[str], *, environ: Mapping[str, str] | None = None
+) -> KubeconfigPlan:
+    """The contexts to read: `context_names`, or the current context of the file(s). Raises UsageError for
+    anything that makes the kubeconfig or a context unreadable."""
+    env = os.environ if environ is None else environ
+    files, where = _files(path, env)
+    documents = [(name, _read(name)) for name in files]
+    entries, current = _merge(documents)
+    names = list(dict.fromkeys(context_names))
+    if not names:
+        if not current:
+            raise UsageError(
+                f"kubeconfig {where} has no current context",
+                "pass --kube-context NAME (`kubectl config get-contexts` lists them)",
+            )
+        names = [current]
+    contexts = tuple(_check_context(name, entries, where) for name in names)
+    # The merged document as the client's own merger builds it: each entry remembers the file that defined
+    # it, so its relative paths resolve from there.
+    merged = {
+        kind: [ConfigNode(f"{path}/{kind}", item, path) for item, path in entries[kind].values()]  # type: ignore[no-untyped-call]
+        for kind in _ENTRY_KINDS
+    }
+    root = ConfigNode("kubeconfig", merged, files[0])  # type: ignore[no-untyped-call]
+    return KubeconfigPlan(contexts, tuple(files), root)
+
+
+def _files(path: str | None, env: Mapping[str, str]) -> tuple[list[str], str]:
+    """The kubeconfig files to read, and how to name them in messages."""
+    if path is not None:
+        chosen = os.path.expanduser(path)
+        if not os.path.isfile(chosen):
+            problem = "is a directory" if os.path.isdir(chosen) else "does not exist"
+            raise UsageError(f"kubeconfig {path} {problem}", "pass --kubeconfig PATH of a kubeconfig file")
+        return [chosen], path
+    listed = env.get("KUBECONFIG", "")
+    if listed:
+        candidates = [os.path.expanduser(p) for p in listed.split(os.pathsep) if p]
+        present = [p for p in candidates if os.path.isfile(p)]  # kubectl skips listed files that do not exist
+        if not present:
+            raise UsageError(
+                f"none of the files in KUBECONFIG ({listed}) exists",
+                "set KUBECONFIG to existing kubeconfig files, or pass --kubeconfig PATH",
+            )
+        return present, f"KUBECONFIG ({listed})"
+    default = os.path.expanduser(DEFAULT_KUBECONFIG)
+    if not os.path.isfile(default):
+        raise UsageError(
+            f"--kube-context needs a kubeconfig: KUBECONFIG is not set and {DEFAULT_KUBECONFIG} does not exist",
+            "pass --kubeconfig PATH, or set KUBECONFIG",
+        )
+    return [default], DEFAULT_KUBECONFIG
+
+
+def _read(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = yaml.safe_load(handle)
+    except OSError as exc:
+        raise UsageError(f"kubeconfig {path} cannot be read: {exc.strerror}", "check the file's permissions") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"kubeconfig {path} is not UTF-8 text", "pass a kubeconfig file") from None
+    except yaml.YAMLError as exc:
+        # The parser's own message quotes the offending line, which may hold a credential: name the place only.
+        mark = getattr(exc, "problem_mark", None)
+        place = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise UsageError(f"kubeconfig {path} is not valid YAML{place}", "fix the file, or pass another") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise UsageError(f"kubeconfig {path} is not a kubeconfig (not a mapping)", "pass a kubeconfig file")
+    return document
+
+
+Entries = dict[str, dict[str, tuple[dict[str, Any], str]]]  # kind -> name -> (entry, defining file)
+
+
+def _merge(documents: Sequence[tuple[str, dict[str, Any]]]) -> tuple[Entries, str | None]:
+    """Clusters, users and contexts by name, the first file to define a name winning (as kubectl merges
+    KUBECONFIG), and the first current-context set."""
+    entries: Entries = {kind: {} for kind in _ENTRY_KINDS}
+    current: str | None = None
+    for path, document in documents:
+        for kind in _ENTRY_KINDS:
+            items = document.get(kind) or []
+            if not isinstance(items, list):
+                raise UsageError(f"kubeconfig {path} is not a kubeconfig: {kind!r} is not a list", "fix the file")
+            for item in items:
+                if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                    raise UsageError(
+                        f"kubeconfig {path} is not a kubeconfig: an entry of {kind!r} has no name", "fix the file"
+                    )
+                entries[kind].setdefault(item["name"], (item, path))
+        if not current and isinstance(document.get("current-context"), str):
+            current = document["current-context"] or None
+    return entries, current
+
+
+def _check_context(name: str, entries: Entries, where: str) -> KubeContext:
+    found = entries["contexts"].get(name)
+    if found is None:
+        available = sorted(entries["contexts"])
+        listed = ", ".join(available[:_LIST_AT_MOST]) + (" ..." if len(available) > _LIST_AT_MOST else "")
+        raise UsageError(
+            f"context {name!r} is not in kubeconfig {where}",
+            f"choose one of: {listed}" if available else "the kubeconfig defines no contexts",
+        )
+    item, path = found
+    body = item.get("context")
+    cluster_name = body.get("cluster") if isinstance(body, dict) else None
+    if not isinstance(cluster_name, str) or not cluster_name:
+        raise UsageError(f"context {name!r} in {path} names no cluster", "fix the context in the kubeconfig")
+    cluster_entry = entries["clusters"].get(cluster_name)
+    cluster = cluster_entry[0].get("cluster") if cluster_entry else None
+    if cluster_entry is None or not isinstance(cluster, dict):
+        raise UsageError(f"context {name!r} names cluster {cluster_name!r}, which is not in kubeconfig {where}")
+    server = cluster.get("server")
+    if not isinstance(server, str) or not server:
+        raise UsageError(f"cluster {cluster_name!r} of context {name!r} has no server address", "fix the kubeconfig")
+    if not server.lower().startswith("https://"):
+        raise UsageError(
+            f"context {name!r}: the API server {_display(server)} is not an https:// address",
+            "ecrwatch talks to Kubernetes API servers over TLS only",
+        )
+    if cluster.get("insecure-skip-tls-verify") is True:
+        raise UsageError(
+            f"context {name!r} turns TLS verification off (insecure-skip-tls-verify)",
+            "ecrwatch always verifies the API server: set certificate-authority-data for the cluster instead",
+        )
+    cluster_dir = os.path.dirname(os.path.abspath(cluster_entry[1]))
+    _check_file(name, cluster, "certificate-authority", cluster_dir)
+    user_name = body.get("user") if isinstance(body, dict) else None
+    user: dict[str, Any] = {}
+    if isinstance(user_name, str) and user_name:
+        user_entry = entries["users"].get(user_name)
+        if user_entry is None:
+            raise UsageError(f"context {name!r} names user {user_name!r}, which is not in kubeconfig {where}")
+        user = user_entry[0].get("user") or {}
+        if not isinstance(user, dict):
+            raise UsageError(f"user {user_name!r} of context {name!r} is not a mapping", "fix the kubeconfig")
+        user_dir = os.path.dirname(os.path.abspath(user_entry[1]))
+        for key in ("client-certificate", "client-key", "tokenFile"):
+            _check_file(name, user, key, user_dir)
+    return KubeContext(name, server, path, _auth_kind(user))
+
+
+def _check_file(context: str, stanza: Mapping[str, Any], key: str, base: str) -> None:
+    """A file a context refers to must exist (unless the inline `-data` form, or `token`, is given)."""
+    inline = "token" if key == "tokenFile" else f"{key}-data"
+    reference = stanza.get(key)
+    if stanza.get(inline) or not isinstance(reference, str) or not reference:
+        return
+    target = os.path.join(base, os.path.expanduser(reference))
+    if not os.path.isfile(target):
+        raise UsageError(
+            f"context {context!r}: {key} {target} does not exist", "fix the path in the kubeconfig, or pass another"
+        )
+
+
+def _auth_kind(user: Mapping[str, Any]) -> str:
+    """How the loader will authenticate, in its order of preference."""
+    if "auth-provider" in user:
+        return "auth-provider"
+    if user.get("token"):
+        return "token"
+    if user.get("tokenFile"):
+        return "token-file"
+    if "exec" in user:
+        return "exec"
+    if "username" in user and "password" in user:
+        return "basic"
+    if user.get("client-certificate-data") or user.get("client-certificate"):
+        return "client-certificate"
+    return "none"
+
+
+def _display(server: str) -> str:
+    """A server address without any user:password@ part."""
+    scheme, sep, rest = server.partition("://")
+    return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else server.rpartition("@")[2]
+
+
+def _config_problem(exc: ConfigException) -> str:
+    """The loader's message, which names keys and files; cut to one line."""
+    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+
+
+# --- the loader's exec-plugin errors ------------------------------------------------------------------
+#
+# The client's loader reports a failing exec plugin with logging.error on the root logger, quoting the
+# plugin's stderr. That text is not ours to print: a filter takes those records off the root logger and
+# hands them to the thread that is loading, which reports the failure (exit status only) as the context's
+# error.
+
+_captures = threading.local()
+_filter_lock = threading.Lock()
+_filter_installed = False
+
+
+class _Capture:
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def stop(self) -> list[str]:
+        _captures.current = None
+        return self.messages
+
+
+class _LoaderErrorFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != "root" or record.module not in ("kube_config", "exec_provider"):
+            return True
+        capture: _Capture | None = getattr(_captures, "current", None)
+        if capture is not None:
+            capture.messages.append(record.getMessage())
+        log.debug("the kubeconfig loader reported a credential problem (details withheld: they may quote a plugin)")
+        return False
+
+
+def _capture_loader_errors() -> _Capture:
+    global _filter_installed
+    with _filter_lock:
+        if not _filter_installed:
+            logging.getLogger().addFilter(_LoaderErrorFilter())
+            _filter_installed = True
+    capture = _Capture()
+    _captures.current = capture
+    return capture

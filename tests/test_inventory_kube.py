@@ -1,0 +1,442 @@
+"""Pods of one cluster through the official `kubernetes` client over verified HTTPS, against the simulated
+API server: every imageID form, every container type, every owner chain, paging, expired continue tokens,
+clusters that refuse or cannot be reached; and kubeconfig contexts (token, client certificate, exec plugin)
+checked before any cluster is read."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from kubernetes.client import Configuration
+
+from ecrwatch.errors import UsageError
+from ecrwatch.inventory.kube import (
+    AccessHints,
+    ClusterInfo,
+    KubeTarget,
+    Timeouts,
+    is_running,
+    read_cluster,
+)
+from ecrwatch.inventory.kubeconfig import load_kubeconfig
+from ecrwatch.models import Inventory, Owner, Workload
+from ecrwatch.sim.certs import CertificateAuthority
+from ecrwatch.sim.kube import KubeContainerSeed, SimKube, exec_plugin_user, write_kubeconfig
+
+ECR = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
+REPO = f"{ECR}/shop/web"
+D1, D2, D3, D4, D5 = ("sha256:" + c * 64 for c in "12345")
+CONFIG_ID = "sha256:" + "c" * 64
+HINTS = AccessHints("HINT-401", "HINT-403", "HINT-UNREACHABLE", "HINT-TLS")
+FAST = Timeouts(connect=2.0, read=2.0)
+
+
+def target(
+    kube: SimKube, *, token: str | None = None, ca_pem: bytes | None = None, url: str | None = None
+) -> KubeTarget:
+    """A cluster reached with a bearer token, TLS verified against `ca_pem` (default: the server's CA)."""
+
+    def connect() -> Configuration:
+        config = Configuration(host=url or kube.url)
+        config.ca_cert_data = (ca_pem or kube.ca_pem).decode()
+        config.api_key = {"BearerToken": f"Bearer {token or kube.token}"}
+        return config
+
+    return KubeTarget(ClusterInfo("kubernetes", "sim", "kube-context:sim"), url or kube.url, connect, HINTS)
+
+
+def read(kube: SimKube, **options: object) -> Inventory:
+    return read_cluster(target(kube, **options), timeouts=FAST)  # type: ignore[arg-type]
+
+
+def by_container(inventory: Inventory) -> dict[str, Workload]:
+    return {w.container: w for w in inventory.workloads}
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- what runs --------------------------------------------------------------------------------------
+
+
+def test_every_image_id_form_gives_the_digest_that_runs(sim_kube: SimKube) -> None:
+    sim_kube.add_pod(
+        "shop",
+        "web-1",
+        containers=[
+            KubeContainerSeed("pullable", f"{REPO}:1.4", image_id=f"docker-pullable://{REPO}@{D1}"),
+            KubeContainerSeed("plain", f"{REPO}:1.4", image_id=f"{REPO}@{D2}"),
+            KubeContainerSeed("config-id", f"{REPO}:1.4", image_id=CONFIG_ID),
+            KubeContainerSeed("config-id-spec-digest", f"{REPO}@{D3}", image_id=CONFIG_ID),
+            KubeContainerSeed("docker-config-id", f"{REPO}:1.4", image_id=f"docker://{CONFIG_ID}"),
+            KubeContainerSeed("mirror", f"{REPO}:1.4", image_id=f"mirror.example.com/shop/web@{D4}"),
+        ],
+    )
+    sim_kube.add_pod(
+        "shop",
+        "starting",
+        node_name=None,  # not scheduled: Pending, no statuses at all
+        phase="Pending",
+        containers=[
+            KubeContainerSeed("pending-tag", f"{REPO}:1.5"),
+            KubeContainerSeed("pending-digest", f"{REPO}:1.5@{D5}"),
+        ],
+    )
+    inventory = read(sim_kube)
+    assert inventory.errors == () and inventory.clusters[0].ok
+    got = {w.container: w.running_digest for w in inventory.workloads}
+    assert got == {
+        "pullable": D1,
+        "plain": D2,
+        "config-id": None,  # a config id is not a manifest digest: the tag is resolved later
+        "config-id-spec-digest": D3,
+        "docker-config-id": None,
+        "mirror": D4,  # what runs, even pulled through a mirror
+        "pending-tag": None,
+        "pending-digest": D5,
+    }
+    mirror = by_container(inventory)["mirror"]
+    assert mirror.image_reference == f"{REPO}:1.4"  # as the spec names it
+    assert (mirror.image.ecr_account, mirror.image.repository, mirror.image.tag) == ("123456789012", "shop/web", "1.4")
+
+
+def test_every_container_type_counts(sim_kube: SimKube) -> None:
+    sim_kube.add_pod(
+        "shop",
+        "web-1",
+        init_containers=[
+            KubeContainerSeed("migrate", f"{REPO}:migrate", image_id=f"{REPO}@{D1}"),  # ran and finished
+            KubeContainerSeed(
+                "proxy", f"{ECR}/mesh/envoy:1.31", image_id=f"{ECR}/mesh/envoy@{D2}", restart_policy="Always"
+            ),
+        ],
+        containers=[KubeContainerSeed("web", f"{REPO}:1.4", image_id=f"{REPO}@{D3}")],
+        ephemeral_containers=[
+            KubeContainerSeed(
+                "debugger", "busybox:1.36", image_id=f"docker.io/library/busybox@{D4}", target_container="web"
+            )
+        ],
+    )
+    inventory = read(sim_kube)
+    types = {w.container: (w.container_type, w.running_digest) for w in inventory.workloads}
+    assert types == {
+        "migrate": ("init", D1),
+        "proxy": ("sidecar", D2),
+        "web": ("app", D3),
+        "debugger": ("ephemeral", D4),
+    }
+    debugger = by_container(inventory)["debugger"]
+    assert debugger.image.registry == "docker.io" and debugger.image.repository == "library/busybox"
+    assert {(w.namespace, w.pod, w.platform, w.cluster) for w in inventory.workloads} == {
+        ("shop", "web-1", "kubernetes", "sim")
+    }
+
+
+def test_finished_pods_are_left_out_and_starting_ones_kept(sim_kube: SimKube) -> None:
+    app = [KubeContainerSeed("app", f"{REPO}:1.4", image_id=f"{REPO}@{D1}")]
+    sim_kube.add_pod("shop", "done", containers=app, phase="Succeeded")
+    sim_kube.add_pod("shop", "crashed", containers=app, phase="Failed")
+    sim_kube.add_pod("shop", "running", containers=app)
+    sim_kube.add_pod("shop", "pending", containers=app, phase="Pending", node_name=None)
+    inventory = read(sim_kube)
+    assert sorted(w.pod or "" for w in inventory.workloads) == ["pending", "running"]
+    pod_lists = [r for r in sim_kube.requests if r.path == "/api/v1/pods"]
+    assert pod_lists[0].query["fieldSelector"] == "status.phase!=Succeeded,status.phase!=Failed"
+
+
+def test_the_phase_is_checked_again_on_what_the_server_sends() -> None:
+    assert [is_running({"status": {"phase": p}}) for p in ("Pending", "Running", "Unknown", "Succeeded", "Failed")] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+def test_an_image_that_cannot_be_parsed_is_an_error_and_the_rest_is_read(sim_kube: SimKube) -> None:
+    sim_kube.add_pod(
+        "shop",
+        "odd",
+        containers=[
+            KubeContainerSeed("bad", "Shop/Web:1", image_id=""),
+            KubeContainerSeed("good", f"{REPO}:1.4", image_id=f"{REPO}@{D1}"),
+        ],
+    )
+    inventory = read(sim_kube)
+    assert [w.container for w in inventory.workloads] == ["good"]
+    [error] = inventory.errors
+    assert (error.source, error.code) == ("kube-context:sim", "InvalidImageReference")
+    assert "shop/odd" in error.message and "'bad'" in error.message
+    assert inventory.clusters[0].ok  # the cluster was read: nothing is missing but what cannot be named
+
+
+# --- owners -------------------------------------------------------------------------------------------
+
+
+def test_each_owner_chain_is_resolved_with_one_list_per_kind(sim_kube: SimKube) -> None:
+    app = [KubeContainerSeed("app", f"{REPO}:1.4", image_id=f"{REPO}@{D1}")]
+    [web] = sim_kube.run_deployment("shop", "web", app, replicas=1)
+    [nightly] = sim_kube.run_cronjob("batch", "nightly", app)
+    [db] = sim_kube.run_statefulset("shop", "db", app)
+    [agent] = sim_kube.run_daemonset("kube-system", "agent", app)
+    sim_kube.add_pod("shop", "bare", containers=app)
+    sim_kube.add_replicaset("shop", "orphan-rs")
+    sim_kube.add_pod("shop", "orphan-rs-x1", containers=app, owner=("ReplicaSet", "orphan-rs"))
+    sim_kube.add_job("batch", "one-off")
+    sim_kube.add_pod("batch", "one-off-x1", containers=app, owner=("Job", "one-off"))
+    sim_kube.add_replicaset("shop", "canary-5f9", owner=("Rollout", "canary", "argoproj.io/v1alpha1"))
+    sim_kube.add_pod("shop", "canary-5f9-x1", containers=app, owner=("ReplicaSet", "canary-5f9"))
+    sim_kube.add_pod("shop", "custom-x1", containers=app, owner=("Widget", "w", "example.com/v1"))
+    sim_kube.add_pod("shop", "gone-rs-x1", containers=app, owner=("ReplicaSet", "deleted-meanwhile"))
+    sim_kube.clear_requests()
+
+    inventory = read(sim_kube)
+    owners = {w.pod: w.owner for w in inventory.workloads}
+    assert owners == {
+        web: Owner("Deployment", "web"),
+        nightly: Owner("CronJob", "nightly"),
+        db: Owner("StatefulSet", "db"),
+        agent: Owner("DaemonSet", "agent"),
+        "bare": None,
+        "orphan-rs-x1": Owner("ReplicaSet", "orphan-rs"),
+        "one-off-x1": Owner("Job", "one-off"),
+        "canary-5f9-x1": Owner("Rollout", "canary"),  # as the ReplicaSet's reference names it
+        "custom-x1": Owner("Widget", "w"),
+        "gone-rs-x1": Owner("ReplicaSet", "deleted-meanwhile"),
+    }
+    # One list of ReplicaSets, one of Jobs, one of pods; never a GET of a single object.
+    assert [r.path for r in sim_kube.requests] == ["/apis/apps/v1/replicasets", "/apis/batch/v1/jobs", "/api/v1/pods"]
+
+
+# --- paging -------------------------------------------------------------------------------------------
+
+
+def test_lists_are_read_in_pages_of_500_and_every_pod_is_there_once(sim_kube: SimKube) -> None:
+    sim_kube.populate(1100, pods_per_deployment=2)  # 550 Deployments, 550 ReplicaSets
+    inventory = read(sim_kube)
+    assert sim_kube.limits("/api/v1/pods") == [500, 500, 500]
+    assert sim_kube.limits("/apis/apps/v1/replicasets") == [500, 500]
+    pods = [(w.namespace, w.pod) for w in inventory.workloads]
+    assert len(pods) == len(set(pods)) == 1100
+    # Owners resolve across the ReplicaSet pages: every pod names its Deployment.
+    assert {w.owner.kind for w in inventory.workloads if w.owner} == {"Deployment"}
+    assert all(w.owner is not None and w.pod and w.pod.startswith(w.owner.name) for w in inventory.workloads)
+    continued = [r.query.get("continue") for r in sim_kube.requests if r.path == "/api/v1/pods"]
+    assert continued[0] is None and all(continued[1:])
+
+
+def test_an_expired_continue_token_restarts_the_listing_once(sim_kube: SimKube) -> None:
+    sim_kube.populate(1200)
+    sim_kube.expire_next_continues(1)
+    inventory = read(sim_kube)
+    assert inventory.errors == () and inventory.clusters[0].ok
+    pods = [(w.namespace, w.pod) for w in inventory.workloads]
+    assert len(pods) == len(set(pods)) == 1200  # nothing twice after the restart
+    statuses = [(bool(r.query.get("continue")), r.status) for r in sim_kube.requests if r.path == "/api/v1/pods"]
+    assert statuses == [(False, 200), (True, 410), (False, 200), (True, 200), (True, 200)]
+
+
+def test_a_listing_that_expires_twice_is_an_error(sim_kube: SimKube) -> None:
+    sim_kube.populate(1200)
+    sim_kube.expire_next_continues(2)
+    inventory = read(sim_kube)
+    [error] = inventory.errors
+    assert (error.source, error.code) == ("kube-context:sim", "410")
+    assert not inventory.clusters[0].ok
+
+
+def test_a_throttled_request_is_retried_after_the_servers_retry_after(sim_kube: SimKube) -> None:
+    sim_kube.add_pod("shop", "web", containers=[KubeContainerSeed("app", f"{REPO}:1.4", image_id=f"{REPO}@{D1}")])
+    sim_kube.fail("/api/v1/pods", 429, times=1)
+    inventory = read(sim_kube)
+    assert inventory.errors == () and len(inventory.workloads) == 1
+    assert [r.status for r in sim_kube.requests if r.path == "/api/v1/pods"] == [429, 200]
+
+
+# --- clusters that refuse or cannot be reached --------------------------------------------------------
+
+
+def assert_failed(inventory: Inventory, code: str, hint: str) -> str:
+    [error] = inventory.errors
+    assert (error.source, error.code) == ("kube-context:sim", code)
+    assert hint in error.message
+    assert inventory.workloads == () and not inventory.clusters[0].ok
+    return error.message
+
+
+def test_a_refused_token_is_a_401_with_its_hint_and_never_the_token(sim_kube: SimKube) -> None:
+    sim_kube.add_pod("shop", "web", containers=[KubeContainerSeed("app", f"{REPO}:1.4")])
+    message = assert_failed(read(sim_kube, token="revoked-secret-token"), "401", "HINT-401")
+    assert "revoked-secret-token" not in message and "Bearer" not in message
+    assert len(sim_kube.requests) == 1  # a cluster that refuses is not asked again
+
+
+def test_a_forbidden_listing_is_a_403_naming_the_user(sim_kube: SimKube, tmp_path: Path) -> None:
+    sim_kube.forbid = True
+    path = sim_kube.kubeconfig(tmp_path / "config", "cert", client_cert=sim_kube.issue_client_cert("alice"))
+    plan = load_kubeconfig(str(path), [])
+    [context] = plan.contexts
+    config_target = KubeTarget(
+        ClusterInfo("kubernetes", "sim", "kube-context:sim"),
+        sim_kube.url,
+        lambda: plan.configuration(context, str(tmp_path / "tmp")),
+        HINTS,
+    )
+    inventory = read_cluster(config_target, timeouts=FAST)
+    codes = [(e.code, "as alice" in e.message, "HINT-403" in e.message) for e in inventory.errors]
+    assert codes == [("403", True, True)] * 3  # replicasets, jobs, pods: each refused, each said
+    assert not inventory.clusters[0].ok
+
+
+def test_an_unreachable_server_is_an_error_with_its_hint(sim_kube: SimKube) -> None:
+    message = assert_failed(
+        read(sim_kube, url=f"https://127.0.0.1:{closed_port()}"), "ConnectionRefused", "HINT-UNREACHABLE"
+    )
+    assert "connection was refused" in message
+
+
+def test_a_server_the_ca_does_not_vouch_for_is_a_tls_error(sim_kube: SimKube) -> None:
+    stranger = CertificateAuthority.create("somebody-else")
+    assert_failed(read(sim_kube, ca_pem=stranger.cert_pem), "TLSError", "HINT-TLS")
+    assert sim_kube.requests == []  # nothing was sent to a server that could not be verified
+
+
+def test_a_server_that_stops_answering_trips_the_read_timeout(sim_kube: SimKube) -> None:
+    sim_kube.add_pod("shop", "web", containers=[KubeContainerSeed("app", f"{REPO}:1.4")])
+    sim_kube.stall("/apis/apps/v1/replicasets")
+    inventory = read_cluster(target(sim_kube), timeouts=Timeouts(connect=2.0, read=0.3))
+    assert_failed(inventory, "ReadTimeout", "HINT-UNREACHABLE")
+
+
+def test_a_server_error_on_pods_keeps_the_status_as_the_code(sim_kube: SimKube) -> None:
+    sim_kube.fail("/api/v1/pods", 503)
+    [error] = read(sim_kube).errors
+    assert error.code == "503" and "503" in error.message
+
+
+def test_owner_lists_that_fail_leave_owners_at_the_replicaset(sim_kube: SimKube) -> None:
+    [pod] = sim_kube.run_deployment("shop", "web", [KubeContainerSeed("app", f"{REPO}:1.4")], replicas=1)
+    sim_kube.fail("/apis/apps/v1/replicasets", 500)
+    inventory = read(sim_kube)
+    [workload] = inventory.workloads
+    assert workload.pod == pod and workload.owner is not None and workload.owner.kind == "ReplicaSet"
+    assert [e.code for e in inventory.errors] == ["500"]
+    assert not inventory.clusters[0].ok  # owners are incomplete: the run says so
+
+
+# --- kubeconfig contexts ------------------------------------------------------------------------------
+
+
+def read_context(path: Path, name: str | None, tmp_path: Path) -> Inventory:
+    plan = load_kubeconfig(str(path), [name] if name else [])
+    [context] = plan.contexts
+    info = ClusterInfo("kubernetes", context.name, f"kube-context:{context.name}")
+    reach = KubeTarget(info, context.server, lambda: plan.configuration(context, str(tmp_path / "t")), HINTS)
+    return read_cluster(reach, timeouts=FAST)
+
+
+def test_contexts_with_a_token_a_client_certificate_and_an_exec_plugin(sim_kube: SimKube, tmp_path: Path) -> None:
+    sim_kube.add_pod("shop", "web", containers=[KubeContainerSeed("app", f"{REPO}:1.4", image_id=f"{REPO}@{D1}")])
+    sim_kube.tokens.add("exec-issued-token")
+    path = write_kubeconfig(
+        tmp_path / "config",
+        [
+            sim_kube.kubeconfig_entry("token-ctx"),
+            sim_kube.kubeconfig_entry("cert-ctx", client_cert=sim_kube.issue_client_cert("alice", ["viewers"])),
+            sim_kube.kubeconfig_entry("exec-ctx", user=exec_plugin_user("exec-issued-token")),
+        ],
+        current_context="cert-ctx",
+    )
+    before = path.read_bytes()
+    for name in ("token-ctx", None, "exec-ctx"):  # None: the file's current context
+        inventory = read_context(path, name, tmp_path)
+        assert [w.running_digest for w in inventory.workloads] == [D1] and inventory.errors == ()
+    assert [(r.auth, r.user) for r in sim_kube.requests if r.path == "/api/v1/pods"] == [
+        ("token", "sim-admin"),
+        ("client-cert", "alice"),
+        ("token", "sim-admin"),
+    ]
+    assert path.read_bytes() == before  # the kubeconfig is never written
+
+
+def test_a_failing_exec_plugin_is_that_contexts_error(sim_kube: SimKube, tmp_path: Path) -> None:
+    failing = exec_plugin_user("unused")
+    failing["exec"]["args"] = ["-c", "import sys; sys.stderr.write('SECRET-ish plugin text'); sys.exit(7)"]
+    path = write_kubeconfig(tmp_path / "config", [sim_kube.kubeconfig_entry("exec-ctx", user=failing)])
+    inventory = read_context(path, "exec-ctx", tmp_path)
+    [error] = inventory.errors
+    assert (error.source, error.code) == ("kube-context:exec-ctx", "ExecPluginFailed")
+    assert "status 7" in error.message and "SECRET-ish" not in error.message
+    assert sim_kube.requests == [] and not inventory.clusters[0].ok
+
+
+def write_raw(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "raw-config"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("make", "names", "says"),
+    [
+        (lambda tmp, kube: str(tmp / "nope"), [], "does not exist"),
+        (lambda tmp, kube: str(tmp), [], "is a directory"),
+        (lambda tmp, kube: write_raw(tmp, "clusters: [\n  token: abc-secret\n"), [], "not valid YAML at line"),
+        (lambda tmp, kube: write_raw(tmp, "- just\n- a list\n"), [], "not a kubeconfig"),
+        (lambda tmp, kube: str(kube.kubeconfig(tmp / "c", "sim")), ["other"], "context 'other' is not in"),
+        (lambda tmp, kube: write_raw(tmp, "apiVersion: v1\nkind: Config\n"), [], "has no current context"),
+    ],
+)
+def test_a_kubeconfig_or_context_that_cannot_be_read_is_a_usage_error(
+    sim_kube: SimKube, tmp_path: Path, make: Callable[[Path, SimKube], str], names: list[str], says: str
+) -> None:
+    with pytest.raises(UsageError) as refused:
+        load_kubeconfig(make(tmp_path, sim_kube), names)
+    assert says in refused.value.message
+    assert "abc-secret" not in str(refused.value)
+    assert sim_kube.requests == []
+
+
+def test_a_missing_context_lists_the_ones_there_are(sim_kube: SimKube, tmp_path: Path) -> None:
+    path = write_kubeconfig(tmp_path / "c", [sim_kube.kubeconfig_entry("a"), sim_kube.kubeconfig_entry("b")])
+    with pytest.raises(UsageError) as refused:
+        load_kubeconfig(str(path), ["c"])
+    assert refused.value.hint == "choose one of: a, b"
+
+
+def test_contexts_that_would_not_be_verified_or_lack_files_are_refused(sim_kube: SimKube, tmp_path: Path) -> None:
+    insecure = sim_kube.kubeconfig_entry("insecure")
+    plain = sim_kube.kubeconfig_entry("plain")
+    missing = sim_kube.kubeconfig_entry("missing", user={"client-certificate": "nope.crt", "client-key": "nope.key"})
+    path = write_kubeconfig(tmp_path / "c", [insecure, plain, missing])
+    text = path.read_text()
+    path.write_text(
+        text.replace(f'"server": "{sim_kube.url}"', f'"server": "{sim_kube.url}", "insecure-skip-tls-verify": true', 1)
+    )
+    with pytest.raises(UsageError, match="turns TLS verification off"):
+        load_kubeconfig(str(path), ["insecure"])
+    http = write_kubeconfig(tmp_path / "h", [sim_kube.kubeconfig_entry("plain")])
+    http.write_text(http.read_text().replace("https://", "http://"))
+    with pytest.raises(UsageError, match="not an https:// address"):
+        load_kubeconfig(str(http), ["plain"])
+    with pytest.raises(UsageError, match=r"client-certificate .*nope.crt does not exist"):
+        load_kubeconfig(str(path), ["missing"])
+
+
+def test_kube_context_alone_follows_kubeconfig_then_the_home_directory(sim_kube: SimKube, tmp_path: Path) -> None:
+    first = write_kubeconfig(tmp_path / "first", [sim_kube.kubeconfig_entry("shared", token="first-wins")])
+    second = write_kubeconfig(
+        tmp_path / "second", [sim_kube.kubeconfig_entry("shared", token="x"), sim_kube.kubeconfig_entry("only-2")]
+    )
+    listed = f"{tmp_path / 'absent'}:{first}:{second}"
+    plan = load_kubeconfig(None, ["shared", "only-2"], environ={"KUBECONFIG": listed})
+    assert [(c.name, Path(c.file).name) for c in plan.contexts] == [("shared", "first"), ("only-2", "second")]
+    with pytest.raises(UsageError, match="KUBECONFIG is not set"):
+        load_kubeconfig(None, ["shared"], environ={"HOME": str(tmp_path / "empty-home")})
