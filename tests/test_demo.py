@@ -52,6 +52,12 @@ def test_the_demo_runs_every_step_and_prints_what_a_user_would_see() -> None:
     assert "ACTIVE / SUCCESSFUL" in after
     assert "aws inspector2 disable --resource-types ECR" in back
     assert "Demo finished" in out
+    check = out[out.index("8. Which findings are live") :]
+    assert "CVE-2024-6387" in check and "CVE-2024-2961" in check
+    assert "CVE-2022-3602" not in check  # a finding on an image that no longer runs is not an exposure
+    assert "service web" in check and "index" in check  # the multi-arch image, matched through its index
+    assert "not_ecr" in check and "scan_pending" in check and "scan_unsupported" in check
+    assert "9. From cron" in check and "(exit status 1)" in check
     assert "--filter 'Shop/*'" in result.stderr  # the refused filter, named
     assert dict(os.environ) == before  # the environment is put back
 

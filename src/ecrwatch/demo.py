@@ -23,9 +23,10 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from ecrwatch.sim.inspector2 import Inspector2Sim
+from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
+from ecrwatch.sim.inspector2 import Inspector2Sim, Package
 from ecrwatch.sim.seed import push_image, push_index
-from ecrwatch.sim.server import SimAWS
+from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
 from ecrwatch.sim.world import build_sim_aws
 
 REGION = "us-east-1"
@@ -95,7 +96,106 @@ def seed_inspector(ctx: DemoContext) -> None:
     inspector.enable_after_polls = 2
 
 
-SEEDS: list[Seed] = [seed_registry, seed_inspector]
+def seed_ecs(ctx: DemoContext) -> None:
+    """The shop's ECS cluster: services on a digest, on a multi-arch index, a standalone task named by tag
+    only, and a sidecar from Docker Hub that no ECR scan will ever cover."""
+    by_repo = {repository: digest for repository, digest, _tags in ctx.images}
+    ecr = ctx.client("ecr")
+    index = {
+        i["imageId"]["imageTag"]: i["imageId"]["imageDigest"]
+        for i in ecr.batch_get_image(repositoryName="shop/web", imageIds=[{"imageTag": "1.4.2"}])["images"]
+    }
+    api = next(d for r, d, t in ctx.images if r == "shop/api" and t == ("2.0.1",))
+    host = f"{ACCOUNT_ID}.dkr.ecr.{ctx.region}.amazonaws.com"
+    ecs = ctx.sim.extension(EcsSim)
+    ecs.add_cluster(ctx.region, "shop-prod")
+    for _ in range(2):
+        ecs.add_task(
+            ctx.region,
+            "shop-prod",
+            service="web",
+            containers=[EcsContainerSeed("web", f"{host}/shop/web:1.4.2", index["1.4.2"])],
+        )
+    ecs.add_task(
+        ctx.region,
+        "shop-prod",
+        service="api",
+        containers=[
+            EcsContainerSeed("api", f"{host}/shop/api:2.0.1", api),
+            EcsContainerSeed("datadog-agent", "datadog/agent:7.52.0", "sha256:" + "7" * 64),
+        ],
+    )
+    ecs.add_task(
+        ctx.region,
+        "shop-prod",
+        service="payments-worker",
+        containers=[EcsContainerSeed("worker", f"{host}/shop/payments-worker:0.9.3", by_repo["shop/payments-worker"])],
+    )
+    # A nightly report task whose agent has not reported a digest yet: matched through its tag.
+    ecs.add_task(
+        ctx.region,
+        "shop-prod",
+        family="legacy-reports",
+        launch_type="EC2",
+        containers=[EcsContainerSeed("reports", f"{host}/legacy/reports:2019.11")],
+    )
+
+
+SEEDS: list[Seed] = [seed_registry, seed_inspector, seed_ecs]
+
+
+def inspector_finds_vulnerabilities(ctx: DemoContext) -> None:
+    """Findings on running images (the api's digest, both platforms of the web index) and on an image that
+    no longer runs (api 2.0.0): only the first are live exposures."""
+    inspector = ctx.sim.extension(Inspector2Sim)
+    api = {t: d for r, d, t in ctx.images if r == "shop/api"}
+    web = [d for r, d, _t in ctx.images if r == "shop/web"]
+    add = inspector.add_finding
+    add(
+        ctx.region,
+        repository="shop/api",
+        digest=api[("2.0.1",)],
+        tags=("2.0.1",),
+        vulnerability_id="CVE-2024-6387",
+        severity="CRITICAL",
+        packages=[Package("openssh-server", "1:9.2p1-2", "1:9.2p1-2+deb12u3")],
+        title="CVE-2024-6387 - openssh",
+        epss=0.83,
+        exploit_available="YES",
+    )
+    add(
+        ctx.region,
+        repository="shop/api",
+        digest=api[("2.0.1",)],
+        tags=("2.0.1",),
+        vulnerability_id="CVE-2023-44487",
+        severity="HIGH",
+        packages=[Package("golang.org/x/net", "0.7.0", "0.17.0", "GOMOD")],
+        title="CVE-2023-44487 - golang.org/x/net",
+        epss=0.94,
+    )
+    add(
+        ctx.region,
+        repository="shop/api",
+        digest=api[("2.0.0",)],
+        tags=("2.0.0",),
+        vulnerability_id="CVE-2022-3602",
+        severity="HIGH",
+        packages=[Package("openssl", "3.0.2-0ubuntu1", "3.0.2-0ubuntu1.7")],
+        title="CVE-2022-3602 - openssl",
+    )
+    for digest, arch in zip(web, ("amd64", "arm64"), strict=True):
+        add(
+            ctx.region,
+            repository="shop/web",
+            digest=digest,
+            vulnerability_id="CVE-2024-2961",
+            packages=[Package("libc6", "2.36-9", "2.36-9+deb12u7")],
+            severity="MEDIUM",
+            title="CVE-2024-2961 - glibc",
+            architecture=arch,
+            fix_available="YES",
+        )
 
 
 def inspector_scans_the_registry(ctx: DemoContext) -> None:
@@ -138,6 +238,26 @@ STEPS: list[DemoStep] = [
     DemoStep(
         "The way back, if it were needed (dry run)",
         ("enable-scanning", "--restore", "{workdir}/scanning-backup.json", "--dry-run"),
+    ),
+    DemoStep(
+        "Which findings are live right now? Running containers joined with Inspector findings by digest",
+        ("check", "--format", "table"),
+        before=inspector_finds_vulnerabilities,
+    ),
+    DemoStep(
+        "From cron: only HIGH and above, exit 1 because a CRITICAL runs; the JSON report goes to a file",
+        (
+            "check",
+            "--min-severity",
+            "HIGH",
+            "--fail-on",
+            "CRITICAL",
+            "--format",
+            "json",
+            "--output",
+            "{workdir}/report.json",
+        ),
+        expect=1,
     ),
 ]
 
