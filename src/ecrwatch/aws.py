@@ -8,6 +8,7 @@ the caller was given one explicitly.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,10 +77,13 @@ class Aws:
         try:
             self._session = boto3.Session(profile_name=self.settings.profile)
         except botocore.exceptions.ProfileNotFound as exc:
+            # The profile may come from AWS_PROFILE rather than --profile: name the one botocore looked for.
+            profile = exc.kwargs.get("profile") or self.settings.profile
+            source = "--profile" if self.settings.profile else "AWS_PROFILE"
             raise UsageError(
-                f"AWS profile {self.settings.profile!r} was not found",
-                "check --profile against the profiles in ~/.aws/config and ~/.aws/credentials",
-            ) from exc
+                f"AWS profile {profile!r} (from {source}) was not found",
+                "check it against the profiles in ~/.aws/config and ~/.aws/credentials",
+            ) from None
         self._config = Config(
             retries={"mode": "standard", "total_max_attempts": self.settings.max_attempts},
             connect_timeout=self.settings.connect_timeout,
@@ -129,8 +133,10 @@ class Aws:
         return self.client("sts", region)  # type: ignore[no-any-return]
 
     def check_credentials(self) -> None:
-        """Fail early, with exit 2, when there are no credentials at all."""
-        if self._session.get_credentials() is None:
+        """Fail early, with exit 2, when there are no credentials at all (or only part of them)."""
+        with credential_errors():
+            credentials = self._session.get_credentials()
+        if credentials is None:
             profile = self.settings.profile
             where = (
                 f"profile {profile!r} has no credentials"
@@ -139,6 +145,10 @@ class Aws:
                 "~/.aws/credentials, SSO, or an instance role)"
             )
             raise CredentialsError(where, "configure credentials, or pass --profile NAME")
+        global _credential_source  # one run per process; read by client_error's messages
+        # Only static environment credentials are asked for their token: a refreshable one would refresh.
+        token = credentials.method == "env" and bool(credentials.token)
+        _credential_source = credential_source(credentials.method, self._session.profile_name, token)
 
     def account_id(self, region: str) -> str:
         if self._account_id is None:
@@ -147,37 +157,108 @@ class Aws:
         return self._account_id
 
 
+# Where the credentials of this run come from (no secret: a profile name or variable names), so that a
+# rejection can say which credentials to refresh. Set by Aws.check_credentials.
+_credential_source: str | None = None
+
+
+def credential_source(method: str | None, profile: str | None, token: bool) -> str:
+    """Where botocore found the credentials, for messages: variable names or a profile name, never values."""
+    if method == "env":
+        names = "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY" + (" / AWS_SESSION_TOKEN" if token else "")
+        return f"the environment ({names})"
+    return f"profile {profile or 'default'!r} ({method or 'unknown method'})"
+
+
 @contextmanager
-def calling(service: str, operation: str, region: str | None) -> Iterator[None]:
-    """Turn botocore's exceptions raised inside the block into an AwsCallError (or a CredentialsError)."""
+def credential_errors() -> Iterator[None]:
+    """botocore's credential-resolution failures as a CredentialsError (exit 2) naming what is missing.
+    Provider messages are not repeated: a credential process may print anything, secrets included."""
     try:
         yield
-    except botocore.exceptions.ClientError as exc:
-        raise client_error(exc, service, operation, region) from None
     except botocore.exceptions.NoCredentialsError:
         raise CredentialsError(
             "no AWS credentials were found",
             "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or pass --profile NAME",
         ) from None
-    except (
-        botocore.exceptions.EndpointConnectionError,
-        botocore.exceptions.ConnectTimeoutError,
-        botocore.exceptions.ReadTimeoutError,
-        botocore.exceptions.ConnectionClosedError,
-    ) as exc:
-        raise AwsCallError(
-            f"{service}:{operation} in {region or 'the default region'} could not be reached: {type(exc).__name__}",
-            "check the network path to the AWS endpoint, or raise --read-timeout / --connect-timeout",
-            service=service,
-            operation=operation,
-            code=type(exc).__name__,
-            region=region,
+    except botocore.exceptions.PartialCredentialsError as exc:
+        missing, provider = exc.kwargs.get("cred_var"), exc.kwargs.get("provider")
+        where = "the environment" if provider == "env" else f"the {provider} credentials"
+        raise CredentialsError(
+            f"incomplete AWS credentials in {where}: {missing} is missing",
+            f"set {missing} too, or unset the partial credentials and use --profile NAME",
         ) from None
     except botocore.exceptions.TokenRetrievalError as exc:
         raise CredentialsError(
             "the AWS SSO token could not be refreshed: " + type(exc).__name__,
             "run `aws sso login` for the profile, then try again",
         ) from None
+    except botocore.exceptions.CredentialRetrievalError as exc:
+        raise CredentialsError(
+            f"AWS credentials could not be retrieved from the {exc.kwargs.get('provider')} provider",
+            "check the profile's credential_process, role or SSO settings (run with the aws CLI to see why)",
+        ) from None
+    except botocore.exceptions.InvalidConfigError as exc:
+        raise UsageError(f"the AWS configuration is invalid: {exc}", "fix ~/.aws/config") from None
+
+
+_CONNECTION_FAILURES: dict[type[Exception], tuple[str, str]] = {
+    botocore.exceptions.SSLError: (
+        "TLS verification of {url} failed",
+        "the endpoint's certificate is not trusted: check AWS_CA_BUNDLE and any TLS-intercepting proxy",
+    ),
+    botocore.exceptions.ProxyConnectionError: ("could not connect to the proxy for {url}", "check HTTPS_PROXY"),
+    botocore.exceptions.ConnectTimeoutError: (
+        "no connection to {url} within the connect timeout",
+        "check the network path to the AWS endpoint, or raise --connect-timeout",
+    ),
+    botocore.exceptions.EndpointConnectionError: (
+        "could not connect to {url}",
+        "check the network path to the AWS endpoint (and AWS_ENDPOINT_URL, if set)",
+    ),
+    botocore.exceptions.ReadTimeoutError: (
+        "{url} did not answer within the read timeout",
+        "the endpoint is slow or stalled: retry later, or raise --read-timeout",
+    ),
+    botocore.exceptions.ConnectionClosedError: (
+        "{url} closed the connection before answering",
+        "retry later; check any proxy or load balancer on the path",
+    ),
+}
+
+
+def _endpoint(exc: Exception) -> str:
+    """The endpoint of a connection failure, without the query string or a user:password it may carry."""
+    url = str(getattr(exc, "kwargs", {}).get("endpoint_url") or "the AWS endpoint").split("?", 1)[0]
+    return re.sub(r"//[^/@]*@", "//", url)
+
+
+def connection_error(exc: Exception, service: str, operation: str, region: str | None) -> AwsCallError:
+    """A network-level failure (after botocore's retries) as an AwsCallError that says which kind."""
+    what, hint = next(
+        (texts for kind, texts in _CONNECTION_FAILURES.items() if isinstance(exc, kind)),
+        ("the request to {url} failed", "check the network path to the AWS endpoint"),
+    )
+    return AwsCallError(
+        f"{service}:{operation} in {region or 'the default region'}: " + what.format(url=_endpoint(exc)),
+        hint,
+        service=service,
+        operation=operation,
+        code=type(exc).__name__,
+        region=region,
+    )
+
+
+@contextmanager
+def calling(service: str, operation: str, region: str | None) -> Iterator[None]:
+    """Turn botocore's exceptions raised inside the block into an AwsCallError (or a CredentialsError)."""
+    try:
+        with credential_errors():
+            yield
+    except botocore.exceptions.ClientError as exc:
+        raise client_error(exc, service, operation, region) from None
+    except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError) as exc:
+        raise connection_error(exc, service, operation, region) from None
 
 
 def client_error(
@@ -191,8 +272,9 @@ def client_error(
     action = f"{service}:{operation}"
     where = f" in {region}" if region else ""
     if code in _CREDENTIAL_CODES:
+        source = f" from {_credential_source}" if _credential_source else ""
         return CredentialsError(
-            f"AWS rejected the credentials ({code}) calling {action}{where}",
+            f"AWS rejected the credentials{source} ({code}) calling {action}{where}",
             "refresh the credentials (expired session token?) or choose another --profile",
         )
     hint: str | None

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import botocore.session
 import click
 from rich.console import Console
 from rich.markup import escape
@@ -21,8 +22,32 @@ from ecrwatch.models import SEVERITIES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Region names across partitions: us-east-1, eu-central-2, us-gov-west-1, cn-north-1, ap-southeast-5 ...
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+# Region names across partitions: us-east-1, eu-central-2, us-gov-west-1, cn-north-1, eusc-de-east-1 ...
+_REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region botocore's endpoint data lists for ECR, in any partition (no credentials needed)."""
+    session = botocore.session.get_session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("ecr", partition_name=partition)
+    )
+
+
+def warn_unknown_regions(regions: tuple[str, ...]) -> None:
+    """A well-formed region botocore does not list is used anyway, with a warning: AWS opens regions before
+    an installed botocore knows them, and a typo shows up as a connection error naming the region."""
+    for region in regions:
+        if region not in known_regions():
+            log.warning(
+                "region %s is not in this botocore's endpoint data: if it is new, upgrade boto3; if it is a typo, "
+                "its calls will fail to connect",
+                region,
+            )
 
 
 class RegionType(click.ParamType[str]):
@@ -89,6 +114,7 @@ def common_options(command: F) -> F:
         **kwargs: Any,
     ) -> Any:
         configure_logging(verbose, quiet)
+        warn_unknown_regions(regions)
         settings = AwsSettings(
             profile=profile, max_attempts=max_attempts, connect_timeout=connect_timeout, read_timeout=read_timeout
         )
@@ -98,12 +124,25 @@ def common_options(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to sys.stderr as it is at each record, not as it was when logging was set up: a second command
+    in one process (the demo, the tests' CliRunner) has its own stderr."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(verbose: int, quiet: bool) -> None:
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logger = logging.getLogger("ecrwatch")
     logger.setLevel(level)
     if not logger.handlers:
-        handler = logging.StreamHandler()  # stderr
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
     logger.propagate = False
