@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from ecrwatch import __version__, registry, scanning
+from ecrwatch import __version__, iam, registry, scanning
 from ecrwatch.aws import Aws
 from ecrwatch.check import CheckRequest, run_check
 from ecrwatch.correlate import exit_status
@@ -247,6 +247,52 @@ def status(opts: GlobalOptions, output_format: str) -> None:
     else:
         scanning_report.render_status(scanning_report.stdout_console(), report)
     sys.exit(EXIT_INCOMPLETE if report.errors else EXIT_OK)
+
+
+@main.command("iam-policy")
+@click.option(
+    "--command",
+    "command_name",
+    type=click.Choice([*iam.COMMANDS, "all"]),
+    default="check",
+    show_default=True,
+    help="The command whose permissions to print; all: every command's.",
+)
+@click.option(
+    "--kubernetes",
+    is_flag=True,
+    help="Print the read-only ClusterRole (YAML) and the EKS access entry that `check` needs instead.",
+)
+@click.option("--partition", type=click.Choice(iam.PARTITIONS), default="aws", show_default=True, help="ARN partition.")
+@click.option(
+    "--sns-topic",
+    "sns_topics",
+    metavar="ARN",
+    multiple=True,
+    help="Also allow sns:Publish to this topic (for notifications); repeatable.",
+)
+def iam_policy(command_name: str, kubernetes: bool, partition: str, sns_topics: tuple[str, ...]) -> None:
+    """Print the least-privilege IAM policy (JSON) a command needs: attach it to the role ecrwatch runs as.
+
+    `check` only reads (ECS, EKS, ECR, Inspector); `enable-scanning` also writes the registry's scanning
+    configuration and activates Inspector; `status` only reads. Notes on actions that are needed only
+    sometimes go to stderr. Makes no AWS call.
+    """
+    if kubernetes:
+        if command_name not in ("check", "all") or sns_topics:
+            raise UsageError(
+                "--kubernetes prints the Kubernetes access of `check`; it takes no --command "
+                f"{command_name} and no --sns-topic",
+                "run `ecrwatch iam-policy --kubernetes` alone",
+            )
+        click.echo(iam.render_kubernetes(partition), nl=False)
+        return
+    commands = iam.commands_for(command_name)
+    request = iam.PolicyRequest(commands, partition, iam.check_sns_topics(sns_topics, partition))
+    click.echo(iam.render_policy(request), nl=False)
+    err = stderr_console()
+    for line in iam.notes(commands):
+        err.print(f"note: {line}", markup=False, soft_wrap=True, emoji=False)
 
 
 @main.command()

@@ -1,0 +1,333 @@
+"""The least-privilege documents `ecrwatch iam-policy` prints: pure data and rendering, no I/O.
+
+Each command's IAM actions are listed once here, with the reason it needs them. Resources are "*" where the
+action has no resource-level permissions (the ECS and EKS list calls, the Inspector2 and ECR registry-level
+calls) or where scoping would name every resource anyway (ListTasks / DescribeTasks on any cluster);
+ecr:BatchGetImage is scoped to repositories and iam:CreateServiceLinkedRole to Inspector's own role.
+`tests/test_iam_policy.py` runs every command against the simulated services and proves that each AWS
+operation called is allowed here and that nothing here goes unused, apart from the `Grant.only_when` actions.
+
+sts:GetCallerIdentity (the account id, and the presigned request inside an EKS token) is in no policy: AWS
+allows it to every principal, whatever the policies say.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml  # type: ignore[import-untyped]  # a dependency of the kubernetes client
+
+from ecrwatch.errors import UsageError
+
+POLICY_VERSION = "2012-10-17"
+COMMANDS = ("check", "enable-scanning", "status")
+PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
+# Called by ecrwatch, allowed to everyone by AWS: never a policy line.
+NEEDS_NO_PERMISSION = frozenset({"sts:GetCallerIdentity"})
+
+INSPECTOR_ROLE = "aws-service-role/inspector2.amazonaws.com/AWSServiceRoleForAmazonInspector2"
+EKS_VIEW_POLICY = "AmazonEKSViewPolicy"
+CLUSTER_ROLE = "ecrwatch-reader"
+KUBERNETES_GROUP = "ecrwatch-readers"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One IAM action a command needs. `resource` may name `{partition}`; `only_when` says when a command needs
+    the action only sometimes. `implicit` marks an action AWS checks inside another call (ecrwatch never calls
+    it, so no call log shows it)."""
+
+    action: str
+    why: str
+    resource: str = "*"
+    only_when: str | None = None
+    implicit: bool = False
+    condition: Mapping[str, Mapping[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class Statement:
+    sid: str
+    grants: tuple[Grant, ...]
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return tuple(g.action for g in self.grants)
+
+
+@dataclass(frozen=True)
+class KubernetesRule:
+    api_group: str  # "" is the core group
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...] = ("get", "list")
+
+
+ECS = Statement(
+    "ReadRunningEcsTasks",
+    (
+        Grant("ecs:ListClusters", "find the clusters of each region"),
+        Grant("ecs:DescribeClusters", "look up the clusters named with --ecs-cluster", only_when="with --ecs-cluster"),
+        Grant("ecs:ListTasks", "list each cluster's RUNNING tasks"),
+        Grant("ecs:DescribeTasks", "read every container's image and digest"),
+    ),
+)
+EKS = Statement(
+    "ReadEksClusters",
+    (
+        Grant("eks:ListClusters", "find the EKS clusters of each region"),
+        Grant("eks:DescribeCluster", "read each cluster's API endpoint and CA"),
+    ),
+)
+ECR_IMAGES = Statement(
+    "ResolveImagesInEcr",
+    (
+        Grant(
+            "ecr:BatchGetImage",
+            "tell a multi-arch index from an image, and a tag's digest",
+            resource="arn:{partition}:ecr:*:*:repository/*",
+        ),
+    ),
+)
+INSPECTOR_FINDINGS = Statement(
+    "ReadInspectorFindings",
+    (
+        Grant("inspector2:ListFindings", "the ACTIVE findings of the running digests"),
+        Grant("inspector2:ListCoverage", "tell scanned-and-clean from never scanned"),
+    ),
+)
+SCANNING_READ = Statement(
+    "ReadScanningConfiguration",
+    (
+        Grant("ecr:GetRegistryScanningConfiguration", "the registry's scan type and rules"),
+        Grant("inspector2:BatchGetAccountStatus", "whether Inspector scans ECR in the account"),
+        Grant("inspector2:GetConfiguration", "the ECR rescan durations"),
+    ),
+)
+STATUS_COVERAGE = Statement(
+    "ReadInspectorCoverage",
+    (Grant("inspector2:ListCoverage", "how much of the registry Inspector covers, by scan status"),),
+)
+SCANNING_WRITE = Statement(
+    "WriteScanningConfiguration",
+    (
+        Grant(
+            "ecr:PutRegistryScanningConfiguration",
+            "write the merged rules",
+            only_when="when the rules change (not with --dry-run, nor when nothing changes)",
+        ),
+        Grant(
+            "inspector2:Enable",
+            "activate Inspector scanning for ECR",
+            only_when="where Inspector is not yet active for ECR",
+        ),
+        Grant(
+            "inspector2:UpdateConfiguration",
+            "set the rescan durations",
+            only_when="when the rescan durations change (--rescan-duration, --pull-rescan-duration, --restore)",
+        ),
+        Grant(
+            "inspector2:ListAccountPermissions",
+            "ECR checks it on the caller's behalf when the registry is set to ENHANCED",
+            only_when="when a registry becomes ENHANCED: ECR checks it inside ecr:PutRegistryScanningConfiguration",
+            implicit=True,
+        ),
+    ),
+)
+SERVICE_LINKED_ROLE = Statement(
+    "CreateInspectorServiceLinkedRole",
+    (
+        Grant(
+            "iam:CreateServiceLinkedRole",
+            "the role Inspector creates on its first activation in the account",
+            resource="arn:{partition}:iam::*:role/" + INSPECTOR_ROLE,
+            only_when="on Inspector's first activation in the account: AWS calls it inside inspector2:Enable",
+            implicit=True,
+            condition={"StringEquals": {"iam:AWSServiceName": "inspector2.amazonaws.com"}},
+        ),
+    ),
+)
+
+POLICIES: Mapping[str, tuple[Statement, ...]] = {
+    "check": (ECS, EKS, ECR_IMAGES, INSPECTOR_FINDINGS),
+    "enable-scanning": (SCANNING_READ, SCANNING_WRITE, SERVICE_LINKED_ROLE),
+    "status": (SCANNING_READ, STATUS_COVERAGE),
+}
+
+# What ecrwatch reads from a Kubernetes API: pods cluster-wide, and the owners it follows
+# (ReplicaSet -> Deployment, Job -> CronJob) with list calls.
+KUBERNETES_RULES = (
+    KubernetesRule("", ("pods",)),
+    KubernetesRule("apps", ("replicasets",)),
+    KubernetesRule("batch", ("jobs",)),
+)
+
+
+@dataclass(frozen=True)
+class PolicyRequest:
+    commands: tuple[str, ...] = COMMANDS
+    partition: str = "aws"
+    sns_topics: tuple[str, ...] = field(default_factory=tuple)
+
+
+def commands_for(choice: str) -> tuple[str, ...]:
+    """`--command` value to the commands it stands for ("all" is every command)."""
+    if choice == "all":
+        return COMMANDS
+    if choice not in COMMANDS:
+        raise ValueError(f"unknown command {choice!r}; expected one of {', '.join((*COMMANDS, 'all'))}")
+    return (choice,)
+
+
+def statements(commands: Iterable[str]) -> tuple[Statement, ...]:
+    """The statements of these commands, each Sid once, an action in the first statement that grants it."""
+    merged: dict[str, list[Grant]] = {}
+    granted: set[str] = set()
+    for command in commands:
+        for statement in POLICIES[command]:
+            grants = merged.setdefault(statement.sid, [])
+            for grant in statement.grants:
+                if grant.action not in granted:
+                    granted.add(grant.action)
+                    grants.append(grant)
+    return tuple(Statement(sid, tuple(grants)) for sid, grants in merged.items() if grants)
+
+
+_SNS_TOPIC = re.compile(
+    r"arn:(?P<partition>aws[a-z-]*):sns:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?"
+)
+
+
+def check_sns_topics(topics: Sequence[str], partition: str) -> tuple[str, ...]:
+    """--sns-topic values: topic ARNs of the partition (a wildcard grants too much), else a UsageError."""
+    for topic in topics:
+        match = _SNS_TOPIC.fullmatch(topic)
+        if match is None:
+            raise UsageError(
+                f"--sns-topic {topic!r} is not an SNS topic ARN",
+                f"give the topic's ARN, like arn:{partition}:sns:us-east-1:123456789012:ecrwatch-alerts",
+            )
+        if match.group("partition") != partition:
+            raise UsageError(
+                f"--sns-topic {topic!r} is in partition {match.group('partition')}, not {partition}",
+                "pass --partition to match the topic",
+            )
+    return tuple(dict.fromkeys(topics))
+
+
+def sns_statement(topics: Sequence[str]) -> Statement:
+    grants = tuple(Grant("sns:Publish", "notify about exposures", resource=topic) for topic in topics)
+    return Statement("PublishNotifications", grants)
+
+
+def policy_document(request: PolicyRequest) -> dict[str, Any]:
+    """The IAM policy (JSON-ready dict) for the commands asked for."""
+    chosen = list(statements(request.commands))
+    if request.sns_topics:
+        chosen.append(sns_statement(request.sns_topics))
+    rendered: list[dict[str, Any]] = []
+    for statement in chosen:
+        # One IAM statement per (actions, condition); the resources of each such group are listed together.
+        by_resource: dict[str, dict[str, Any]] = {}
+        for grant in statement.grants:
+            resource = grant.resource.format(partition=request.partition)
+            key = json.dumps([resource, grant.condition], sort_keys=True)
+            entry = by_resource.setdefault(key, {"actions": set(), "resource": resource, "condition": grant.condition})
+            entry["actions"].add(grant.action)
+        groups: dict[str, dict[str, Any]] = {}
+        for entry in by_resource.values():
+            key = json.dumps([sorted(entry["actions"]), entry["condition"]], sort_keys=True)
+            group = groups.setdefault(key, {**entry, "resources": []})
+            group["resources"].append(entry["resource"])
+        for index, group in enumerate(groups.values()):
+            resources = sorted(group["resources"])
+            body: dict[str, Any] = {
+                "Sid": statement.sid if index == 0 else f"{statement.sid}{index + 1}",
+                "Effect": "Allow",
+                "Action": sorted(group["actions"]),
+                "Resource": resources[0] if len(resources) == 1 else resources,
+            }
+            if group["condition"]:
+                body["Condition"] = {op: dict(values) for op, values in group["condition"].items()}
+            rendered.append(body)
+    return {"Version": POLICY_VERSION, "Statement": rendered}
+
+
+def render_policy(request: PolicyRequest) -> str:
+    return json.dumps(policy_document(request), indent=2) + "\n"
+
+
+def allowed_actions(commands: Iterable[str]) -> frozenset[str]:
+    return frozenset(g.action for s in statements(commands) for g in s.grants)
+
+
+def conditional_actions(commands: Iterable[str]) -> dict[str, str]:
+    """Actions a command needs only sometimes, with when."""
+    return {g.action: g.only_when for s in statements(commands) for g in s.grants if g.only_when}
+
+
+def implicit_actions(commands: Iterable[str]) -> frozenset[str]:
+    """Actions AWS checks inside another call: allowed, never called by ecrwatch itself."""
+    return frozenset(g.action for s in statements(commands) for g in s.grants if g.implicit)
+
+
+def notes(commands: Iterable[str]) -> list[str]:
+    """What a person should know about the policy, for stderr."""
+    lines = ["sts:GetCallerIdentity is not listed: AWS allows it to every principal."]
+    lines.extend(f"{action}: only {when}." for action, when in conditional_actions(commands).items())
+    return lines
+
+
+# --- Kubernetes --------------------------------------------------------------------------------------------
+
+
+def cluster_role() -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": CLUSTER_ROLE, "labels": {"app.kubernetes.io/name": "ecrwatch"}},
+        "rules": [
+            {"apiGroups": [rule.api_group], "resources": list(rule.resources), "verbs": list(rule.verbs)}
+            for rule in KUBERNETES_RULES
+        ],
+    }
+
+
+def cluster_role_binding() -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": CLUSTER_ROLE, "labels": {"app.kubernetes.io/name": "ecrwatch"}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": CLUSTER_ROLE},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": KUBERNETES_GROUP}],
+    }
+
+
+def eks_access_commands(partition: str = "aws") -> list[str]:
+    """The EKS access entry for the IAM role ecrwatch runs as, with the AWS-managed view policy."""
+    policy_arn = f"arn:{partition}:eks::aws:cluster-access-policy/{EKS_VIEW_POLICY}"
+    return [
+        "aws eks create-access-entry --cluster-name CLUSTER --principal-arn ROLE_ARN --type STANDARD",
+        "aws eks associate-access-policy --cluster-name CLUSTER --principal-arn ROLE_ARN \\",
+        f"    --policy-arn {policy_arn} --access-scope type=cluster",
+    ]
+
+
+def render_kubernetes(partition: str = "aws") -> str:
+    """The ClusterRole and its binding (for `kubectl apply -f -`), preceded by how an EKS cluster grants
+    access to the IAM role ecrwatch runs as."""
+    header = [
+        "# Read-only access for ecrwatch: pods, replicasets and jobs, get and list, cluster-wide.",
+        "#",
+        f"# EKS, with access entries: the AWS-managed {EKS_VIEW_POLICY} (read-only, no Secrets) covers it:",
+        *(f"#   {line}" for line in eks_access_commands(partition)),
+        f"# Or, narrower: an access entry with --kubernetes-groups {KUBERNETES_GROUP} and no access policy,",
+        "# plus the ClusterRole and ClusterRoleBinding below.",
+        "#",
+        f"# Any other cluster (a --kube-context): bind the user or group of that context to {CLUSTER_ROLE}.",
+    ]
+    documents: str = yaml.safe_dump_all([cluster_role(), cluster_role_binding()], sort_keys=False, explicit_start=True)
+    return "\n".join(header) + "\n" + documents
