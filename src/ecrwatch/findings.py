@@ -9,6 +9,7 @@ from "never scanned". Never page through every finding of the account: that is w
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -168,14 +169,25 @@ def _float(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+# An ECR image's resource id: arn:PARTITION:ecr:REGION:ACCOUNT:repository/REPOSITORY/sha256:HEX
+_IMAGE_RESOURCE_ID = re.compile(
+    r"arn:[^:]+:ecr:(?P<region>[^:]+):(?P<account>\d{12}):repository/(?P<repository>.+)/(?P<digest>sha256:[0-9a-f]{64})"
+)
+
+
 def parse_finding(raw: Any) -> Finding | None:
     """A finding as Inspector2 returns it, tolerant of every optional field being absent; None where the
     finding names no ECR image (nothing to match it with)."""
     resource = next((r for r in raw.get("resources") or () if r.get("type") == "AWS_ECR_CONTAINER_IMAGE"), None)
     details = ((resource or {}).get("details") or {}).get("awsEcrContainerImage") or {}
-    digest, repository = details.get("imageHash"), details.get("repositoryName")
-    account = details.get("registry") or raw.get("awsAccountId")
-    region = (resource or {}).get("region")
+    # `region` and `details` are optional in the model; the resource id (required) names the same image,
+    # so a finding is never dropped (and its image never called clean) for lack of them.
+    from_id = _IMAGE_RESOURCE_ID.fullmatch(str((resource or {}).get("id") or ""))
+    parts = from_id.groupdict() if from_id else {}
+    digest = details.get("imageHash") or parts.get("digest")
+    repository = details.get("repositoryName") or parts.get("repository")
+    account = details.get("registry") or parts.get("account") or raw.get("awsAccountId")
+    region = (resource or {}).get("region") or parts.get("region")
     if not (resource and digest and repository and account and region and raw.get("findingArn")):
         return None
     vulnerability = raw.get("packageVulnerabilityDetails") or {}
