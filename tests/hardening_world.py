@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from ecrwatch.cli import main
 from ecrwatch.images import ecr_registry_host
 from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
 from ecrwatch.sim.inspector2 import Inspector2Sim
+from ecrwatch.sim.kube import KubeContainerSeed, SimKube
 from ecrwatch.sim.seed import push_image
 from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
 
@@ -74,6 +76,17 @@ def seed_account(sim: SimAWS) -> Account:
     ecs.add_task(OTHER, "edge", service="edge", containers=[EcsContainerSeed("edge", edge_uri, edge)])
     sim.calls.clear()
     return Account(api, clean, worker, edge)
+
+
+def add_eks_cluster(make_cluster: Callable[..., SimKube], account: Account, name: str = "shop") -> SimKube:
+    """An EKS cluster in REGION (the `sim_eks_cluster` fixture makes it) running the api image by digest in a
+    Deployment and the worker image by tag (a bare config id) in a CronJob's Job."""
+    kube = make_cluster(REGION, name)
+    api_id = f"docker-pullable://{HOST}/team/api@{account.api}"
+    kube.run_deployment("shop", "api", [KubeContainerSeed("api", f"{HOST}/team/api:v1", image_id=api_id)])
+    config_id = "sha256:" + "c" * 64
+    kube.run_cronjob("batch", "nightly", [KubeContainerSeed("job", f"{HOST}/team/worker:v1", image_id=config_id)])
+    return kube
 
 
 def ecrwatch(*args: str) -> Result:
