@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,10 +14,12 @@ from rich.markup import escape
 
 from ecrwatch import __version__, iam, registry, scanning
 from ecrwatch.aws import Aws
-from ecrwatch.check import CheckRequest, run_check
+from ecrwatch.check import CheckRequest
 from ecrwatch.correlate import exit_status
 from ecrwatch.errors import EXIT_INCOMPLETE, EXIT_OK, EcrwatchError, UsageError
+from ecrwatch.logging_json import json_logs, notice, use_log_format
 from ecrwatch.models import Filters
+from ecrwatch.notify import Notifications
 from ecrwatch.options import GlobalOptions, SeverityType, common_options, progress_reporter, selected_regions
 from ecrwatch.output import check_writable, write_atomically
 from ecrwatch.report import scanning as scanning_report
@@ -23,6 +27,7 @@ from ecrwatch.report.csv import render_csv
 from ecrwatch.report.json import render_json
 from ecrwatch.report.table import render_table
 from ecrwatch.scanning import PULL_RESCAN_DURATION_OPTIONS, RESCAN_DURATION_OPTIONS
+from ecrwatch.unattended import Unattended, load_event, run_unattended
 
 
 def stderr_console() -> Console:
@@ -37,6 +42,9 @@ class EcrwatchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except EcrwatchError as exc:
+            if json_logs():  # --log-format json: the error is one more JSON line
+                logging.getLogger("ecrwatch").error("%s", exc.message, extra={"fields": {"hint": exc.hint}})
+                ctx.exit(exc.exit_status)
             console = stderr_console()
             console.print(f"[bold red]error:[/] {escape(exc.message)}", soft_wrap=True, emoji=False)
             if exc.hint:
@@ -69,6 +77,56 @@ def main() -> None:
 )
 @click.option("--output", metavar="FILE", help="Write the report to FILE (atomically) instead of stdout.")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Concurrent API calls.")
+@click.option(
+    "--state",
+    "state_path",
+    metavar="PATH",
+    help="Keep the exposures seen in PATH between runs: each exposure says whether it is new, and the report "
+    "lists those of the last run that are gone (resolved).",
+)
+@click.option(
+    "--state-wait",
+    type=click.FloatRange(0, 3600),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait while another run holds the --state file, then exit 3.",
+)
+@click.option("--new-only", is_flag=True, help="Report only the exposures that were not in the --state file.")
+@click.option(
+    "--notify-webhook",
+    "webhooks",
+    metavar="URL",
+    multiple=True,
+    help="POST a JSON summary (Slack-ready `text`) to URL (https) when the run reports something or is "
+    "incomplete; repeatable.",
+)
+@click.option(
+    "--notify-sns",
+    "sns_topics",
+    metavar="TOPIC_ARN",
+    multiple=True,
+    help="Publish the summary and exposures (JSON, split below SNS's size limit) to an SNS topic; repeatable.",
+)
+@click.option(
+    "--notify-timeout",
+    type=click.FloatRange(1, 300),
+    default=10.0,
+    show_default=True,
+    help="Seconds a webhook may take.",
+)
+@click.option(
+    "--event",
+    "event_source",
+    metavar="FILE|-",
+    help="Check one EventBridge 'Inspector2 Finding' event (JSON file, - for stdin): only its image(s).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines on stderr as text, or one JSON object a line.",
+)
 @common_options
 def check(
     opts: GlobalOptions,
@@ -84,14 +142,34 @@ def check(
     output_format: str | None,
     output: str | None,
     workers: int,
+    state_path: str | None,
+    state_wait: float,
+    new_only: bool,
+    webhooks: tuple[str, ...],
+    sns_topics: tuple[str, ...],
+    notify_timeout: float,
+    event_source: str | None,
+    log_format: str,
 ) -> None:
     """Report Inspector findings live in running containers, and running images nobody scans.
 
     Exit status: 0 nothing at or above --fail-on, 1 exposures at or above --fail-on, 2 usage or
     configuration error, 3 incomplete (something could not be read; the report says what).
     """
+    use_log_format(log_format)
     target = check_writable(output) if output else None
     fmt = output_format or ("table" if target is None and sys.stdout.isatty() else "json")
+    unattended = Unattended(
+        state=Path(state_path).expanduser() if state_path else None,
+        state_wait=state_wait,
+        new_only=new_only,
+        notifications=Notifications.parse(webhooks, sns_topics, notify_timeout),
+    )
+    unattended.check()
+    event = load_event(event_source) if event_source else None
+    if event is not None and event.ignored:
+        notice(f"event ignored: {event.ignored}", finding_arn=event.finding_arn, status=event.status)
+        sys.exit(EXIT_OK)
     aws = Aws(opts.aws)
     request = CheckRequest(
         regions=selected_regions(aws, opts),
@@ -103,9 +181,10 @@ def check(
         kube_contexts=kube_contexts,
         filters=Filters(min_severity, fixable_only, fail_on),
         workers=workers,
+        event_findings=event.findings if event else (),
     )
     with progress_reporter(opts) as progress:
-        report = run_check(aws, request, progress=progress)
+        report = run_unattended(aws, request, unattended, progress=progress)
     if fmt == "table":
         console = Console(
             file=io.StringIO() if target else None,

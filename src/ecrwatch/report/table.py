@@ -33,7 +33,7 @@ from ecrwatch.models import (
     severity_rank,
 )
 
-__all__ = ["SEVERITY_STYLES", "render_table", "short_digest"]
+__all__ = ["SEVERITY_STYLES", "render_table", "short_digest", "workload_label"]
 
 SEVERITY_STYLES: dict[str, str] = {
     "CRITICAL": "bold red",
@@ -345,7 +345,9 @@ _RESOLVED_REASONS = {
 }
 
 
-def _workload_line(w: Workload) -> str:
+def workload_label(w: Workload) -> str:
+    """The workload a container belongs to, in a few words: `ecs prod service api`, `eks payments
+    shop/Deployment web` (a standalone task or a bare pod by its own name)."""
     where = f"{w.platform} {w.cluster}"
     if w.platform == "ecs":
         return f"{where} service {w.service}" if w.service else f"{where} task {_task_id(w.task_arn)}"
@@ -356,7 +358,7 @@ def _workload_line(w: Workload) -> str:
 def _resolved_table(resolved: Sequence[ResolvedExposure], g: _Glyphs) -> Table:
     table = _table("Severity", "Vulnerability", "Image", "Workloads", "Why")
     for r in resolved:
-        lines = list(dict.fromkeys(f"{_workload_line(w)} ({w.container})" for w in r.workloads))
+        lines = list(dict.fromkeys(f"{workload_label(w)} ({w.container})" for w in r.workloads))
         table.add_row(
             _severity(r.severity),
             _text(r.vulnerability_id),
