@@ -79,7 +79,7 @@ class Aws:
         except botocore.exceptions.ProfileNotFound as exc:
             # The profile may come from AWS_PROFILE rather than --profile: name the one botocore looked for.
             profile = exc.kwargs.get("profile") or self.settings.profile
-            source = "--profile" if self.settings.profile else "AWS_PROFILE"
+            source = "--profile" if self.settings.profile is not None else "AWS_PROFILE"
             raise UsageError(
                 f"AWS profile {profile!r} (from {source}) was not found",
                 "check it against the profiles in ~/.aws/config and ~/.aws/credentials",

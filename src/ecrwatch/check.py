@@ -13,7 +13,7 @@ from ecrwatch.aws import Aws
 from ecrwatch.correlate import correlate, ecr_key
 from ecrwatch.events import EventScope
 from ecrwatch.findings import FindingFilters, fetch_findings
-from ecrwatch.inventory.ecs import collect_ecs_regions
+from ecrwatch.inventory.ecs import collect_ecs_regions, parse_cluster_selector
 from ecrwatch.inventory.eks import collect_kubernetes, plan_kubernetes
 from ecrwatch.models import (
     EcrImageKey,
@@ -74,7 +74,10 @@ def scanned_images(resolved: Sequence[ResolvedImage]) -> list[ScannedImage]:
 def inventory_jobs(aws: Aws, request: CheckRequest) -> list[Callable[[], Inventory]]:
     """One job per source: each ECS region, each EKS region, each kubeconfig context."""
     jobs: list[Callable[[], Inventory]] = []
-    # Checked here, before any job runs: a bad --eks-cluster, kubeconfig or context is exit 2 with nothing read.
+    # Checked here, before any job runs: a bad --ecs-cluster, --eks-cluster, kubeconfig or context is exit 2
+    # with nothing read.
+    for selector in request.ecs_clusters if request.ecs else ():
+        parse_cluster_selector(selector)
     kubernetes = plan_kubernetes(
         request.regions,
         eks=request.eks,
@@ -89,9 +92,11 @@ def inventory_jobs(aws: Aws, request: CheckRequest) -> list[Callable[[], Invento
     return jobs
 
 
-def collect_inventory(aws: Aws, request: CheckRequest, progress: Progress) -> Inventory:
+def collect_inventory(
+    aws: Aws, request: CheckRequest, progress: Progress, jobs: list[Callable[[], Inventory]] | None = None
+) -> Inventory:
     """Every source of running containers, sources concurrently; each source reports its own failures."""
-    jobs = inventory_jobs(aws, request)
+    jobs = inventory_jobs(aws, request) if jobs is None else jobs
     inventory = Inventory()
     if not jobs:
         return inventory
@@ -107,10 +112,11 @@ def run_check(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m
 
 
 def check_run(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m: None) -> CheckRun:
+    jobs = inventory_jobs(aws, request)  # bad selectors, kubeconfigs or contexts: exit 2 before any AWS call
     aws.check_credentials()
     home = request.regions[0]
     account = aws.account_id(home)
-    inventory = collect_inventory(aws, request, progress)
+    inventory = collect_inventory(aws, request, progress, jobs)
     progress(f"{len(inventory.workloads)} running container(s); resolving images in ECR")
     keys = [k for k in (ecr_key(w) for w in inventory.workloads) if k is not None]
     event = EventScope.of(request.event_findings) if request.event_findings else None
