@@ -157,7 +157,7 @@ def check(
     configuration error, 3 incomplete (something could not be read; the report says what).
     """
     use_log_format(log_format)
-    target = check_writable(output) if output else None
+    target = check_writable(output) if output is not None else None
     fmt = output_format or ("table" if target is None and sys.stdout.isatty() else "json")
     unattended = Unattended(
         state=Path(state_path).expanduser() if state_path else None,

@@ -11,6 +11,10 @@ from ecrwatch.errors import UsageError
 
 def check_writable(path: str) -> Path:
     """Fail before any work (exit 2) when the output file could not be written."""
+    if not path.strip():
+        raise UsageError(
+            "--output was given an empty file name", "name a file to write the report to, or leave --output out"
+        )
     target = Path(path).expanduser()
     parent = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
