@@ -29,6 +29,7 @@ from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
 from ecrwatch.sim.inspector2 import FindingSpec, Inspector2Sim
 from ecrwatch.sim.seed import push_image
 from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
+from test_events import documented_event as example_event
 
 REGION = "us-east-1"
 HOST = ecr_registry_host(ACCOUNT_ID, REGION)
@@ -483,74 +484,15 @@ def test_a_failed_sns_publish_is_an_error_and_exit_3(world: World) -> None:
 
 
 def documented_event(world: World, vulnerability_id: str, *, status: str = "ACTIVE") -> dict[str, Any]:
-    """Shaped as the "Amazon ECR package vulnerability finding" example of the Inspector user guide
-    (EventBridge event schema for Amazon Inspector events), for team/api's digest."""
-    resource = f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/team/api/{world.api}"
-    return {
-        "version": "0",
-        "id": "5325facf-a1aa-7d97-6bce-25fde6f6d2fc",
-        "detail-type": "Inspector2 Finding",
-        "source": "aws.inspector2",
-        "account": ACCOUNT_ID,
-        "time": "2024-09-04T16:55:38Z",
-        "region": REGION,
-        "resources": [resource],
-        "detail": {
-            "awsAccountId": ACCOUNT_ID,
-            "description": "Possible denial of service in X.509 name checks",
-            "epss": {"score": 0.00045},
-            "exploitAvailable": "NO",
-            "findingArn": f"arn:aws:inspector2:{REGION}:{ACCOUNT_ID}:finding/0123456789abcdef0123456789abcdef",
-            "firstObservedAt": "Wed Sep 04 16:55:38.411 UTC 2024",
-            "fixAvailable": "YES",
-            "lastObservedAt": "Wed Sep 04 16:55:38.411 UTC 2024",
-            "packageVulnerabilityDetails": {
-                "cvss": [],
-                "referenceUrls": [f"https://www.cve.org/CVERecord?id={vulnerability_id}"],
-                "relatedVulnerabilities": ["USN-6986-1"],
-                "source": "UBUNTU_CVE",
-                "vendorSeverity": "medium",
-                "vulnerabilityId": vulnerability_id,
-                "vulnerablePackages": [
-                    {
-                        "arch": "ARM64",
-                        "epoch": 0,
-                        "fixedInVersion": "0:3.0.13-0ubuntu3.4",
-                        "name": "openssl",
-                        "packageManager": "OS",
-                        "release": "0ubuntu3.2",
-                        "remediation": "apt-get update && apt-get upgrade",
-                        "version": "3.0.13",
-                    }
-                ],
-            },
-            "remediation": {"recommendation": {"text": "None Provided"}},
-            "resources": [
-                {
-                    "details": {
-                        "awsEcrContainerImage": {
-                            "architecture": "arm64",
-                            "imageHash": world.api,
-                            "imageTags": ["v1"],
-                            "platform": "UBUNTU_24_04",
-                            "pushedAt": "Wed Sep 04 16:55:28.000 UTC 2024",
-                            "registry": ACCOUNT_ID,
-                            "repositoryName": "team/api",
-                        }
-                    },
-                    "id": resource,
-                    "partition": "aws",
-                    "region": REGION,
-                    "type": "AWS_ECR_CONTAINER_IMAGE",
-                }
-            ],
-            "severity": "MEDIUM",
-            "status": status,
-            "title": f"{vulnerability_id} - openssl",
-            "type": "PACKAGE_VULNERABILITY",
-            "updatedAt": "Wed Sep 04 16:55:38.411 UTC 2024",
-        },
-    }
+    """AWS's documented ECR finding event (see test_events), for team/api's digest."""
+    return example_event(
+        digest=world.api,
+        repository="team/api",
+        account=ACCOUNT_ID,
+        region=REGION,
+        vulnerability_id=vulnerability_id,
+        status=status,
+    )
 
 
 def test_event_mode_checks_only_the_events_finding_against_what_runs(world: World) -> None:

@@ -1,0 +1,141 @@
+"""The Lambda handler on EventBridge events shaped as AWS documents them: one JSON line per exposure on
+stdout, a summary returned, notifications, and what it does with events it should not act on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Thread
+from typing import Any
+
+import boto3
+import jsonschema
+import pytest
+
+from conftest import SHARED
+from ecrwatch.aws_lambda import handler
+from ecrwatch.errors import UsageError
+from ecrwatch.images import ecr_registry_host
+from ecrwatch.logging_json import use_log_format
+from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
+from ecrwatch.sim.seed import push_image
+from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
+from test_events import documented_event
+
+REGION = "us-east-1"
+HOST = ecr_registry_host(ACCOUNT_ID, REGION)
+SCHEMA = json.loads((SHARED / "schema" / "check-report.v1.json").read_text())
+EXPOSURE = jsonschema.Draft202012Validator({"$defs": SCHEMA["$defs"], "$ref": "#/$defs/exposure"})
+
+
+@pytest.fixture(autouse=True)
+def text_logs_afterwards() -> Iterator[None]:
+    yield
+    use_log_format("text")  # the handler switches the process to JSON logs; other tests read text
+
+
+@pytest.fixture
+def api(sim_aws: SimAWS, monkeypatch: pytest.MonkeyPatch) -> str:
+    """team/api:v1 run by two tasks of service api in cluster prod; Lambda's own region set."""
+    monkeypatch.setenv("AWS_REGION", REGION)
+    ecr = boto3.client("ecr", region_name=REGION)
+    ecr.create_repository(repositoryName="team/api")
+    digest = push_image(ecr, "team/api", "v1")
+    ecs = sim_aws.extension(EcsSim)
+    ecs.add_cluster(REGION, "prod")
+    for _ in range(2):
+        ecs.add_task(REGION, "prod", service="api", containers=[EcsContainerSeed("api", f"{HOST}/team/api:v1", digest)])
+    sim_aws.calls.clear()
+    return digest
+
+
+def event_for(digest: str, status: str = "ACTIVE") -> dict[str, Any]:
+    return documented_event(digest=digest, repository="team/api", account=ACCOUNT_ID, region=REGION, status=status)
+
+
+def stdout_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_an_active_finding_logs_one_line_per_exposure_and_returns_a_summary(
+    api: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = handler(event_for(api), None)
+    assert summary == {
+        "status": "ok",
+        "finding_arn": event_for(api)["detail"]["findingArn"],
+        "exposures": 1,
+        "running_containers": 2,
+        "errors": [],
+    }
+    exposure, last = stdout_lines(capsys)
+    assert last == {"type": "summary", **summary}
+    assert exposure["type"] == "exposure" and exposure["vulnerability_id"] == "CVE-2024-6119"
+    EXPOSURE.validate({k: v for k, v in exposure.items() if k not in ("type", "workloads")})
+    # Two tasks of one service: one workload.
+    assert [(w["cluster"], w["service"]) for w in exposure["workloads"]] == [("prod", "api")]
+
+
+def test_a_closed_finding_is_ignored_without_a_call(
+    api: str, sim_aws: SimAWS, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = handler(event_for(api, "CLOSED"), None)
+    assert summary["status"] == "ignored" and "CLOSED" in summary["reason"]
+    assert stdout_lines(capsys) == [{"type": "summary", **summary}]
+    assert sim_aws.calls.records == []
+
+
+def test_a_malformed_event_is_rejected_not_retried(api: str, capsys: pytest.CaptureFixture[str]) -> None:
+    summary = handler({"source": "aws.ecr", "detail-type": "ECR Image Action", "detail": {}}, None)
+    assert summary["status"] == "rejected" and "not an Amazon Inspector finding event" in summary["message"]
+
+
+def test_an_unreadable_cluster_makes_the_summary_incomplete(
+    api: str, sim_aws: SimAWS, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim_aws.faults.add("ecs", "ListTasks", error="AccessDeniedException")
+    summary = handler(event_for(api), None)
+    assert summary["status"] == "incomplete" and summary["exposures"] == 0
+    assert [e["source"] for e in summary["errors"]] == [f"ecs:{REGION}/prod"]
+
+
+def test_the_configured_webhook_receives_the_exposure(
+    api: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bodies: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("ECRWATCH_NOTIFY_WEBHOOKS", f"http://127.0.0.1:{server.server_address[1]}/hook")
+        handler(event_for(api), None)
+    finally:
+        server.shutdown()
+        server.server_close()
+    (body,) = bodies
+    assert [x["vulnerability_id"] for x in body["exposures"]] == ["CVE-2024-6119"]
+    assert body["images"][0]["image"]["digest"] == api
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ECRWATCH_MIN_SEVERITY", "SEVERE"),
+        ("ECRWATCH_ECS", "maybe"),
+        ("ECRWATCH_NOTIFY_WEBHOOKS", "http://example.com/x"),
+    ],
+)
+def test_a_bad_setting_fails_the_invocation(api: str, monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(UsageError):
+        handler(event_for(api), None)
