@@ -118,7 +118,8 @@ def test_clusters_without_an_api_server_yet_are_skipped_unless_named(sim_eks_clu
     assert everything.errors == () and [s.name for s in everything.clusters] == ["prod"]
     named = collect((REGION,), ("new",))
     [error] = named.errors
-    assert (error.source, error.code) == (f"eks:{REGION}/new", "CREATING")
+    assert (error.source, error.code) == (f"eks:{REGION}/new", "ClusterNotActive")
+    assert "CREATING" in error.message
     assert [(s.name, s.ok) for s in named.clusters] == [("new", False)]
 
 

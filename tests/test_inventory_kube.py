@@ -440,3 +440,23 @@ def test_kube_context_alone_follows_kubeconfig_then_the_home_directory(sim_kube:
     assert [(c.name, Path(c.file).name) for c in plan.contexts] == [("shared", "first"), ("only-2", "second")]
     with pytest.raises(UsageError, match="KUBECONFIG is not set"):
         load_kubeconfig(None, ["shared"], environ={"HOME": str(tmp_path / "empty-home")})
+
+
+def test_a_token_file_gone_after_the_check_is_that_contexts_error(sim_kube: SimKube, tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(sim_kube.token)
+    path = write_kubeconfig(tmp_path / "config", [sim_kube.kubeconfig_entry("ctx", user={"tokenFile": "token"})])
+    plan = load_kubeconfig(str(path), ["ctx"])  # a relative tokenFile: found beside the kubeconfig
+    assert plan.contexts[0].auth == "token-file"
+    token_file.unlink()
+    [context] = plan.contexts
+    reach = KubeTarget(
+        ClusterInfo("kubernetes", "ctx", "kube-context:ctx"),
+        context.server,
+        lambda: plan.configuration(context, str(tmp_path / "t")),
+        HINTS,
+    )
+    inventory = read_cluster(reach, timeouts=FAST)
+    [error] = inventory.errors
+    assert (error.source, error.code) == ("kube-context:ctx", "KubeconfigError")
+    assert sim_kube.requests == [] and not inventory.clusters[0].ok

@@ -45,6 +45,7 @@ DEFAULT_WORKERS = 8
 LIST_PAGE = 100  # ListClusters maxResults ceiling
 READABLE_STATUSES = frozenset({"ACTIVE", "UPDATING"})  # the others have no API server to ask, or not for long
 _NOT_FOUND = "ResourceNotFoundException"
+_NOT_ACTIVE = "ClusterNotActive"
 
 _CLUSTER_NAME = re.compile(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}")  # EKS's own pattern and length
 _CLUSTER_ARN = re.compile(
@@ -239,7 +240,8 @@ def _to_cluster(described: _Described) -> EksCluster | SourceError:
     ca_data = cluster.get("certificateAuthority", {}).get("data")
     status = cluster.get("status", "")
     if status not in READABLE_STATUSES:
-        return SourceError(source, f"EKS cluster {described.name} in {described.region} is {status}", status or None)
+        message = f"EKS cluster {described.name} in {described.region} is {status}: it has no API server to read"
+        return SourceError(source, message, _NOT_ACTIVE)
     if not endpoint or not endpoint.lower().startswith("https://"):
         return SourceError(source, f"EKS cluster {described.name} has no https API endpoint", "NoEndpoint")
     try:
@@ -291,7 +293,7 @@ def discover_eks(
             continue
         result = _to_cluster(item)
         if isinstance(result, SourceError):
-            if named or result.code not in ("CREATING", "DELETING", "FAILED", "PENDING"):
+            if named or result.code != _NOT_ACTIVE:
                 found.errors.append(result)
                 found.scopes.append(ClusterScope("eks", item.name, (item.cluster or {}).get("arn"), item.region, False))
             else:

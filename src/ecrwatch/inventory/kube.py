@@ -31,6 +31,7 @@ from typing import Any
 import urllib3
 from kubernetes.client import ApiClient, AppsV1Api, BatchV1Api, Configuration, CoreV1Api
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
 from urllib3.util.retry import Retry
 
 from ecrwatch import __version__
@@ -385,6 +386,9 @@ class _Reader:
             raise self._failure("InvalidResponse", f"the answer listing {what} is not JSON", None, False) from None
         except AwsCallError as exc:  # the EKS token could not be made (CredentialsError is not caught: exit 2)
             raise self._failure(exc.code or "TokenError", exc.message, exc.hint, True) from None
+        except ConfigException:  # a kubeconfig credential could not be renewed
+            message = f"the credentials for {self._target.server} could not be renewed listing {what}"
+            raise self._failure("KubeconfigError", message, self._target.hints.unauthorized, True) from None
         if not isinstance(document, dict) or not isinstance(document.get("items"), list):
             raise self._failure("InvalidResponse", f"the answer listing {what} is not a list", None, False)
         metadata = document.get("metadata") or {}

@@ -73,7 +73,7 @@ class KubeconfigPlan:
                 temp_file_path=temp_dir,
             )
             loader.load_and_set(config)  # type: ignore[no-untyped-call]
-        except ConfigException as exc:
+        except (ConfigException, OSError) as exc:
             raise ClusterUnavailable(
                 "KubeconfigError",
                 f"the kubeconfig context {context.name!r} could not be loaded: {_config_problem(exc)}",
@@ -278,8 +278,10 @@ def _display(server: str) -> str:
     return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else server.rpartition("@")[2]
 
 
-def _config_problem(exc: ConfigException) -> str:
-    """The loader's message, which names keys and files; cut to one line."""
+def _config_problem(exc: ConfigException | OSError) -> str:
+    """What went wrong, naming keys and files only: the loader's one-line message, or a file's error."""
+    if isinstance(exc, OSError):
+        return f"{exc.filename or 'a file'}: {exc.strerror or type(exc).__name__}"
     return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
 
 

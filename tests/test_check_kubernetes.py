@@ -1,0 +1,298 @@
+"""`ecrwatch check` end to end on Kubernetes: the real CLI, EKS clusters discovered in the simulated account
+and reached with EKS tokens, kubeconfig contexts, the report a user reads, and no credential in any of it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import jsonschema
+import pytest
+from click.testing import CliRunner, Result
+
+from conftest import SHARED
+from ecrwatch.cli import main
+from ecrwatch.images import ecr_registry_host
+from ecrwatch.sim.inspector2 import Inspector2Sim
+from ecrwatch.sim.kube import KubeContainerSeed, SimKube, exec_plugin_user, write_kubeconfig
+from ecrwatch.sim.seed import push_image, push_index
+from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
+
+REGION = "us-west-2"
+HOST = ecr_registry_host(ACCOUNT_ID, REGION)
+SCHEMA = json.loads((SHARED / "schema" / "check-report.v1.json").read_text())
+CONFIG_ID = "sha256:" + "c" * 64
+BUSYBOX = "docker.io/library/busybox@sha256:" + "b" * 64
+
+
+@dataclass
+class World:
+    sim: SimAWS
+    prod: SimKube
+    api: str
+    web_index: str
+    web_amd: str
+    job: str
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, ["check", "--region", REGION, "--format", "json", *args])
+
+
+def report_of(result: Result) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads(result.stdout)
+    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(report)
+    return report
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def entry(report: dict[str, Any], digest: str) -> dict[str, Any]:
+    (found,) = [e for e in report["images"] if e["image"]["digest"] == digest]
+    return found
+
+
+@pytest.fixture
+def world(sim_aws: SimAWS, sim_eks_cluster: Any) -> World:
+    ecr = boto3.client("ecr", region_name=REGION)
+    for repo in ("team/api", "team/web", "team/job"):
+        ecr.create_repository(repositoryName=repo)
+    api = push_image(ecr, "team/api", "v1")
+    web = push_index(ecr, "team/web", "v2")
+    job = push_image(ecr, "team/job", "v3")
+    inspector = sim_aws.extension(Inspector2Sim)
+    inspector.add_finding(
+        REGION, repository="team/api", digest=api, vulnerability_id="CVE-2024-0001", severity="CRITICAL"
+    )
+    inspector.add_finding(REGION, repository="team/api", digest=api, vulnerability_id="CVE-2024-0002", severity="HIGH")
+    amd = web.platforms["linux/amd64"]
+    inspector.add_finding(
+        REGION, repository="team/web", digest=amd, vulnerability_id="CVE-2024-1000", severity="MEDIUM"
+    )
+    inspector.set_coverage(REGION, repository="team/web", digest=web.platforms["linux/arm64"])  # scanned, clean
+    inspector.add_finding(REGION, repository="team/job", digest=job, vulnerability_id="CVE-2024-2000", severity="LOW")
+
+    prod = sim_eks_cluster(REGION, "prod")
+    prod.run_deployment(
+        "shop",
+        "api",
+        [KubeContainerSeed("api", f"{HOST}/team/api:v1", image_id=f"docker-pullable://{HOST}/team/api@{api}")],
+    )
+    prod.run_cronjob(
+        "batch",
+        "nightly",
+        [KubeContainerSeed("job", f"{HOST}/team/job:v3", image_id=CONFIG_ID)],  # a config id: matched by tag
+        init_containers=[KubeContainerSeed("wait", "busybox:1.36", image_id=BUSYBOX)],
+    )
+    prod.run_daemonset(
+        "kube-system",
+        "agent",
+        [KubeContainerSeed("agent", f"{HOST}/team/web:v2", image_id=f"{HOST}/team/web@{web.digest}")],
+    )
+    return World(sim_aws, prod, api, web.digest, amd, job)
+
+
+def test_pods_of_an_eks_cluster_are_joined_with_their_findings(world: World) -> None:
+    result = run("--no-ecs")
+    report = report_of(result)
+    assert result.exit_code == 0, result.stderr
+    api = entry(report, world.api)["workloads"]
+    assert len(api) == 2
+    assert {(w["platform"], w["cluster"], w["region"], w["account"], w["namespace"]) for w in api} == {
+        ("eks", "prod", REGION, ACCOUNT_ID, "shop")
+    }
+    assert {(w["owner"]["kind"], w["owner"]["name"], w["matched_via"], w["running_digest"]) for w in api} == {
+        ("Deployment", "api", "digest", world.api)
+    }
+    (agent,) = entry(report, world.web_amd)["workloads"]
+    assert (agent["owner"], agent["matched_via"], agent["running_digest"]) == (
+        {"kind": "DaemonSet", "name": "agent"},
+        "index",
+        world.web_index,
+    )
+    (job,) = entry(report, world.job)["workloads"]
+    assert (job["owner"], job["matched_via"], job["running_digest"], job["container_type"]) == (
+        {"kind": "CronJob", "name": "nightly"},
+        "tag",
+        None,
+        "app",
+    )
+    (busybox,) = report["unscanned"]
+    assert busybox["reason"] == "not_ecr"
+    assert [(w["container"], w["container_type"]) for w in busybox["workloads"]] == [("wait", "init")]
+    assert report["summary"]["running_containers"] == 5  # 2 api replicas, the job and its init container, the agent
+    assert [e["vulnerability_id"] for e in report["exposures"]] == [
+        "CVE-2024-0001",
+        "CVE-2024-0002",
+        "CVE-2024-1000",
+        "CVE-2024-2000",
+    ]
+    assert report["scope"]["clusters"] == [
+        {
+            "platform": "eks",
+            "name": "prod",
+            "arn": f"arn:aws:eks:{REGION}:{ACCOUNT_ID}:cluster/prod",
+            "region": REGION,
+            "ok": True,
+        }
+    ]
+
+
+def test_a_refusing_and_an_unreachable_cluster_beside_a_healthy_one_exit_3(world: World, sim_eks_cluster: Any) -> None:
+    sim_eks_cluster(REGION, "unmapped", known_key=False)
+    sim_eks_cluster(REGION, "gone", endpoint=f"https://127.0.0.1:{closed_port()}")
+    result = run("--no-ecs", "--fail-on", "CRITICAL")
+    report = report_of(result)
+    assert result.exit_code == 3  # incomplete beats exposures
+    errors = {e["source"]: e for e in report["errors"]}
+    assert {source: e["code"] for source, e in errors.items()} == {
+        f"eks:{REGION}/unmapped": "401",
+        f"eks:{REGION}/gone": "ConnectionRefused",
+    }
+    assert "AmazonEKSViewPolicy" in errors[f"eks:{REGION}/unmapped"]["message"]
+    assert {c["name"]: c["ok"] for c in report["scope"]["clusters"]} == {"prod": True, "unmapped": False, "gone": False}
+    # The healthy cluster's results are complete.
+    assert len(entry(report, world.api)["workloads"]) == 2
+    assert report["summary"]["running_containers"] == 5
+    assert report["summary"]["exposures"] == 4
+
+
+def test_kubeconfig_contexts_with_a_token_and_a_client_certificate(
+    world: World, sim_kube: SimKube, tmp_path: Path
+) -> None:
+    sim_kube.run_statefulset(
+        "data", "db", [KubeContainerSeed("db", f"{HOST}/team/api:v1", image_id=f"{HOST}/team/api@{world.api}")]
+    )
+    path = write_kubeconfig(
+        tmp_path / "config",
+        [
+            sim_kube.kubeconfig_entry("dev-token"),
+            sim_kube.kubeconfig_entry("dev-cert", client_cert=sim_kube.issue_client_cert("ecrwatch", ["viewers"])),
+        ],
+    )
+    result = run(
+        "--no-ecs", "--no-eks", "--kubeconfig", str(path), "--kube-context", "dev-token", "--kube-context", "dev-cert"
+    )
+    report = report_of(result)
+    assert result.exit_code == 0, result.stderr
+    workloads = entry(report, world.api)["workloads"]
+    assert sorted((w["platform"], w["cluster"], w["region"], w["owner"]["kind"]) for w in workloads) == [
+        ("kubernetes", "dev-cert", None, "StatefulSet"),
+        ("kubernetes", "dev-token", None, "StatefulSet"),
+    ]
+    assert {(c["platform"], c["name"], c["ok"]) for c in report["scope"]["clusters"]} == {
+        ("kubernetes", "dev-token", True),
+        ("kubernetes", "dev-cert", True),
+    }
+    assert world.prod.requests == []  # --no-eks: the EKS cluster was not read
+    assert {r.auth for r in sim_kube.requests} == {"token", "client-cert"}
+
+
+def test_kube_context_alone_reads_the_files_in_kubeconfig(
+    world: World, sim_kube: SimKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim_kube.add_pod(
+        "default",
+        "bare",
+        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
+    )
+    path = write_kubeconfig(tmp_path / "config", [sim_kube.kubeconfig_entry("home")])
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    report = report_of(run("--no-ecs", "--no-eks", "--kube-context", "home"))
+    (workload,) = entry(report, world.job)["workloads"]
+    assert (workload["cluster"], workload["pod"], workload["owner"]) == ("home", "bare", None)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--kubeconfig", "{tmp}/missing"], "does not exist"),
+        (["--kubeconfig", "{config}", "--kube-context", "nope"], "context 'nope' is not in kubeconfig"),
+        (["--eks-cluster", "not a name"], "is not a valid EKS cluster name"),
+        (["--no-eks", "--eks-cluster", "prod"], "--no-eks"),
+    ],
+)
+def test_what_must_be_fixed_first_is_exit_2_before_any_cluster_is_read(
+    world: World, sim_kube: SimKube, tmp_path: Path, args: list[str], says: str
+) -> None:
+    config = sim_kube.kubeconfig(tmp_path / "config", "real")
+    filled = [a.format(tmp=tmp_path, config=config) for a in args]
+    result = run(*filled)
+    assert result.exit_code == 2
+    assert says in result.stderr
+    assert world.prod.requests == [] and sim_kube.requests == []
+    assert world.sim.calls.count("eks") == 0 and world.sim.calls.count("ecs") == 0
+
+
+def test_no_token_key_or_kubeconfig_secret_reaches_any_output(
+    world: World, sim_eks_cluster: Any, sim_kube: SimKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim_eks_cluster(REGION, "unmapped", known_key=False)
+    forbidden = sim_eks_cluster(REGION, "viewless")
+    forbidden.forbid = True
+    sim_kube.add_pod("default", "bare", containers=[KubeContainerSeed("c", "nginx:1.27", image_id=BUSYBOX)])
+    static_token = "static-token-SECRET-7f3a"
+    exec_token = "exec-token-SECRET-91bc"
+    sim_kube.tokens.update({static_token, exec_token})
+    client_cert = sim_kube.issue_client_cert("ecrwatch")
+    path = write_kubeconfig(
+        tmp_path / "config",
+        [
+            sim_kube.kubeconfig_entry("token", token=static_token),
+            sim_kube.kubeconfig_entry("revoked", token="revoked-token-SECRET-0d2e"),
+            sim_kube.kubeconfig_entry("cert", client_cert=client_cert),
+            sim_kube.kubeconfig_entry("exec", user=exec_plugin_user(exec_token)),
+        ],
+    )
+    # Inline keys and certificates go to a temporary directory for the run: here, to see it emptied.
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    # A handler made now writes to this run's stderr (the CLI adds one only where there is none).
+    monkeypatch.setattr(logging.getLogger("ecrwatch"), "handlers", [])
+    args = ["--kubeconfig", str(path)] + [f"--kube-context={c}" for c in ("token", "revoked", "cert", "exec")]
+    json_run = CliRunner().invoke(main, ["check", "--region", REGION, "-vv", "--format", "json", *args])
+    table_run = CliRunner().invoke(main, ["check", "--region", REGION, "-vv", "--format", "table", *args])
+    assert json_run.exit_code == table_run.exit_code == 3
+    report = report_of(json_run)
+    assert {e["code"] for e in report["errors"]} == {"401", "403"}
+    assert "kube-context:revoked" in {e["source"] for e in report["errors"]}
+    assert "DEBUG" in json_run.stderr  # -vv logging reached this capture: the scan below means something
+
+    key_body = "".join(client_cert.key_pem.decode().splitlines()[1:-1])
+    environ = world.sim.environ()
+    secrets = {
+        static_token,
+        exec_token,
+        "revoked-token-SECRET-0d2e",
+        key_body[:40],
+        key_body[-40:],
+        base64.b64encode(client_cert.key_pem).decode()[:40],
+        environ["AWS_SECRET_ACCESS_KEY"],
+        "k8s-aws-v1.",
+        "X-Amz-Signature",
+        "Bearer ",
+    }
+    for name, text in (
+        ("json stdout", json_run.stdout),
+        ("json stderr", json_run.stderr),
+        ("table stdout", table_run.stdout),
+        ("table stderr", table_run.stderr),
+    ):
+        found = [s for s in secrets if s in text]
+        assert not found, f"{name} shows {found}"
+        assert not re.search(r"X-Amz-Credential|aws4_request", text), name
+    # ... and the temporary files that held the client key while the clusters were read are gone.
+    assert list(scratch.iterdir()) == []
