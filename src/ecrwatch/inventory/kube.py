@@ -50,7 +50,7 @@ _CONTAINER_GROUPS: tuple[tuple[str, str, ContainerType], ...] = (
     ("initContainers", "initContainerStatuses", "init"),
     ("ephemeralContainers", "ephemeralContainerStatuses", "ephemeral"),
 )
-# Controllers whose own controller is looked up: (kind, API group) -> what is listed to find it.
+# Controllers whose own controller is looked up in the lists read first: (kind, API group).
 _RESOLVED_KINDS = frozenset({("ReplicaSet", "apps"), ("Job", "batch")})
 # Connection attempts are retried, reads once (an idempotent GET on a stale pooled connection), TLS failures
 # and statuses never here; the client's client-go mode honours Retry-After on 429 and 5xx, up to `total`.
@@ -315,7 +315,7 @@ def _transport_code(exc: BaseException) -> str:
 
 
 _TRANSPORT_WORDS = {
-    "TLSError": "the TLS handshake failed (the server's certificate did not verify)",
+    "TLSError": "the TLS handshake failed (the server's certificate did not verify, or it refused ours)",
     "ProxyError": "the proxy refused the connection",
     "ConnectTimeout": "the connection timed out",
     "ReadTimeout": "the server stopped answering (read timeout)",
