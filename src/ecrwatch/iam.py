@@ -197,7 +197,7 @@ def statements(commands: Iterable[str]) -> tuple[Statement, ...]:
 
 
 _SNS_TOPIC = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):sns:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?"
+    r"arn:(?P<partition>aws[a-z-]*):sns:[a-z]{2,4}(?:-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?"
 )
 
 

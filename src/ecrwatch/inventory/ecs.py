@@ -35,7 +35,7 @@ PAGE = 100  # ListTasks maxResults and DescribeTasks / DescribeClusters batch li
 
 _CLUSTER_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 _CLUSTER_ARN = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):ecs:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+):(?P<account>\d{12}):"
+    r"arn:(?P<partition>aws[a-z-]*):ecs:(?P<region>[a-z]{2,4}(?:-[a-z]+)+-\d+):(?P<account>\d{12}):"
     r"cluster/(?P<name>[A-Za-z0-9_-]{1,255})"
 )
 # DescribeClusters returns deleted clusters for a while, as INACTIVE: for ecrwatch they do not exist.
