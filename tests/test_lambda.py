@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from threading import Thread
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from conftest import SHARED
 from ecrwatch.aws_lambda import handler
 from ecrwatch.errors import UsageError
+from ecrwatch.events import ECR_IMAGE, EVENT_DETAIL_TYPE, EVENT_SOURCE
 from ecrwatch.images import ecr_registry_host
 from ecrwatch.logging_json import use_log_format
 from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
@@ -26,6 +28,7 @@ from test_events import documented_event
 REGION = "us-east-1"
 HOST = ecr_registry_host(ACCOUNT_ID, REGION)
 SCHEMA = json.loads((SHARED / "schema" / "check-report.v1.json").read_text())
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 EXPOSURE = jsonschema.Draft202012Validator({"$defs": SCHEMA["$defs"], "$ref": "#/$defs/exposure"})
 
 
@@ -139,3 +142,25 @@ def test_a_bad_setting_fails_the_invocation(api: str, monkeypatch: pytest.Monkey
     monkeypatch.setenv(name, value)
     with pytest.raises(UsageError):
         handler(event_for(api), None)
+
+
+def test_the_documented_lambda_policy_allows_every_call_the_handler_makes(
+    api: str, sim_aws: SimAWS, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    topic = boto3.client("sns", region_name=REGION).create_topic(Name="ecrwatch-alerts")["TopicArn"]
+    monkeypatch.setenv("ECRWATCH_NOTIFY_SNS", topic)
+    sim_aws.calls.clear()
+    assert handler(event_for(api), None)["status"] == "ok"
+    called = {f"{c.service}:{c.operation}" for c in sim_aws.calls.records} - {"sts:GetCallerIdentity"}
+    policy = json.loads((DEPLOY / "aws" / "lambda-iam-policy.json").read_text())
+    allowed = {action for statement in policy["Statement"] for action in statement["Action"]}
+    assert called <= allowed, called - allowed
+    assert "sns:Publish" in called and not any(a.startswith("inspector2:") for a in called)  # the event is the finding
+    statement = next(s for s in policy["Statement"] if s["Sid"] == "PublishNotifications")
+    assert statement["Resource"] == topic  # the example names the topic, not "*"
+
+
+def test_the_documented_eventbridge_rule_asks_for_what_the_handler_reads() -> None:
+    pattern = json.loads((DEPLOY / "aws" / "eventbridge-rule-pattern.json").read_text())
+    assert pattern["source"] == [EVENT_SOURCE] and pattern["detail-type"] == [EVENT_DETAIL_TYPE]
+    assert pattern["detail"] == {"status": ["ACTIVE"], "resources": {"type": [ECR_IMAGE]}}

@@ -20,11 +20,15 @@ from typing import Any
 import boto3
 import jsonschema
 import pytest
+import yaml  # type: ignore[import-untyped]
 from click.testing import CliRunner, Result
 
 from conftest import SHARED
+from ecrwatch.cli import check as check_command
 from ecrwatch.cli import main
+from ecrwatch.iam import KUBERNETES_RULES
 from ecrwatch.images import ecr_registry_host
+from ecrwatch.inventory.kubeconfig import load_kubeconfig
 from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
 from ecrwatch.sim.inspector2 import FindingSpec, Inspector2Sim
 from ecrwatch.sim.seed import push_image
@@ -620,3 +624,71 @@ def test_log_format_json_writes_one_json_object_a_line_on_stderr(world: World) -
     lines = [json.loads(line) for line in process.stderr.splitlines()]
     assert lines and all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
     assert any("does not exist yet" in line["message"] for line in lines)
+
+
+def test_the_webhook_url_can_stay_out_of_the_command_line(
+    world: World, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ECRWATCH_NOTIFY_WEBHOOKS", receiver.url)
+    run("--state", str(world.state))
+    assert len(receiver.bodies) == 1
+
+
+# --- deploy/ ------------------------------------------------------------------------------------------------
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+
+
+def _manifests() -> dict[str, dict[str, Any]]:
+    return {d["kind"]: d for d in yaml.safe_load_all((DEPLOY / "kubernetes" / "cronjob.yaml").read_text())}
+
+
+def test_the_cronjob_reads_with_get_and_list_on_pods_replicasets_and_jobs_only() -> None:
+    manifests = _manifests()
+    rules = {(r["apiGroups"][0], r["resources"][0]): sorted(r["verbs"]) for r in manifests["ClusterRole"]["rules"]}
+    assert rules == {(rule.api_group, rule.resources[0]): sorted(rule.verbs) for rule in KUBERNETES_RULES}
+    assert all(verbs == ["get", "list"] for verbs in rules.values())
+    subjects = manifests["ClusterRoleBinding"]["subjects"]
+    assert {"kind": "ServiceAccount", "name": "ecrwatch", "namespace": "ecrwatch"} in subjects
+    pod = manifests["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == manifests["ServiceAccount"]["metadata"]["name"]
+    assert manifests["CronJob"]["spec"]["concurrencyPolicy"] == "Forbid"
+
+
+def test_the_cronjobs_arguments_are_ecrwatch_check_options_and_keep_the_state_on_its_volume() -> None:
+    manifests = _manifests()
+    container = manifests["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    command, *args = container["args"]
+    assert command == "check"
+    params = check_command.make_context("check", list(args)).params
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert Path(params["state_path"]).parent == Path(mounts["state"])
+    assert Path(params["kubeconfig"]).parent == Path(mounts["kubeconfig"])
+    assert params["new_only"] and params["log_format"] == "json"
+    assert not any("hooks." in a for a in args)  # webhook URLs are secrets: from the environment only
+    assert container["env"][0]["name"] == "ECRWATCH_NOTIFY_WEBHOOKS"
+
+
+def test_the_in_cluster_kubeconfig_loads_as_the_service_account(tmp_path: Path) -> None:
+    text = _manifests()["ConfigMap"]["data"]["kubeconfig"]
+    mounted = tmp_path / "serviceaccount"
+    mounted.mkdir()
+    (mounted / "token").write_text("token")
+    (mounted / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    config = tmp_path / "kubeconfig"
+    config.write_text(text.replace("/var/run/secrets/kubernetes.io/serviceaccount", str(mounted)))
+    (context,) = load_kubeconfig(str(config), []).contexts
+    assert (context.name, context.server, context.auth) == (
+        "in-cluster",
+        "https://kubernetes.default.svc",
+        "token-file",
+    )
+
+
+def test_the_crontab_example_runs_check_with_a_state_file() -> None:
+    (line,) = [x for x in (DEPLOY / "crontab.example").read_text().splitlines() if x.startswith("*/")]
+    command = line.split(" && ", 1)[1].split(" 2>>", 1)[0]
+    words = [w.strip('"') for w in command.split()]
+    assert words[:2] == ["ecrwatch", "check"]
+    params = check_command.make_context("check", words[2:]).params
+    assert params["state_path"] and params["new_only"]

@@ -8,13 +8,15 @@ log say what is wrong with it. Configuration errors raise, so that the invocatio
 
 Configuration, from environment variables (all optional):
 
-- ECRWATCH_REGIONS: regions whose clusters are read, comma-separated (default: the function's AWS_REGION).
+- ECRWATCH_REGIONS: regions whose clusters are read (default: the function's own AWS_REGION).
 - ECRWATCH_ECS=false / ECRWATCH_EKS=false: skip ECS / EKS. ECRWATCH_ECS_CLUSTERS, ECRWATCH_EKS_CLUSTERS:
-  only these clusters (names or ARNs, comma-separated).
+  only these clusters (names or ARNs).
 - ECRWATCH_MIN_SEVERITY, ECRWATCH_FIXABLE_ONLY=true: the report's filters.
-- ECRWATCH_NOTIFY_WEBHOOKS: webhook URLs, comma-separated (secrets: prefer an encrypted variable).
-  ECRWATCH_NOTIFY_SNS: SNS topic ARNs, comma-separated. ECRWATCH_NOTIFY_TIMEOUT: seconds (default 10).
+- ECRWATCH_NOTIFY_WEBHOOKS: webhook URLs, space-separated (secrets: encrypt the variable with KMS).
+  ECRWATCH_NOTIFY_SNS: SNS topic ARNs. ECRWATCH_NOTIFY_TIMEOUT: seconds a webhook may take (default 10).
 - ECRWATCH_MAX_ATTEMPTS: attempts per AWS call (default 10). ECRWATCH_WORKERS: concurrent calls (default 8).
+
+Lists are separated by spaces or commas (webhook URLs by spaces only).
 """
 
 from __future__ import annotations
@@ -44,8 +46,10 @@ __all__ = ["LambdaConfig", "exposure_lines", "handler"]
 log = logging.getLogger(__name__)
 
 
-def _names(value: str | None) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(v.strip() for v in (value or "").split(",") if v.strip()))
+def _names(value: str | None, *, commas: bool = True) -> tuple[str, ...]:
+    """A list in a variable: space-separated, and comma-separated too except for URLs (a query may hold one)."""
+    text = (value or "").replace(",", " ") if commas else (value or "")
+    return tuple(dict.fromkeys(text.split()))
 
 
 def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
@@ -100,7 +104,7 @@ class LambdaConfig:
             eks_clusters=_names(environ.get("ECRWATCH_EKS_CLUSTERS")),
             filters=Filters(severity, _flag(environ, "ECRWATCH_FIXABLE_ONLY", False)),
             notifications=Notifications.parse(
-                _names(environ.get("ECRWATCH_NOTIFY_WEBHOOKS")),
+                _names(environ.get("ECRWATCH_NOTIFY_WEBHOOKS"), commas=False),
                 _names(environ.get("ECRWATCH_NOTIFY_SNS")),
                 _number(environ, "ECRWATCH_NOTIFY_TIMEOUT", 10.0, 1, 300),
             ),

@@ -97,8 +97,10 @@ def main() -> None:
     "webhooks",
     metavar="URL",
     multiple=True,
+    envvar="ECRWATCH_NOTIFY_WEBHOOKS",
     help="POST a JSON summary (Slack-ready `text`) to URL (https) when the run reports something or is "
-    "incomplete; repeatable.",
+    "incomplete; repeatable. Default: $ECRWATCH_NOTIFY_WEBHOOKS (space-separated), which keeps the secret URL "
+    "out of the command line.",
 )
 @click.option(
     "--notify-sns",
