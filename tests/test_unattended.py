@@ -259,6 +259,22 @@ def test_a_damaged_or_foreign_state_file_is_refused_untouched_before_any_call(
     assert world.sim.calls.records == []
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--new-only"], "--new-only needs --state"),
+        (["--state", "/nonexistent/folder/state.json"], "does not exist"),
+        (["--notify-sns", "arn:aws:sqs:us-east-1:123456789012:q"], "not an SNS topic ARN"),
+    ],
+)
+def test_unattended_options_that_cannot_work_are_exit_2_before_any_call(
+    world: World, args: list[str], says: str
+) -> None:
+    result = run(*args)
+    assert result.exit_code == 2 and says in result.stderr
+    assert world.sim.calls.records == []
+
+
 def test_a_run_waits_for_the_lock_then_gives_up_with_exit_3_and_the_state_untouched(world: World) -> None:
     run("--state", str(world.state))
     before = world.state.read_bytes()
@@ -472,6 +488,20 @@ def test_a_large_report_reaches_sns_in_numbered_self_contained_parts(world: Worl
         PART.validate(m)
     sent = sorted(x["finding_arn"] for m in messages for x in m["exposures"])
     assert sent == sorted(x["finding_arn"] for x in report["exposures"])  # every exposure, once
+
+
+def test_a_fifo_topic_gets_its_message_grouped(world: World) -> None:
+    sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(
+        Name="alerts.fifo", Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "false"}
+    )["TopicArn"]
+    url = sqs.create_queue(QueueName="alerts.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    result = run("--notify-sns", topic)
+    assert result.exit_code == 0, result.stderr
+    (body,) = _received(sqs, url)
+    assert len(json.loads(body)["exposures"]) == 3
 
 
 def test_a_failed_sns_publish_is_an_error_and_exit_3(world: World) -> None:

@@ -16,6 +16,7 @@ as an `errors` entry (`notify:webhook`, `sns:REGION`); it never raises.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import ipaddress
 import json
@@ -385,10 +386,17 @@ def _publish(aws: Aws | None, topic: SnsTopic, report: Report, text: str) -> Sou
     bodies = payload_parts(report, text, SNS_MESSAGE_LIMIT)
     client: SNSClient = aws.client("sns", topic.region)
     for body in bodies:
-        subject = _subject(report, body["part"], len(bodies))
+        request: dict[str, Any] = {
+            "TopicArn": topic.arn,
+            "Message": _dumps(body),
+            "Subject": _subject(report, body["part"], len(bodies)),
+        }
+        if topic.arn.endswith(".fifo"):  # FIFO topics want a group (one: the parts stay in order) and a dedup id
+            request["MessageGroupId"] = "ecrwatch"
+            request["MessageDeduplicationId"] = hashlib.sha256(request["Message"].encode()).hexdigest()
         try:
             with calling("sns", "Publish", topic.region):
-                client.publish(TopicArn=topic.arn, Message=_dumps(body), Subject=subject)
+                client.publish(**request)
         except EcrwatchError as exc:
             message = f"SNS topic {topic.arn}: part {body['part']} was not published: {exc.message}"
             log.warning("%s", message)
