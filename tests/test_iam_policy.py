@@ -29,11 +29,15 @@ CHECKED_BY_AWS = {"enable-scanning": {"inspector2:ListAccountPermissions", "iam:
 FAST = ("--poll-interval", "0.01", "--wait-timeout", "10")
 
 
-def printed_policy(command: str) -> dict[str, Any]:
-    result = ecrwatch("iam-policy", "--command", command)
+def printed_policy(command: str, *options: str) -> dict[str, Any]:
+    result = ecrwatch("iam-policy", "--command", command, *options)
     assert result.exit_code == 0, result.output
     policy: dict[str, Any] = json.loads(result.stdout)
     return policy
+
+
+# The topic a notification scenario publishes to: the call log keeps no parameters of query-protocol calls.
+PUBLISHED_TO: dict[str, str] = {}
 
 
 def resource_of(record: CallRecord) -> str | None:
@@ -42,7 +46,7 @@ def resource_of(record: CallRecord) -> str | None:
     if action == "ecr:BatchGetImage":
         registry = record.params["registryId"]
         return f"arn:aws:ecr:{record.region}:{registry}:repository/{record.params['repositoryName']}"
-    return None
+    return PUBLISHED_TO.get(action)
 
 
 def allows(policy: dict[str, Any], record: CallRecord) -> bool:
@@ -64,12 +68,16 @@ def policy_actions(policy: dict[str, Any]) -> set[str]:
     return {action for statement in policy["Statement"] for action in statement["Action"]}
 
 
-def assert_covers_exactly(policy: dict[str, Any], records: Iterable[CallRecord], checked_by_aws: set[str]) -> None:
-    records = list(records)
+def assert_allows_every_call(policy: dict[str, Any], records: list[CallRecord]) -> None:
     assert records, "the scenarios called nothing"
-    called = {f"{r.service}:{r.operation}" for r in records}
     denied = sorted({f"{r.service}:{r.operation}" for r in records if not allows(policy, r)} - NEEDS_NO_PERMISSION)
     assert denied == [], "called, but not allowed by the printed policy"
+
+
+def assert_covers_exactly(policy: dict[str, Any], records: Iterable[CallRecord], checked_by_aws: set[str]) -> None:
+    records = list(records)
+    assert_allows_every_call(policy, records)
+    called = {f"{r.service}:{r.operation}" for r in records}
     unused = sorted(policy_actions(policy) - called - checked_by_aws)
     assert unused == [], "in the printed policy, but no scenario calls it"
     assert not (called & checked_by_aws), "an action said to be checked by AWS is called by ecrwatch"
@@ -154,6 +162,26 @@ def test_the_documented_exceptions_are_exactly_the_ones_in_the_module() -> None:
     assert iam.implicit_actions(["enable-scanning"]) == frozenset(CHECKED_BY_AWS["enable-scanning"])
     assert iam.implicit_actions(["check", "status"]) == frozenset()
     assert frozenset(NEEDS_NO_PERMISSION) == iam.NEEDS_NO_PERMISSION
+
+
+def test_notifications_need_publish_on_their_topic_and_nothing_else(
+    sim_aws: SimAWS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_account(sim_aws)
+    topic = boto3.client("sns", region_name=REGION).create_topic(Name="ecrwatch-alerts")["TopicArn"]
+    monkeypatch.setitem(PUBLISHED_TO, "sns:Publish", topic)
+    sim_aws.calls.clear()
+    result = check("--notify-sns", topic, "--no-eks")
+    assert result.exit_code == 0, result.output
+    assert sim_aws.calls.count("sns", "Publish") >= 1
+    policy = printed_policy("check", "--sns-topic", topic)
+    assert_allows_every_call(policy, sim_aws.calls.records)
+    (statement,) = [s for s in policy["Statement"] if "sns:Publish" in s["Action"]]
+    assert (statement["Action"], statement["Resource"]) == (["sns:Publish"], topic)
+    assert {r.service for r in sim_aws.calls.records if r.operation == "Publish"} == {"sns"}
+    # ... and without --sns-topic the policy rightly refuses the notification.
+    (publish,) = [r for r in sim_aws.calls.records if r.operation == "Publish"][:1]
+    assert not allows(printed_policy("check"), publish)
 
 
 # --- the documents themselves -----------------------------------------------------------------------------

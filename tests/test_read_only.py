@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import boto3
 import pytest
 
 from ecrwatch.sim.kube import SimKube
@@ -54,3 +55,15 @@ def test_a_report_is_what_was_read_not_a_sample(sim_aws: SimAWS, sim_eks_cluster
     report = report_of(check())
     platforms = {(w["platform"], w["region"]) for i in report["images"] for w in i["workloads"]}
     assert platforms == {("ecs", REGION), ("ecs", OTHER), ("eks", REGION)}
+
+
+def test_the_one_write_is_the_notification_asked_for(sim_aws: SimAWS, tmp_path: Path) -> None:
+    """With --notify-sns, check publishes to that topic, and writes nothing else anywhere."""
+    seed_account(sim_aws)
+    topic = boto3.client("sns", region_name=REGION).create_topic(Name="ecrwatch-alerts")["TopicArn"]
+    sim_aws.calls.clear()
+    result = check("--notify-sns", topic, "--state", str(tmp_path / "state.json"), "--no-eks")
+    assert result.exit_code == 0, result.output
+    writes = sorted({f"{r.service}:{r.operation}" for r in sim_aws.calls.records if not READ.match(r.operation)})
+    assert writes == ["sns:Publish"]
+    assert {r.region for r in sim_aws.calls.select("sns")} == {REGION}  # the topic's own region
