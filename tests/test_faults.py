@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import pytest
 import ecrwatch.sim.ecs as sim_ecs
 from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
 from ecrwatch.sim.inspector2 import Inspector2Sim
+from ecrwatch.sim.kube import SimKube
 from ecrwatch.sim.server import SimAWS
 from hardening_world import (
     HOST,
@@ -25,6 +26,7 @@ from hardening_world import (
     REGION,
     SESSION_TOKEN,
     Account,
+    add_eks_cluster,
     check,
     closed_port,
     ecrwatch,
@@ -431,3 +433,23 @@ def test_answers_missing_optional_fields_never_crash_the_run_nor_hide_a_finding(
     matched = sorted((w["container"], w["matched_via"]) for w in api["workloads"])
     assert matched == [("api", "digest"), ("late", "tag")]
     assert report["summary"]["running_containers"] == 5  # 4 seeded + the pulling one; the hollow task has none
+
+
+# --- a Kubernetes API that stalls mid-listing (the Kubernetes inventory's own tests cover the rest) ------
+
+
+def test_a_kubernetes_api_that_stalls_mid_listing_is_that_clusters_error(
+    sim_aws: SimAWS, account: Account, sim_eks_cluster: Callable[..., SimKube]
+) -> None:
+    kube = add_eks_cluster(sim_eks_cluster, account)
+    kube.stall("/api/v1/pods", after_items=1)  # headers and the first pod, then nothing
+    result = check("--read-timeout", "0.5", "--max-attempts", "1", "--fail-on", "CRITICAL")
+    assert result.exit_code == 3  # incomplete beats exposures
+    no_traceback(result)
+    report = report_of(result)
+    (error,) = report["errors"]
+    assert error["source"] == f"eks:{REGION}/shop"
+    assert "ReadTimeout" in error["code"]
+    assert {c["name"]: c["ok"] for c in report["scope"]["clusters"]}["shop"] is False
+    # ECS was read in full.
+    assert exposure_ids(report) == {"CVE-2024-0001", "CVE-2024-0002", "CVE-2024-2000", "CVE-2024-3000"}
