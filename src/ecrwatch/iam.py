@@ -276,8 +276,15 @@ def implicit_actions(commands: Iterable[str]) -> frozenset[str]:
 
 def notes(commands: Iterable[str]) -> list[str]:
     """What a person should know about the policy, for stderr."""
+    commands = tuple(commands)
     lines = ["sts:GetCallerIdentity is not listed: AWS allows it to every principal."]
     lines.extend(f"{action}: only {when}." for action, when in conditional_actions(commands).items())
+    if "check" in commands:
+        lines.append(
+            "check --notify-sns needs sns:Publish on its topics: add --sns-topic ARN (and, for a topic encrypted "
+            "with a customer managed key, kms:GenerateDataKey and kms:Decrypt on that key)."
+        )
+        lines.append("check reads Kubernetes too: `ecrwatch iam-policy --kubernetes` prints the access it needs there.")
     return lines
 
 
