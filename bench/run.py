@@ -1,0 +1,303 @@
+"""Run the organisation-scale benchmark: `python -m bench.run --scenario S|L|both` (see bench/README.md).
+
+For each scenario: a process seeds the simulators and serves them under injected latency (bench/host.py);
+then, each in a fresh process, ecrwatch `check` (once per `--workers` value) and the naive plan run against
+them (bench/plans.py), while the host counts their calls; the lower bound comes from the scenario's own
+facts (bench/bound.py). A table goes to stdout, the figures to bench/results/ as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import multiprocessing
+import os
+import platform
+import pstats
+import sys
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from bench.bound import AWS_LATENCY, FINDINGS_PAGE, Bound, lower_bound
+from bench.host import serve
+from bench.plans import PlanResult, PlanSpec, run_plan
+from bench.scenarios import SCENARIOS
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_WORKERS = (16,)
+NAIVE_PAGES = {"S": None, "L": 300}  # pages per region before the naive plan stops (None: all of them)
+_CTX = multiprocessing.get_context("spawn")
+
+
+class Host:
+    """The simulators' process (bench/host.py), driven over a pipe."""
+
+    def __init__(self, scenario: str, timeout: float = 600.0, *, latency: bool = True) -> None:
+        self._conn, child = _CTX.Pipe()
+        self._process = _CTX.Process(target=serve, args=(scenario, child, latency), name=f"sim-{scenario}", daemon=True)
+        self._process.start()
+        child.close()
+        if not self._conn.poll(timeout):
+            raise RuntimeError("the simulators did not come up")
+        ready = self._conn.recv()
+        self.environ: dict[str, str] = ready["environ"]
+        self.facts: dict[str, Any] = ready["facts"]
+        self.seeding_s: dict[str, float] = ready["seeding_s"]
+
+    def ask(self, command: str) -> Any:
+        self._conn.send(command)
+        return self._conn.recv()
+
+    def stop(self) -> None:
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self._conn.send("stop")
+        self._process.join(timeout=30)
+        if self._process.is_alive():
+            self._process.terminate()
+
+
+def run_child(spec: PlanSpec, timeout: float = 3600.0) -> PlanResult:
+    conn, child = _CTX.Pipe()
+    process = _CTX.Process(target=run_plan, args=(spec, child), name=f"plan-{spec.plan}")
+    process.start()
+    child.close()
+    try:
+        if not _wait(conn, process, timeout):
+            raise RuntimeError(f"the {spec.plan} plan did not finish (exit code {process.exitcode})")
+        result: PlanResult = conn.recv()
+        return result
+    finally:
+        process.join(timeout=30)
+        if process.is_alive():
+            process.terminate()
+
+
+def _wait(conn: Connection, process: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if conn.poll(1.0):
+            return True
+        if not process.is_alive() and not conn.poll(0):
+            return False
+    return False
+
+
+def measure(host: Host, spec: PlanSpec) -> dict[str, Any]:
+    """One plan run, with the calls the host saw it make."""
+    host.ask("reset")
+    result = run_child(spec)
+    seen = host.ask("counters")
+    # When each kind of call was first made and last answered, in seconds from the start of the run.
+    seen["spans"] = {
+        k: [round(a - result.started_at, 3), round(b - result.started_at, 3)] for k, (a, b) in seen["spans"].items()
+    }
+    return {"result": asdict(result), **seen}
+
+
+def naive_estimate(naive: dict[str, Any], facts: dict[str, Any], check_calls: dict[str, int]) -> dict[str, Any]:
+    """The naive plan's figures where it stopped early: each region's findings chain at the measured time a
+    page, for every page the account's ACTIVE findings fill; coverage as check's (the same digests have no
+    finding), one round of latency."""
+    info = naive["result"]["naive"]
+    calls = dict(naive["calls"])
+    total_pages = 0
+    slowest = 0.0
+    for region, measured in info["regions"].items():
+        region_pages = -(-facts["active_findings"][region] // FINDINGS_PAGE)
+        total_pages += region_pages
+        slowest = max(slowest, region_pages * measured["seconds"] / max(1, measured["pages"]))
+    calls["inspector2:ListFindings"] = total_pages
+    coverage = check_calls.get("inspector2:ListCoverage", 0)
+    if coverage:
+        calls["inspector2:ListCoverage"] = coverage
+    wall = info["inventory_s"] + slowest + (AWS_LATENCY if coverage else 0.0)
+    return {"calls": dict(sorted(calls.items())), "wall_s": wall, "estimated": True}
+
+
+def run_scenario(name: str, workers: list[int], args: argparse.Namespace) -> dict[str, Any]:
+    scenario = SCENARIOS[name]
+    print(f"[{name}] seeding the simulators ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    host = Host(name)
+    print(f"[{name}] seeded in {time.perf_counter() - started:.1f} s {host.seeding_s}", file=sys.stderr, flush=True)
+    try:
+        checks: dict[int, dict[str, Any]] = {}
+        for w in workers:
+            spec = PlanSpec("check", host.environ, scenario.regions, w)
+            checks[w] = measure(host, spec)
+            r = checks[w]["result"]
+            print(
+                f"[{name}] check --workers {w}: {r['wall_s']:.2f} s, {sum(checks[w]['calls'].values())} calls, "
+                f"peak in flight {checks[w]['peak_in_flight'].get('all', 0)}",
+                file=sys.stderr,
+                flush=True,
+            )
+        chosen = args.default_workers if args.default_workers in checks else workers[-1]
+        extras: dict[str, Any] = {}
+        if args.trace_memory:
+            traced = run_child(PlanSpec("check", host.environ, scenario.regions, chosen, trace_memory=True))
+            extras["traced_peak_mb"] = traced.traced_peak_mb
+        if args.profile:
+            RESULTS.mkdir(exist_ok=True)
+            path = RESULTS / f"profile-{name}-w{chosen}.pstats"
+            run_child(PlanSpec("check", host.environ, scenario.regions, chosen, profile=str(path)))
+            extras["profile"] = str(path)
+            pstats.Stats(str(path), stream=sys.stderr).sort_stats("cumulative").print_stats(35)
+        naive: dict[str, Any] | None = None
+        if not args.no_naive:
+            max_pages = None if args.naive_pages == "all" else NAIVE_PAGES[name]
+            if args.naive_pages not in ("auto", "all"):
+                max_pages = int(args.naive_pages)
+            print(f"[{name}] naive plan (pages per region: {max_pages or 'all'}) ...", file=sys.stderr, flush=True)
+            naive = measure(host, PlanSpec("naive", host.environ, scenario.regions, chosen, max_pages=max_pages))
+            info = naive["result"]["naive"]
+            if info["complete"]:
+                naive["estimate"] = {"calls": naive["calls"], "wall_s": naive["result"]["wall_s"], "estimated": False}
+            else:
+                naive["estimate"] = naive_estimate(naive, host.facts, checks[chosen]["calls"])
+        bounds: dict[int, Bound] = {}
+        for w, measured in checks.items():
+            bounds[w] = lower_bound(host.facts, max(w, measured["peak_in_flight"].get("all", 0)))
+        return {
+            "scenario": asdict(scenario),
+            "seeding_s": host.seeding_s,
+            "facts": {
+                k: v for k, v in host.facts.items() if k not in ("findings_by_digest", "needs_resolution", "ecr")
+            },
+            "workers": chosen,
+            "check": {str(w): c for w, c in checks.items()},
+            "naive": naive,
+            "bound": {str(w): b.to_json() for w, b in bounds.items()},
+            **extras,
+        }
+    finally:
+        host.stop()
+
+
+# --- output ------------------------------------------------------------------------------------------------
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    names = list(results)
+    columns: list[tuple[str, dict[str, int], str, str]] = []  # (title, calls, wall, rss)
+    for name in names:
+        res = results[name]
+        w = str(res["workers"])
+        check, bound = res["check"][w], res["bound"][w]
+        columns.append(
+            (
+                f"{name} check",
+                check["calls"],
+                f"{check['result']['wall_s']:.2f}",
+                f"{check['result']['rss_peak_mb']:.0f}",
+            )
+        )
+        if res["naive"] is not None:
+            est = res["naive"]["estimate"]
+            mark = "~" if est["estimated"] else ""
+            columns.append(
+                (
+                    f"{name} naive",
+                    est["calls"],
+                    f"{mark}{est['wall_s']:.1f}",
+                    f"{res['naive']['result']['rss_peak_mb']:.0f}",
+                )
+            )
+        columns.append((f"{name} bound", bound["calls"], f"{bound['wall_s']:.2f}", "-"))
+    operations = sorted({op for _, calls, _, _ in columns for op in calls})
+    width = max(len(op) for op in [*operations, "peak RSS (MB)"]) + 2
+    lines = ["".ljust(width) + "".join(title.rjust(14) for title, _, _, _ in columns)]
+    for op in operations:
+        lines.append(op.ljust(width) + "".join(str(calls.get(op, 0)).rjust(14) for _, calls, _, _ in columns))
+    lines.append("total calls".ljust(width) + "".join(str(sum(c.values())).rjust(14) for _, c, _, _ in columns))
+    lines.append("wall time (s)".ljust(width) + "".join(wall.rjust(14) for _, _, wall, _ in columns))
+    lines.append("peak RSS (MB)".ljust(width) + "".join(rss.rjust(14) for _, _, _, rss in columns))
+    lines.append("")
+    for name in names:
+        res = results[name]
+        w = str(res["workers"])
+        check, bound = res["check"][w], res["bound"][w]
+        calls = sum(check["calls"].values())
+        wall = check["result"]["wall_s"]
+        parts = [
+            f"{name} (--workers {w}, bound at concurrency {bound['concurrency']}):",
+            f"calls {_ratio(calls, bound['total_calls'])} the bound",
+            f"wall {_ratio(wall, bound['wall_s'])} the bound",
+        ]
+        if res["naive"] is not None:
+            est = res["naive"]["estimate"]
+            note = " (naive extrapolated)" if est["estimated"] else ""
+            parts.append(f"naive/check wall {_ratio(est['wall_s'], wall)}{note}")
+        rss = check["result"]
+        parts.append(f"peak RSS {rss['rss_peak_mb']:.0f} MB (at start {rss['rss_start_mb']:.0f})")
+        lines.append("  ".join(parts))
+        sweep = [
+            f"w={k}: {c['result']['wall_s']:.2f} s / bound {res['bound'][k]['wall_s']:.2f} s "
+            f"(peak in flight {c['peak_in_flight'].get('all', 0)})"
+            for k, c in res["check"].items()
+        ]
+        lines.append("  workers: " + "; ".join(sweep))
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    with open("/proc/meminfo") as meminfo:
+        total_kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gb": round(total_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", choices=["S", "L", "both"], default="both")
+    parser.add_argument(
+        "--workers",
+        default=",".join(map(str, DEFAULT_WORKERS)),
+        help="comma-separated --workers values to run check with (default: %(default)s)",
+    )
+    parser.add_argument("--default-workers", type=int, default=DEFAULT_WORKERS[0], help="the one compared")
+    parser.add_argument(
+        "--naive-pages",
+        default="auto",
+        help="pages per region the naive plan reads before its time is extrapolated: a number, 'all', or "
+        "'auto' (all on S, 300 on L: all of L's takes about 10 minutes)",
+    )
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive plan")
+    parser.add_argument("--trace-memory", action="store_true", help="one more check run under tracemalloc")
+    parser.add_argument("--profile", action="store_true", help="one more check run under cProfile")
+    args = parser.parse_args(argv)
+    workers = [int(w) for w in args.workers.split(",")]
+    names = ["S", "L"] if args.scenario == "both" else [args.scenario]
+    started = time.perf_counter()
+    results = {name: run_scenario(name, workers, args) for name in names}
+    print(table(results))
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    document = {
+        "generated_at": stamp,
+        "machine": machine(),
+        "elapsed_s": time.perf_counter() - started,
+        "results": results,
+    }
+    path = RESULTS / f"bench-{stamp}-{'-'.join(names)}.json"
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    (RESULTS / "latest.json").write_text(json.dumps(document, indent=2) + "\n")
+    print(f"\nwrote {path} ({time.perf_counter() - started:.0f} s in all)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
