@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -299,31 +300,47 @@ def _cli(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def test_two_runs_at_once_take_turns_and_leave_a_consistent_state(world: World) -> None:
-    # Each run takes over a second (latency on every ListTasks), so the two overlap.
-    world.sim.faults.add("ecs", "ListTasks", latency=0.6)
-    first, second = _cli("--state", str(world.state)), _cli("--state", str(world.state))
+def _until_locked(state: Path, process: subprocess.Popen[str]) -> None:
+    """Return once `process` holds the state file's lock (probing it without keeping it)."""
+    lock = Path(f"{state}.lock")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the first run ended before it was seen holding the lock"
+        if lock.exists():
+            with lock.open("a") as probe:
+                try:
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return
+                fcntl.flock(probe, fcntl.LOCK_UN)
+        time.sleep(0.02)
+    raise AssertionError("the first run never took the lock")
+
+
+def test_a_second_run_waits_for_the_first_and_sees_its_state(world: World) -> None:
+    world.sim.faults.add("ecs", "ListTasks", latency=1.5, times=1)  # the first run holds the lock that long at least
+    first = _cli("--state", str(world.state))
+    _until_locked(world.state, first)
+    second = _cli("--state", str(world.state), "--state-wait", "60")
     outputs = [p.communicate(timeout=120) for p in (first, second)]
     assert [p.returncode for p in (first, second)] == [0, 0], outputs
     reports = [json.loads(out) for out, _ in outputs]
     for report in reports:
         VALIDATOR.validate(report)
-    # One ran first and found everything new; the other waited, and found nothing new.
-    news = sorted(sum(e["new"] for e in r["exposures"]) for r in reports)
-    assert news == [0, 3]
+    assert [sum(e["new"] for e in r["exposures"]) for r in reports] == [3, 0]  # the second read what the first wrote
     assert len(json.loads(world.state.read_text())["exposures"]) == 3
 
 
-def test_of_two_runs_at_once_the_one_that_cannot_wait_exits_3(world: World) -> None:
-    world.sim.faults.add("ecs", "ListTasks", latency=1.0)
-    first = _cli("--state", str(world.state), "--state-wait", "0")
-    second = _cli("--state", str(world.state), "--state-wait", "0")
-    results = sorted((p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in (first, second))
-    for p in (first, second):
-        p.communicate()
-    assert [code for code, _ in results] == [0, 3]
-    assert "another ecrwatch run" in results[1][1]
-    json.loads(world.state.read_text())  # whole, not half-written
+def test_a_run_that_cannot_wait_for_a_running_one_exits_3_and_leaves_the_state_to_it(world: World) -> None:
+    world.sim.faults.add("ecs", "ListTasks", latency=1.5, times=1)
+    first = _cli("--state", str(world.state))
+    _until_locked(world.state, first)
+    second = run("--state", str(world.state), "--state-wait", "0")
+    out, err = first.communicate(timeout=120)
+    assert (first.returncode, second.exit_code) == (0, 3), err
+    assert "another ecrwatch run" in second.stderr and second.stdout == ""
+    written = json.loads(world.state.read_text())  # whole, and the first run's
+    assert written["written_at"] == json.loads(out)["generated_at"]
 
 
 # --- notifications ------------------------------------------------------------------------------------------
