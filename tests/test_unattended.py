@@ -595,27 +595,21 @@ def test_a_malformed_event_is_exit_2_naming_the_problem(world: World) -> None:
 # --- unattended output --------------------------------------------------------------------------------------
 
 
-def test_an_unattended_run_never_prompts_and_writes_no_colour(world: World) -> None:
-    process = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ecrwatch",
-            "check",
-            "--region",
-            REGION,
-            "--format",
-            "table",
-            "--state",
-            str(world.state),
-            "-v",
-        ],
+def _check_process(*args: str, environ: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`ecrwatch check` in a process of its own, as cron runs it: no terminal, nothing on stdin."""
+    return subprocess.run(
+        [sys.executable, "-m", "ecrwatch", "check", "--region", REGION, *args],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=120,
-        env={k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TERM")},
+        env=environ,
     )
+
+
+def test_an_unattended_run_never_prompts_and_writes_no_colour(world: World) -> None:
+    environ = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TERM")}
+    process = _check_process("--format", "table", "--state", str(world.state), "-v", environ=environ)
     assert process.returncode == 0, process.stderr
     assert "CVE-2025-0001" in process.stdout
     assert "\x1b[" not in process.stdout + process.stderr
@@ -624,49 +618,14 @@ def test_an_unattended_run_never_prompts_and_writes_no_colour(world: World) -> N
 
 def test_log_format_json_writes_one_json_object_a_line_on_stderr(world: World) -> None:
     world.state.write_text("{not json")
-    process = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ecrwatch",
-            "check",
-            "--region",
-            REGION,
-            "--state",
-            str(world.state),
-            "--log-format",
-            "json",
-        ],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    process = _check_process("--state", str(world.state), "--log-format", "json")
     assert process.returncode == 2
     lines = [json.loads(line) for line in process.stderr.splitlines()]
     (error,) = lines
     assert error["level"] == "error" and str(world.state) in error["message"] and error["hint"]
 
     world.state.unlink()
-    process = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ecrwatch",
-            "check",
-            "--region",
-            REGION,
-            "--state",
-            str(world.state),
-            "--log-format",
-            "json",
-            "-v",
-        ],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    process = _check_process("--state", str(world.state), "--log-format", "json", "-v")
     assert process.returncode == 0
     lines = [json.loads(line) for line in process.stderr.splitlines()]
     assert lines and all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
