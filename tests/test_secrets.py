@@ -162,8 +162,15 @@ SCENARIOS: list[tuple[str, Setup, tuple[str, ...], int, bool]] = [
 ]
 
 
-@pytest.mark.parametrize(("name", "setup", "command", "status", "logs"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
-@pytest.mark.parametrize("output_format", ["json", "table"])
+# A report in both formats where there is one (check's incomplete runs); errors that stop a run print the same.
+RUNS = [
+    pytest.param(*scenario, output_format, id=f"{scenario[0]}-{output_format}")
+    for scenario in SCENARIOS
+    for output_format in (("json", "table") if scenario[2][0] == "check" and scenario[3] == 3 else ("json",))
+]
+
+
+@pytest.mark.parametrize(("name", "setup", "command", "status", "logs", "output_format"), RUNS)
 def test_no_secret_in_any_output_or_log_record_at_debug_verbosity(
     world: Account,
     sim_aws: SimAWS,
