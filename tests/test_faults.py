@@ -268,6 +268,19 @@ def test_a_refused_connection_leaves_no_report_file_behind(
     assert list(folder.iterdir()) == []  # neither a report nor a temporary file
 
 
+def test_an_aws_endpoint_whose_certificate_is_not_trusted_is_refused(
+    sim_aws: SimAWS, monkeypatch: pytest.MonkeyPatch, sim_kube: SimKube
+) -> None:
+    # An HTTPS server with a CA of its own (the simulated Kubernetes API) standing in for an intercepting proxy.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sim_kube.url)
+    result = ecrwatch("check", "--region", REGION, "--format", "json", "--max-attempts", "1")
+    assert result.exit_code == 3
+    no_traceback(result)
+    assert f"sts:GetCallerIdentity in {REGION}: TLS verification of {sim_kube.url}" in result.stderr
+    assert "AWS_CA_BUNDLE" in result.stderr
+    assert sim_kube.requests == []  # nothing was sent to a server that could not be verified
+
+
 # --- credentials --------------------------------------------------------------------------------------
 
 
