@@ -222,19 +222,11 @@ def test_the_timeout_and_retry_options_reach_botocore(sim_aws: SimAWS, monkeypat
 # --- connection refused -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("command", "first_call"),
-    [
-        (("check", "--format", "json"), "sts:GetCallerIdentity"),
-        (("enable-scanning", "--dry-run"), "ecr:GetRegistryScanningConfiguration"),
-    ],
-)
-def test_a_refused_connection_is_one_clear_message_and_exit_3(
-    sim_aws: SimAWS, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...], first_call: str
-) -> None:
+def test_a_refused_connection_is_one_clear_message_and_exit_3(sim_aws: SimAWS, monkeypatch: pytest.MonkeyPatch) -> None:
     port = closed_port()
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
-    result = ecrwatch(*command, "--region", REGION, "--max-attempts", "2")
+    first_call = "ecr:GetRegistryScanningConfiguration"
+    result = ecrwatch("enable-scanning", "--dry-run", "--region", REGION, "--max-attempts", "2")
     assert result.exit_code == 3
     no_traceback(result)
     assert result.stdout == ""
@@ -257,7 +249,7 @@ def test_a_refused_connection_in_status_is_each_apis_error_in_the_report(
     assert f"could not connect to http://127.0.0.1:{port}" in errors[f"ecr:{REGION}"]["message"]
 
 
-def test_a_refused_connection_leaves_no_report_file_behind(
+def test_a_refused_connection_still_writes_a_report_that_says_why(
     sim_aws: SimAWS, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port()}")
@@ -265,7 +257,14 @@ def test_a_refused_connection_leaves_no_report_file_behind(
     folder.mkdir()
     result = check("--output", str(folder / "report.json"), "--max-attempts", "1")
     assert result.exit_code == 3
-    assert list(folder.iterdir()) == []  # neither a report nor a temporary file
+    no_traceback(result)
+    # A cron job still gets its report: empty, and saying why; no temporary file is left beside it.
+    assert [p.name for p in folder.iterdir()] == ["report.json"]
+    report = json.loads((folder / "report.json").read_text())
+    ((source, code),) = [(e["source"], e["code"]) for e in report["errors"]]
+    assert (source, code) == (f"sts:{REGION}", "EndpointConnectionError")
+    assert report["summary"]["running_containers"] == 0
+    assert "could not connect" in result.stderr
 
 
 def test_an_aws_endpoint_whose_certificate_is_not_trusted_is_refused(

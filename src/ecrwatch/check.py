@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from ecrwatch import __version__
 from ecrwatch.aws import Aws
 from ecrwatch.correlate import correlate, ecr_key
+from ecrwatch.errors import AwsCallError
 from ecrwatch.events import EventScope
 from ecrwatch.findings import FindingFilters, fetch_findings
 from ecrwatch.inventory.ecs import collect_ecs_regions, parse_cluster_selector
@@ -24,6 +25,7 @@ from ecrwatch.models import (
     Report,
     ResolvedImage,
     ScannedImage,
+    SourceError,
 )
 from ecrwatch.resolve import resolve_images
 
@@ -115,7 +117,13 @@ def check_run(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m
     jobs = inventory_jobs(aws, request)  # bad selectors, kubeconfigs or contexts: exit 2 before any AWS call
     aws.check_credentials()
     home = request.regions[0]
-    account = aws.account_id(home)
+    try:
+        account = aws.account_id(home)
+    except AwsCallError as exc:
+        # Nothing else would answer either; a cron job still gets its report, saying why it is empty.
+        log.warning("%s", exc)
+        unread = SourceError(f"sts:{home}", exc.message, exc.code)
+        return CheckRun(_report(request, Inventory(), {}, FindingsResult(), [], [unread]), Inventory(), {})
     inventory = collect_inventory(aws, request, progress, jobs)
     progress(f"{len(inventory.workloads)} running container(s); resolving images in ECR")
     keys = [k for k in (ecr_key(w) for w in inventory.workloads) if k is not None]
@@ -132,15 +140,26 @@ def check_run(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m
         progress(f"looking up Inspector findings for {len(images)} image digest(s)")
         pushed_down = FindingFilters(request.filters.min_severity, request.filters.fixable_only)
         findings = fetch_findings(aws, images, filters=pushed_down, workers=request.workers)
-    report = correlate(
+    report = _report(request, inventory, images_resolved, findings, [account], resolved.errors)
+    return CheckRun(report, inventory, images_resolved)
+
+
+def _report(
+    request: CheckRequest,
+    inventory: Inventory,
+    resolved: Mapping[EcrImageKey, ResolvedImage],
+    findings: FindingsResult,
+    accounts: Sequence[str],
+    errors: Sequence[SourceError],
+) -> Report:
+    return correlate(
         inventory,
-        images_resolved,
+        resolved,
         findings,
         filters=request.filters,
-        accounts=[account],
+        accounts=accounts,
         regions=request.regions,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         tool_version=__version__,
-        extra_errors=resolved.errors,
+        extra_errors=errors,
     )
-    return CheckRun(report, inventory, images_resolved)
