@@ -58,6 +58,12 @@ def test_the_demo_runs_every_step_and_prints_what_a_user_would_see() -> None:
     assert "service web" in check and "index" in check  # the multi-arch image, matched through its index
     assert "not_ecr" in check and "scan_pending" in check and "scan_unsupported" in check
     assert "9. From cron" in check and "(exit status 1)" in check
+    # One report across ECS and EKS: a Deployment and the ECS service share the web image; a DaemonSet runs the
+    # multi-arch log agent; the CronJob's init container, reporting only a config id, is matched through its tag.
+    assert "shop/Deployment storefront" in check and "service web" in check
+    assert "kube-system/DaemonSet log-agent" in check and "CVE-2024-45337" in check
+    assert "jobs/CronJob nightly-payouts" in check and "fetch-config" in check
+    assert "2 clusters" in check
     assert "--filter 'Shop/*'" in result.stderr  # the refused filter, named
     assert dict(os.environ) == before  # the environment is put back
 

@@ -13,7 +13,7 @@ import os
 import shlex
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,10 @@ from rich.console import Console
 from rich.text import Text
 
 from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
+from ecrwatch.sim.eks import EksSim
 from ecrwatch.sim.inspector2 import Inspector2Sim, Package
+from ecrwatch.sim.kube import SimKube
+from ecrwatch.sim.kube_objects import KubeContainerSeed
 from ecrwatch.sim.seed import push_image, push_index
 from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
 from ecrwatch.sim.world import build_sim_aws
@@ -36,6 +39,7 @@ REGION = "us-east-1"
 class DemoContext:
     sim: SimAWS
     workdir: Path
+    stack: ExitStack = field(default_factory=ExitStack)  # servers a seed starts, stopped when the demo ends
     region: str = REGION
     # (repository, manifest digest, tags) of every single-platform image pushed: what Inspector scans
     images: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
@@ -96,15 +100,17 @@ def seed_inspector(ctx: DemoContext) -> None:
     inspector.enable_after_polls = 2
 
 
+def tag_digest(ctx: DemoContext, repository: str, tag: str) -> str:
+    """The digest a tag points at, as ECR says."""
+    images = ctx.client("ecr").batch_get_image(repositoryName=repository, imageIds=[{"imageTag": tag}])["images"]
+    return str(images[0]["imageId"]["imageDigest"])
+
+
 def seed_ecs(ctx: DemoContext) -> None:
     """The shop's ECS cluster: services on a digest, on a multi-arch index, a standalone task named by tag
     only, and a sidecar from Docker Hub that no ECR scan will ever cover."""
     by_repo = {repository: digest for repository, digest, _tags in ctx.images}
-    ecr = ctx.client("ecr")
-    index = {
-        i["imageId"]["imageTag"]: i["imageId"]["imageDigest"]
-        for i in ecr.batch_get_image(repositoryName="shop/web", imageIds=[{"imageTag": "1.4.2"}])["images"]
-    }
+    index = {"1.4.2": tag_digest(ctx, "shop/web", "1.4.2")}
     api = next(d for r, d, t in ctx.images if r == "shop/api" and t == ("2.0.1",))
     host = f"{ACCOUNT_ID}.dkr.ecr.{ctx.region}.amazonaws.com"
     ecs = ctx.sim.extension(EcsSim)
@@ -141,7 +147,50 @@ def seed_ecs(ctx: DemoContext) -> None:
     )
 
 
-SEEDS: list[Seed] = [seed_registry, seed_inspector, seed_ecs]
+def seed_eks(ctx: DemoContext) -> None:
+    """The shop's EKS cluster, a Kubernetes API of its own that accepts EKS tokens signed with the account's
+    credentials: a Deployment on the web index, a nightly CronJob whose init container reports only a config
+    id (matched through its tag), and a log agent DaemonSet on a multi-arch image across two nodes."""
+    ecr = ctx.client("ecr")
+    ecr.create_repository(repositoryName="platform/log-agent")
+    agent = push_index(ecr, "platform/log-agent", "2.1.0")
+    ctx.images.extend(("platform/log-agent", digest, ()) for digest in agent.platforms.values())
+    web_index = tag_digest(ctx, "shop/web", "1.4.2")
+    worker = next(d for r, d, _t in ctx.images if r == "shop/payments-worker")
+
+    environ = ctx.sim.environ()
+    kube = ctx.stack.enter_context(
+        SimKube(
+            eks_cluster_name="shop-eks",
+            aws_secret_keys={environ["AWS_ACCESS_KEY_ID"]: environ["AWS_SECRET_ACCESS_KEY"]},
+            tokens=(),
+        )
+    )
+    ctx.sim.extension(EksSim).add_cluster(ctx.region, "shop-eks", endpoint=kube.url, ca_pem=kube.ca_pem)
+    host = f"{ACCOUNT_ID}.dkr.ecr.{ctx.region}.amazonaws.com"
+    kube.run_deployment(
+        "shop",
+        "storefront",
+        [KubeContainerSeed("web", f"{host}/shop/web:1.4.2", f"docker-pullable://{host}/shop/web@{web_index}")],
+        replicas=3,
+    )
+    kube.run_cronjob(
+        "jobs",
+        "nightly-payouts",
+        [KubeContainerSeed("payouts", f"{host}/shop/payments-worker:0.9.3", f"{host}/shop/payments-worker@{worker}")],
+        init_containers=[
+            KubeContainerSeed("fetch-config", f"{host}/platform/base-python:3.12", "sha256:" + "c" * 64),
+        ],
+    )
+    kube.run_daemonset(
+        "kube-system",
+        "log-agent",
+        [KubeContainerSeed("agent", f"{host}/platform/log-agent:2.1.0", f"{host}/platform/log-agent@{agent.digest}")],
+        nodes=("ip-10-0-1-17.ec2.internal", "ip-10-0-2-41.ec2.internal"),
+    )
+
+
+SEEDS: list[Seed] = [seed_registry, seed_inspector, seed_ecs, seed_eks]
 
 
 def inspector_finds_vulnerabilities(ctx: DemoContext) -> None:
@@ -184,6 +233,31 @@ def inspector_finds_vulnerabilities(ctx: DemoContext) -> None:
         packages=[Package("openssl", "3.0.2-0ubuntu1", "3.0.2-0ubuntu1.7")],
         title="CVE-2022-3602 - openssl",
     )
+    base = next(d for r, d, _t in ctx.images if r == "platform/base-python")
+    add(
+        ctx.region,
+        repository="platform/base-python",
+        digest=base,
+        tags=("3.12",),
+        vulnerability_id="CVE-2023-4016",
+        severity="LOW",
+        title="CVE-2023-4016 - procps",
+        packages=[Package("procps", "2:4.0.2-3", "2:4.0.2-3+deb12u1")],
+    )
+    agent = [d for r, d, _t in ctx.images if r == "platform/log-agent"]
+    for digest, arch in zip(agent, ("amd64", "arm64"), strict=True):
+        add(
+            ctx.region,
+            repository="platform/log-agent",
+            digest=digest,
+            tags=("2.1.0",),
+            vulnerability_id="CVE-2024-45337",
+            severity="CRITICAL",
+            title="CVE-2024-45337 - golang.org/x/crypto",
+            architecture=arch,
+            epss=0.41,
+            packages=[Package("golang.org/x/crypto", "0.30.0", "0.31.0", "GOMOD")],
+        )
     for digest, arch in zip(web, ("amd64", "arm64"), strict=True):
         add(
             ctx.region,
@@ -240,7 +314,7 @@ STEPS: list[DemoStep] = [
         ("enable-scanning", "--restore", "{workdir}/scanning-backup.json", "--dry-run"),
     ),
     DemoStep(
-        "Which findings are live right now? Running containers joined with Inspector findings by digest",
+        "Which findings are live right now? ECS tasks and EKS pods joined with Inspector findings, in one report",
         ("check", "--format", "table"),
         before=inspector_finds_vulnerabilities,
     ),
@@ -302,9 +376,13 @@ def run_demo(
 ) -> int:
     """Seed the simulated account, run each step, and return 0 when every step behaved as it is meant to."""
     console = console or Console(highlight=False, soft_wrap=True)
-    with tempfile.TemporaryDirectory(prefix="ecrwatch-demo-") as tmp, build_sim_aws() as sim:
+    with (
+        tempfile.TemporaryDirectory(prefix="ecrwatch-demo-") as tmp,
+        build_sim_aws() as sim,
+        ExitStack() as stack,
+    ):
         sim.reset()  # moto's backends are process-wide: start from an empty account
-        ctx = DemoContext(sim, Path(tmp))
+        ctx = DemoContext(sim, Path(tmp), stack)
         with simulated_environment(sim, ctx.workdir):
             console.print(
                 Text(
