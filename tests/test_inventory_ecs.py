@@ -183,11 +183,11 @@ def test_plan_regions() -> None:
     assert arn_eu == ClusterSelector(arn_eu.text, "a", EU)
     assert plan_regions([EAST, WEST, EAST], []) == (RegionPlan(EAST, True), RegionPlan(WEST, True))
     assert plan_regions([EAST, WEST], [web, arn_eu, arn_east]) == (
-        RegionPlan(EAST, False, ("web",), (arn_east.text,)),
+        RegionPlan(EAST, False, ("web",), (arn_east,)),
         RegionPlan(WEST, False, ("web",), ()),
-        RegionPlan(EU, False, (), (arn_eu.text,)),
+        RegionPlan(EU, False, (), (arn_eu,)),
     )
-    assert plan_regions([EAST, WEST], [arn_east]) == (RegionPlan(EAST, False, (), (arn_east.text,)),)
+    assert plan_regions([EAST, WEST], [arn_east]) == (RegionPlan(EAST, False, (), (arn_east,)),)
 
 
 # --- failures -------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 from ecrwatch.aws import Aws
 from ecrwatch.errors import UsageError
 from ecrwatch.inventory.eks import (
-    EksSelector,
+    ClusterSelector,
     RegionPlan,
     collect_kubernetes,
     endpoint_key,
@@ -256,7 +256,7 @@ def test_selectors_and_plans_are_checked_before_any_call() -> None:
     with pytest.raises(UsageError, match="--no-eks"):
         plan_kubernetes((REGION,), eks=False, eks_clusters=("prod",))
     assert plan_kubernetes((REGION,), eks=False) is None
-    assert plan_regions((REGION, OTHER), [EksSelector("prod", "prod"), arn]) == (
+    assert plan_regions((REGION, OTHER), [ClusterSelector("prod", "prod"), arn]) == (
         RegionPlan(REGION, False, ("prod",)),
         RegionPlan(OTHER, False, ("prod",)),
         RegionPlan("eu-west-1", False, (), (arn,)),

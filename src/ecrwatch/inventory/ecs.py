@@ -14,15 +14,15 @@ on a bounded thread pool; `Aws` keeps one boto3 client per thread.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ecrwatch.aws import Aws, calling
-from ecrwatch.errors import AwsCallError, UsageError
+from ecrwatch.errors import AwsCallError
 from ecrwatch.images import ImageReferenceError, is_digest, parse_image_reference
+from ecrwatch.inventory.selection import ECS_CLUSTER, ClusterSelector, RegionPlan, parse_selector, plan_regions
 from ecrwatch.models import ClusterScope, Inventory, SourceError, Workload
 
 if TYPE_CHECKING:
@@ -33,73 +33,13 @@ log = logging.getLogger(__name__)
 DEFAULT_WORKERS = 8
 PAGE = 100  # ListTasks maxResults and DescribeTasks / DescribeClusters batch limit
 
-_CLUSTER_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
-_CLUSTER_ARN = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):ecs:(?P<region>[a-z]{2,4}(?:-[a-z]+)+-\d+):(?P<account>\d{12}):"
-    r"cluster/(?P<name>[A-Za-z0-9_-]{1,255})"
-)
 # DescribeClusters returns deleted clusters for a while, as INACTIVE: for ecrwatch they do not exist.
 _GONE_STATUSES = frozenset({"INACTIVE"})
 
 
-# --- selecting clusters (pure) ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClusterSelector:
-    """One `--ecs-cluster` value: a name (looked for in every selected region) or an ARN (its own region)."""
-
-    text: str
-    name: str
-    region: str | None = None  # set for an ARN only
-
-    @property
-    def is_arn(self) -> bool:
-        return self.region is not None
-
-
 def parse_cluster_selector(text: str) -> ClusterSelector:
-    """A cluster name or ARN, checked before any call; anything else is a UsageError (exit 2)."""
-    arn = _CLUSTER_ARN.fullmatch(text)
-    if arn is not None:
-        return ClusterSelector(text, arn.group("name"), arn.group("region"))
-    if text.startswith("arn:"):
-        raise UsageError(
-            f"--ecs-cluster {text!r} is not an ECS cluster ARN",
-            "give a cluster name, or an ARN like arn:aws:ecs:us-east-1:123456789012:cluster/NAME",
-        )
-    if _CLUSTER_NAME.fullmatch(text) is None:
-        raise UsageError(
-            f"--ecs-cluster {text!r} is not a valid ECS cluster name",
-            "cluster names are 1-255 letters, digits, hyphens and underscores",
-        )
-    return ClusterSelector(text, text)
-
-
-@dataclass(frozen=True)
-class RegionPlan:
-    """What to read in one region: every cluster, or the names and ARNs given."""
-
-    region: str
-    every_cluster: bool
-    names: tuple[str, ...] = ()
-    arns: tuple[str, ...] = ()
-
-
-def plan_regions(regions: Sequence[str], selectors: Sequence[ClusterSelector]) -> tuple[RegionPlan, ...]:
-    """Selected regions in order (each with every name and its own ARNs), then the regions that only an ARN
-    names. Without selectors: every cluster of each selected region."""
-    if not selectors:
-        return tuple(RegionPlan(region, every_cluster=True) for region in dict.fromkeys(regions))
-    names = tuple(dict.fromkeys(s.name for s in selectors if not s.is_arn))
-    arn_regions = dict.fromkeys(s.region for s in selectors if s.region is not None)
-    plans = []
-    for region in dict.fromkeys([*regions, *arn_regions]):
-        arns = tuple(dict.fromkeys(s.text for s in selectors if s.region == region))
-        in_selected = region in regions
-        if arns or (in_selected and names):
-            plans.append(RegionPlan(region, False, names if in_selected else (), arns))
-    return tuple(plans)
+    """An `--ecs-cluster` value: a cluster name or ARN; anything else is a UsageError (exit 2)."""
+    return parse_selector(text, ECS_CLUSTER)
 
 
 # --- turning DescribeTasks answers into workloads (pure) ----------------------------------------------
@@ -181,7 +121,7 @@ def _discover(aws: Aws, plan: RegionPlan) -> _Discovery:
                 for page in ecs.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": PAGE}):
                     found.clusters.extend((arn, _cluster_name(arn)) for arn in page.get("clusterArns", []))
             return found
-        wanted = [*plan.names, *plan.arns]
+        wanted = [*plan.names, *(s.text for s in plan.arns)]
         seen: set[str] = set()
         for start in range(0, len(wanted), PAGE):
             batch = wanted[start : start + PAGE]

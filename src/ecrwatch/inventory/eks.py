@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +33,7 @@ from ecrwatch.eks_token import EksTokenSource
 from ecrwatch.errors import AwsCallError, UsageError
 from ecrwatch.inventory.kube import AccessHints, ClusterInfo, KubeTarget, Timeouts, read_cluster
 from ecrwatch.inventory.kubeconfig import KubeconfigPlan, KubeContext, load_kubeconfig
+from ecrwatch.inventory.selection import EKS_CLUSTER, ClusterSelector, RegionPlan, parse_selector, plan_regions
 from ecrwatch.models import ClusterScope, Inventory, SourceError
 
 if TYPE_CHECKING:
@@ -47,11 +47,6 @@ READABLE_STATUSES = frozenset({"ACTIVE", "UPDATING"})  # the others have no API 
 _NOT_FOUND = "ResourceNotFoundException"
 _NOT_ACTIVE = "ClusterNotActive"
 
-_CLUSTER_NAME = re.compile(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}")  # EKS's own pattern and length
-_CLUSTER_ARN = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):eks:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+):(?P<account>\d{12}):"
-    r"cluster/(?P<name>[0-9A-Za-z][A-Za-z0-9_-]{0,99})"
-)
 
 EKS_ACCESS = (
     "get/list on pods, replicasets (apps) and jobs (batch) in all namespaces: associate the AmazonEKSViewPolicy "
@@ -60,60 +55,9 @@ EKS_ACCESS = (
 )
 
 
-# --- selecting clusters (pure) ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EksSelector:
-    """One `--eks-cluster` value: a name (looked for in every selected region) or an ARN (its own region)."""
-
-    text: str
-    name: str
-    region: str | None = None  # set for an ARN only
-
-    @property
-    def is_arn(self) -> bool:
-        return self.region is not None
-
-
-def parse_eks_selector(text: str) -> EksSelector:
-    """An EKS cluster name or ARN, checked before any call; anything else is a UsageError (exit 2)."""
-    arn = _CLUSTER_ARN.fullmatch(text)
-    if arn is not None:
-        return EksSelector(text, arn.group("name"), arn.group("region"))
-    if text.startswith("arn:"):
-        raise UsageError(
-            f"--eks-cluster {text!r} is not an EKS cluster ARN",
-            "give a cluster name, or an ARN like arn:aws:eks:us-east-1:123456789012:cluster/NAME",
-        )
-    if _CLUSTER_NAME.fullmatch(text) is None:
-        raise UsageError(
-            f"--eks-cluster {text!r} is not a valid EKS cluster name",
-            "cluster names are 1-100 letters, digits, hyphens and underscores, starting with a letter or digit",
-        )
-    return EksSelector(text, text)
-
-
-@dataclass(frozen=True)
-class RegionPlan:
-    region: str
-    every_cluster: bool
-    names: tuple[str, ...] = ()
-    arns: tuple[EksSelector, ...] = ()
-
-
-def plan_regions(regions: Sequence[str], selectors: Sequence[EksSelector]) -> tuple[RegionPlan, ...]:
-    """Selected regions in order (each with every name and its own ARNs), then regions only an ARN names."""
-    if not selectors:
-        return tuple(RegionPlan(region, every_cluster=True) for region in dict.fromkeys(regions))
-    names = tuple(dict.fromkeys(s.name for s in selectors if not s.is_arn))
-    plans = []
-    for region in dict.fromkeys([*regions, *(s.region for s in selectors if s.region is not None)]):
-        arns = tuple({s.text: s for s in selectors if s.region == region}.values())
-        selected = region in regions
-        if arns or (selected and names):
-            plans.append(RegionPlan(region, False, names if selected else (), arns))
-    return tuple(plans)
+def parse_eks_selector(text: str) -> ClusterSelector:
+    """An `--eks-cluster` value: a cluster name or ARN; anything else is a UsageError (exit 2)."""
+    return parse_selector(text, EKS_CLUSTER)
 
 
 def endpoint_key(url: str) -> tuple[str, str, int, str]:
@@ -133,7 +77,7 @@ class KubernetesPlan:
 
     regions: tuple[str, ...]
     eks: bool
-    selectors: tuple[EksSelector, ...] = ()
+    selectors: tuple[ClusterSelector, ...] = ()
     kubeconfig: KubeconfigPlan | None = None
 
 
@@ -181,7 +125,7 @@ class EksCluster:
 class _Described:
     region: str
     name: str
-    selector: EksSelector | None  # None: found by listing the region
+    selector: ClusterSelector | None  # None: found by listing the region
     cluster: ClusterTypeDef | None = None
     error: AwsCallError | None = None
 
@@ -216,7 +160,7 @@ def _list_names(aws: Aws, region: str) -> tuple[list[str], SourceError | None]:
     return names, None
 
 
-def _describe(aws: Aws, region: str, name: str, selector: EksSelector | None) -> _Described:
+def _describe(aws: Aws, region: str, name: str, selector: ClusterSelector | None) -> _Described:
     described = _Described(region, name, selector)
     try:
         with calling("eks", "DescribeCluster", region):
@@ -258,7 +202,7 @@ def _to_cluster(described: _Described) -> EksCluster | SourceError:
 
 
 def discover_eks(
-    aws: Aws, pool: ThreadPoolExecutor, regions: Sequence[str], selectors: Sequence[EksSelector]
+    aws: Aws, pool: ThreadPoolExecutor, regions: Sequence[str], selectors: Sequence[ClusterSelector]
 ) -> Discovery:
     """The EKS clusters to read, and what kept others from being read, in region and listing order."""
     plans = plan_regions(regions, selectors)
@@ -272,7 +216,7 @@ def discover_eks(
                 found.errors.append(error)
             pending.extend(pool.submit(_describe, aws, plan.region, name, None) for name in names)
         else:
-            by_name = {name: EksSelector(name, name) for name in plan.names}
+            by_name = {name: ClusterSelector(name, name) for name in plan.names}
             pending.extend(pool.submit(_describe, aws, plan.region, n, s) for n, s in by_name.items())
             pending.extend(pool.submit(_describe, aws, plan.region, s.name, s) for s in plan.arns)
     described = [future.result() for future in pending]
