@@ -332,6 +332,10 @@ def client_error(
     )
 
 
+# A region name in any partition: us-east-1, cn-north-1, us-gov-west-1, and eusc-de-east-1 (four letters).
+REGION_PATTERN = r"[a-z]{2,4}(?:-[a-z]+)+-\d{1,2}"
+
+
 def partition_for(region: str) -> str:
     """The ARN partition a region belongs to."""
     if region.startswith("cn-"):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from ecrwatch.aws import REGION_PATTERN
 from ecrwatch.correlate import ecr_key
 from ecrwatch.errors import UsageError
 from ecrwatch.findings import parse_finding
@@ -48,10 +49,10 @@ EVENT_SOURCE = "aws.inspector2"
 EVENT_DETAIL_TYPE = "Inspector2 Finding"
 ECR_IMAGE = "AWS_ECR_CONTAINER_IMAGE"
 
-_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
+_REGION = re.compile(f"^{REGION_PATTERN}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _IMAGE_ARN = re.compile(
-    r"^arn:(?P<partition>aws(?:-[a-z]+)*):ecr:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d{1,2}):(?P<account>\d{12}):"
+    rf"^arn:(?P<partition>aws(?:-[a-z]+)*):ecr:(?P<region>{REGION_PATTERN}):(?P<account>\d{{12}}):"
     r"repository/(?P<repository>.+)/(?P<digest>sha256:[0-9a-f]{64})$"
 )
 _TIME_FIELDS = ("firstObservedAt", "lastObservedAt", "updatedAt")

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]  # a dependency of the kubernetes client
 
+from ecrwatch.aws import REGION_PATTERN
 from ecrwatch.errors import UsageError
 
 POLICY_VERSION = "2012-10-17"
@@ -197,7 +198,7 @@ def statements(commands: Iterable[str]) -> tuple[Statement, ...]:
 
 
 _SNS_TOPIC = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):sns:[a-z]{2,4}(?:-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?"
+    rf"arn:(?P<partition>aws[a-z-]*):sns:{REGION_PATTERN}:\d{{12}}:[A-Za-z0-9_-]{{1,256}}(?:\.fifo)?"
 )
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 
+from ecrwatch.aws import REGION_PATTERN
 from ecrwatch.models import ImageRef
 
 __all__ = [
@@ -59,7 +60,7 @@ _HEX64_RE = re.compile(r"[0-9a-f]{64}", re.ASCII)
 # Private ECR registry hosts (the Docker/OCI endpoints, not the API ones): IPv4 dkr.ecr and dkr.ecr-fips
 # under each partition's DNS suffix (botocore's partitions.json), and the dual-stack dkr-ecr[-fips] under
 # on.aws. public.ecr.aws is ECR Public: not a private registry, no account, no Inspector enhanced scanning.
-_REGION = r"[a-z]{2,4}(?:-[a-z]+)+-[0-9]+"  # eusc-de-east-1 has a four-letter prefix
+_REGION = REGION_PATTERN
 _ECR_HOST_RE = re.compile(
     rf"(?P<account>[0-9]{{12}})\.(?:dkr\.ecr(?:-fips)?\.(?P<region>{_REGION})"
     r"\.(?:amazonaws\.com|amazonaws\.com\.cn|amazonaws\.eu|c2s\.ic\.gov|sc2s\.sgov\.gov|cloud\.adc-e\.uk"

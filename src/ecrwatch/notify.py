@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ecrwatch import __version__
-from ecrwatch.aws import Aws, calling
+from ecrwatch.aws import REGION_PATTERN, Aws, calling
 from ecrwatch.errors import EcrwatchError, UsageError
 from ecrwatch.models import SEVERITIES, Exposure, ImageEntry, ImageInfo, Report, SourceError
 from ecrwatch.report.json import error_to_dict, exposure_to_dict, image_entry_to_dict
@@ -64,9 +64,7 @@ SNS_SUBJECT_LIMIT = 100
 RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0)  # between the tries of a webhook delivery
 TOP_EXPOSURES = 5  # listed one a line in the text
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_TOPIC_ARN = re.compile(
-    r"^arn:aws(?:-[a-z]+)*:sns:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d{1,2}):\d{12}:[A-Za-z0-9_.-]{1,256}$"
-)
+_TOPIC_ARN = re.compile(rf"^arn:aws(?:-[a-z]+)*:sns:(?P<region>{REGION_PATTERN}):\d{{12}}:[A-Za-z0-9_.-]{{1,256}}$")
 
 
 # --- targets -----------------------------------------------------------------------------------------------

@@ -16,14 +16,14 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from ecrwatch.aws import Aws, AwsSettings
+from ecrwatch.aws import REGION_PATTERN, Aws, AwsSettings
 from ecrwatch.errors import UsageError
 from ecrwatch.models import SEVERITIES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Region names across partitions: us-east-1, eu-central-2, us-gov-west-1, cn-north-1, eusc-de-east-1 ...
-_REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
+_REGION = re.compile(f"^{REGION_PATTERN}$")
 log = logging.getLogger(__name__)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ecrwatch.aws import REGION_PATTERN
 from ecrwatch.errors import UsageError
 
 BASIC = "BASIC"
@@ -58,7 +59,7 @@ PULL_RESCAN_MODES = ("LAST_PULL_DATE", "LAST_IN_USE_AT")
 BACKUP_FORMAT = "ecrwatch-scanning-backup/1"
 
 _RULE_NAMES = {CONTINUOUS: "continuous", ON_PUSH: "on-push", MANUAL: "manual"}
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_REGION = re.compile(f"^{REGION_PATTERN}$")
 
 
 def rule_name(frequency: str) -> str:

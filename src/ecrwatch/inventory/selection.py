@@ -12,10 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from ecrwatch.aws import REGION_PATTERN
 from ecrwatch.errors import UsageError
-
-# Region names in every partition, the European sovereign cloud's `eusc-de-east-1` included.
-REGION_PATTERN = r"[a-z]{2,4}(?:-[a-z]+)+-\d+"
 
 
 @dataclass(frozen=True)
