@@ -14,17 +14,16 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.exceptions
 import botocore.session
-import botocore.utils
 from botocore.config import Config
 
 from ecrwatch import __version__
 from ecrwatch.errors import AwsCallError, CredentialsError, EcrwatchError, UsageError
+from ecrwatch.parsing import parser_factory
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -67,17 +66,6 @@ class AwsSettings:
     endpoint_url: str | None = None
 
 
-def parse_timestamp(value: Any) -> datetime:
-    """botocore's timestamp parser without dateutil's local time zone for epoch seconds (the JSON APIs'
-    form), which took a third of the time of parsing a DescribeTasks page: the same instant, in UTC."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError):
-            pass
-    return botocore.utils.parse_timestamp(value)
-
-
 class _Held:
     """The clients one thread holds (a weak-referenceable box for them)."""
 
@@ -101,7 +89,8 @@ class Aws:
         self._idle: dict[tuple[str, str], list[Any]] = {}
         try:
             core = botocore.session.get_session()
-            core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
+            # Parsing responses was most of check's CPU time at organisation scale: see parsing.py.
+            core.register_component("response_parser_factory", parser_factory())
             self._session = boto3.Session(profile_name=self.settings.profile, botocore_session=core)
         except botocore.exceptions.ProfileNotFound as exc:
             # The profile may come from AWS_PROFILE rather than --profile: name the one botocore looked for.
