@@ -195,7 +195,8 @@ def test_a_connect_timeout_is_bounded_by_the_option(
     result = check("--connect-timeout", "0.2", "--max-attempts", "1")
     assert result.exit_code == 3
     no_traceback(result)
-    assert result.stdout == ""
+    ((source, code),) = [(e["source"], e["code"]) for e in json.loads(result.stdout)["errors"]]
+    assert (source, code) == (f"sts:{REGION}", "ConnectTimeoutError")  # the report says why it is empty
     assert f"no connection to http://127.0.0.1:{unanswered_port}/ within the connect timeout" in result.stderr
     assert "--connect-timeout" in result.stderr
 
