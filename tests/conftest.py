@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from ecrwatch.sim.eks import EksSim
@@ -18,6 +20,14 @@ from ecrwatch.sim.world import build_sim_aws
 SHARED_ORIGINAL = Path(__file__).resolve().parents[2] / "shared"
 SHARED_COPY = Path(__file__).resolve().parent / "data" / "shared"
 SHARED = SHARED_ORIGINAL if (SHARED_ORIGINAL / "schema" / "check-report.v1.json").is_file() else SHARED_COPY
+SCHEMA: dict[str, Any] = json.loads((SHARED / "schema" / "check-report.v1.json").read_text())
+REPORT_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
+
+
+def valid_report(document: Any) -> dict[str, Any]:
+    """The document, once the report schema (formats included) has accepted it."""
+    REPORT_VALIDATOR.validate(document)
+    return dict(document)
 
 
 @pytest.fixture(scope="session")

@@ -17,11 +17,10 @@ from typing import Any
 
 import boto3
 import botocore.retries.standard
-import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import SHARED
+from conftest import valid_report
 from ecrwatch.cli import main
 from ecrwatch.images import ecr_registry_host
 from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
@@ -33,7 +32,6 @@ from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
 REGION = "us-east-1"
 OTHER = "eu-west-1"
 HOST = ecr_registry_host(ACCOUNT_ID, REGION)
-SCHEMA = json.loads((SHARED / "schema" / "check-report.v1.json").read_text())
 # The simulated account's credentials (SimAWS.environ) and a recognisable session token for secret scans.
 SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 SESSION_TOKEN = "FAKE-SESSION-TOKEN-9f3c1e7a-do-not-print-me"
@@ -101,7 +99,7 @@ def check(*args: str) -> Result:
 def report_of(result: Result) -> dict[str, Any]:
     """The JSON report on stdout, validated against the published schema."""
     report: dict[str, Any] = json.loads(result.stdout)
-    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(report)
+    valid_report(report)
     return report
 
 

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import SHARED
+from conftest import valid_report
 from ecrwatch.cli import main
 from ecrwatch.images import ecr_registry_host
 from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim, EcsTaskSeed
@@ -21,7 +20,6 @@ from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
 
 REGION = "us-east-1"
 HOST = ecr_registry_host(ACCOUNT_ID, REGION)
-SCHEMA = json.loads((SHARED / "schema" / "check-report.v1.json").read_text())
 
 
 @dataclass
@@ -44,7 +42,7 @@ def run(*args: str) -> Result:
 
 def report_of(result: Result) -> dict[str, Any]:
     report: dict[str, Any] = json.loads(result.stdout)
-    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(report)
+    valid_report(report)
     return report
 
 

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import SHARED
+from conftest import valid_report
 from ecrwatch.cli import main
 from ecrwatch.images import ecr_registry_host
 from ecrwatch.sim.inspector2 import Inspector2Sim
@@ -28,7 +27,6 @@ from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
 
 REGION = "us-west-2"
 HOST = ecr_registry_host(ACCOUNT_ID, REGION)
-SCHEMA = json.loads((SHARED / "schema" / "check-report.v1.json").read_text())
 CONFIG_ID = "sha256:" + "c" * 64
 BUSYBOX = "docker.io/library/busybox@sha256:" + "b" * 64
 
@@ -49,7 +47,7 @@ def run(*args: str) -> Result:
 
 def report_of(result: Result) -> dict[str, Any]:
     report: dict[str, Any] = json.loads(result.stdout)
-    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(report)
+    valid_report(report)
     return report
 
 

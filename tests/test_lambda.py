@@ -14,7 +14,7 @@ import boto3
 import jsonschema
 import pytest
 
-from conftest import SHARED
+from conftest import SCHEMA
 from ecrwatch.aws_lambda import handler
 from ecrwatch.errors import UsageError
 from ecrwatch.events import ECR_IMAGE, EVENT_DETAIL_TYPE, EVENT_SOURCE
@@ -27,7 +27,6 @@ from test_events import documented_event
 
 REGION = "us-east-1"
 HOST = ecr_registry_host(ACCOUNT_ID, REGION)
-SCHEMA = json.loads((SHARED / "schema" / "check-report.v1.json").read_text())
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 EXPOSURE = jsonschema.Draft202012Validator({"$defs": SCHEMA["$defs"], "$ref": "#/$defs/exposure"})
 

@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from conftest import SHARED
+from conftest import REPORT_VALIDATOR, SCHEMA
 from ecrwatch.models import Exposure, Filters, Summary
 from ecrwatch.report.json import exposure_to_dict, render_json, report_to_dict, workload_to_dict
 from factories import (
@@ -28,8 +28,7 @@ from factories import (
     sample_report,
 )
 
-SCHEMA = json.loads((SHARED / "schema" / "check-report.v1.json").read_text())
-VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+VALIDATOR = REPORT_VALIDATOR
 WORKLOAD_FIELDS = set(SCHEMA["$defs"]["workload"]["properties"])
 EXPOSURE_FIELDS = set(SCHEMA["$defs"]["exposure"]["properties"])
 IMAGE_FIELDS = set(SCHEMA["$defs"]["image"]["properties"])

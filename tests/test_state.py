@@ -12,11 +12,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 from rich.console import Console
 
-from conftest import SHARED
+from conftest import valid_report
 from ecrwatch.check import CheckRequest, CheckRun
 from ecrwatch.correlate import correlate, ecr_key
 from ecrwatch.models import (
@@ -50,7 +49,6 @@ from ecrwatch.state import (
 from factories import ACCOUNT, REGION, digest, ecr_uri, ecs_workload, image_info, k8s_workload
 from factories import finding as make_finding
 
-SCHEMA = json.loads((SHARED / "schema" / "check-report.v1.json").read_text())
 NOW = "2025-01-02T03:04:05Z"
 API, WEB = digest("api"), digest("web")
 
@@ -330,7 +328,7 @@ def test_a_report_with_resolved_exposures_is_valid_and_shown_to_a_person() -> No
     run = check_run([api_task("1" * 32)], [cve("CVE-1")])
     report = mark_report(run.report, diff(first.state, run))
     document = json.loads(render_json(report))
-    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(document)
+    valid_report(document)
     (resolved,) = document["resolved"]
     assert (resolved["vulnerability_id"], resolved["reason"], resolved["severity"]) == (
         "CVE-2",

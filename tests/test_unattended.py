@@ -24,7 +24,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 from click.testing import CliRunner, Result
 
-from conftest import SHARED
+from conftest import REPORT_VALIDATOR, SCHEMA
 from ecrwatch.cli import check as check_command
 from ecrwatch.cli import main
 from ecrwatch.iam import KUBERNETES_RULES
@@ -38,8 +38,7 @@ from test_events import documented_event as example_event
 
 REGION = "us-east-1"
 HOST = ecr_registry_host(ACCOUNT_ID, REGION)
-SCHEMA = json.loads((SHARED / "schema" / "check-report.v1.json").read_text())
-VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
+VALIDATOR = REPORT_VALIDATOR
 SECRET_PATH = "/services/T0000/B0000/s3cr3tT0k3n"
 
 
