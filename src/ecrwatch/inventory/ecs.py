@@ -14,16 +14,18 @@ on a bounded thread pool; `Aws` keeps one boto3 client per thread.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ecrwatch.aws import Aws, calling
 from ecrwatch.errors import AwsCallError
 from ecrwatch.images import ImageReferenceError, is_digest, parse_image_reference
 from ecrwatch.inventory.selection import ECS_CLUSTER, ClusterSelector, RegionPlan, parse_selector, plan_regions
-from ecrwatch.models import ClusterScope, Inventory, SourceError, Workload
+from ecrwatch.models import ClusterScope, ImageRef, Inventory, SourceError, Workload
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs.type_defs import FailureTypeDef, TaskTypeDef
@@ -45,6 +47,13 @@ def parse_cluster_selector(text: str) -> ClusterSelector:
 # --- turning DescribeTasks answers into workloads (pure) ----------------------------------------------
 
 
+@lru_cache(maxsize=4096)
+def _parse_reference(reference: str) -> tuple[str, ImageRef]:
+    """Tasks of a service name the same images: each reference is parsed once, and its workloads share
+    one ImageRef and one string."""
+    return sys.intern(reference), parse_image_reference(reference)
+
+
 def task_workloads(task: TaskTypeDef, region: str, cluster: str) -> tuple[list[Workload], list[SourceError]]:
     """One Workload per container of a described task; a container whose image reference cannot be parsed
     is an error (it runs, but nothing can be said about it), never silently dropped."""
@@ -55,10 +64,9 @@ def task_workloads(task: TaskTypeDef, region: str, cluster: str) -> tuple[list[W
     workloads: list[Workload] = []
     errors: list[SourceError] = []
     for container in task.get("containers", []):
-        name = container.get("name", "")
-        reference = container.get("image", "")
+        name = sys.intern(container.get("name", ""))
         try:
-            image = parse_image_reference(reference)
+            reference, image = _parse_reference(container.get("image", ""))
         except ImageReferenceError as exc:
             errors.append(
                 SourceError(
