@@ -12,7 +12,7 @@ from jsonschema.exceptions import ValidationError
 
 from conftest import REPORT_VALIDATOR, SCHEMA
 from ecrwatch.models import Exposure, Filters, Summary
-from ecrwatch.report.json import exposure_to_dict, render_json, report_to_dict, workload_to_dict
+from ecrwatch.report.json import exposure_to_dict, iter_json, render_json, report_to_dict, workload_to_dict
 from factories import (
     API_AMD64,
     API_ENTRY,
@@ -205,6 +205,18 @@ def test_text_is_stable_indented_ascii_with_a_trailing_newline() -> None:
 def test_report_to_dict_matches_the_rendered_text() -> None:
     report = sample_report()
     assert json.loads(render_json(report)) == report_to_dict(report)
+
+
+@pytest.mark.parametrize(
+    "report",
+    [sample_report(), empty_report(), dataclasses.replace(sample_report(), resolved=())],
+    ids=["sample", "empty", "with-resolved"],
+)
+def test_the_text_written_in_pieces_is_the_whole_document_indented(report: Any) -> None:
+    # The CLI writes iter_json's pieces as they come; together they must be exactly the indented document.
+    pieces = list(iter_json(report))
+    assert len(pieces) > 10
+    assert "".join(pieces) == json.dumps(report_to_dict(report), indent=2, allow_nan=False) + "\n"
 
 
 def test_every_exposure_digest_has_its_images_entry() -> None:

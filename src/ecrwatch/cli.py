@@ -24,7 +24,7 @@ from ecrwatch.options import GlobalOptions, SeverityType, common_options, progre
 from ecrwatch.output import check_writable, write_atomically
 from ecrwatch.report import scanning as scanning_report
 from ecrwatch.report.csv import render_csv
-from ecrwatch.report.json import render_json
+from ecrwatch.report.json import iter_json
 from ecrwatch.report.table import render_table
 from ecrwatch.scanning import PULL_RESCAN_DURATION_OPTIONS, RESCAN_DURATION_OPTIONS
 from ecrwatch.unattended import Unattended, load_event, run_unattended
@@ -198,11 +198,13 @@ def check(
         if target is not None:
             write_atomically(target, console.file.getvalue())  # type: ignore[attr-defined]
     else:
-        text = render_json(report) if fmt == "json" else render_csv(report)
+        # JSON goes out as it is encoded: an organisation's report is tens of megabytes.
+        pieces = iter_json(report) if fmt == "json" else iter([render_csv(report)])
         if target is not None:
-            write_atomically(target, text)
+            write_atomically(target, pieces)
         else:
-            click.echo(text, nl=False)
+            for piece in pieces:
+                click.echo(piece, nl=False)
     sys.exit(exit_status(report, fail_on))
 
 

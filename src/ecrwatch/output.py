@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from ecrwatch.errors import UsageError
@@ -26,12 +27,13 @@ def check_writable(path: str) -> Path:
     return target
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside the target, then rename it over the target in one step."""
+def write_atomically(path: Path, text: str | Iterable[str]) -> None:
+    """Write to a temporary file beside the target, then rename it over the target in one step. `text` may
+    come in pieces (a large report is written as it is encoded)."""
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+            handle.writelines([text] if isinstance(text, str) else text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from ecrwatch.models import (
@@ -37,6 +38,7 @@ __all__ = [
     "exposure_to_dict",
     "image_entry_to_dict",
     "image_to_dict",
+    "iter_json",
     "matched_workload_to_dict",
     "render_json",
     "report_to_dict",
@@ -220,4 +222,40 @@ def report_to_dict(report: Report) -> dict[str, Any]:
 def render_json(report: Report) -> str:
     """The report as JSON text: 2-space indent, a trailing newline, ASCII only (non-ASCII characters are
     escaped, so the bytes are valid whatever the encoding of the file or pipe they go to)."""
-    return json.dumps(report_to_dict(report), indent=2, allow_nan=False) + "\n"
+    return "".join(iter_json(report))
+
+
+def _encoded(value: Any, level: int) -> str:
+    # JSON text escapes every newline inside strings, so indenting its lines nests it exactly as json.dumps would.
+    return json.dumps(value, indent=2, allow_nan=False).replace("\n", "\n" + "  " * level)
+
+
+def iter_json(report: Report) -> Iterator[str]:
+    """`render_json`'s text in pieces, each list item converted and encoded as it is written: an organisation's
+    report (tens of thousands of exposures, 80 MB of text) is never held whole, as objects or as text."""
+    parts: list[tuple[str, Any]] = [
+        ("schema_version", SCHEMA_VERSION),
+        ("generated_at", report.generated_at),
+        ("tool_version", report.tool_version),
+        ("scope", scope_to_dict(report.scope)),
+        ("summary", summary_to_dict(report.summary)),
+        ("images", (image_entry_to_dict, report.images)),
+        ("exposures", (exposure_to_dict, report.exposures)),
+        ("unscanned", (unscanned_to_dict, report.unscanned)),
+        ("errors", (error_to_dict, report.errors)),
+    ]
+    if report.resolved is not None:  # only a run with a previous state knows what is gone
+        parts.append(("resolved", (resolved_to_dict, report.resolved)))
+    yield "{"
+    for index, (key, value) in enumerate(parts):
+        yield ("," if index else "") + "\n  " + json.dumps(key) + ": "
+        if not isinstance(value, tuple):
+            yield _encoded(value, 1)
+        elif not value[1]:
+            yield "[]"
+        else:
+            convert, items = value
+            for position, item in enumerate(items):
+                yield ("," if position else "[") + "\n    " + _encoded(convert(item), 2)
+            yield "\n  ]"
+    yield "\n}\n"
