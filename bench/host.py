@@ -211,14 +211,21 @@ def counters(sim: SimAWS, kubes: list[MeteredSimKube], meter: Meter) -> dict[str
             calls["kube:" + _kube_resource(request.path)] += 1
             statuses[str(request.status)] += 1
     spans: dict[str, list[float]] = {}
+    durations: dict[str, list[float]] = {}
     for kind, start, end in meter.spans:
         first, last = spans.get(kind, [start, end])
         spans[kind] = [min(first, start), max(last, end)]
+        durations.setdefault(kind, []).append(end - start)
+    served = {
+        kind: {"mean_ms": round(1000 * sum(d) / len(d), 1), "max_ms": round(1000 * max(d), 1)}
+        for kind, d in sorted(durations.items())
+    }
     return {
         "calls": dict(sorted(calls.items())),
         "statuses": dict(statuses),
         "peak_in_flight": dict(meter.peak),
         "spans": {kind: [a, b] for kind, (a, b) in sorted(spans.items())},  # first start, last end (epoch s)
+        "served": served,  # time from request to response at the simulator, injected latency included
         "host_cpu_s": time.process_time() - meter.cpu_since,
     }
 

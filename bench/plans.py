@@ -93,7 +93,7 @@ def run_plan(spec: PlanSpec, conn: Connection) -> None:
     import kubernetes  # noqa: F401
 
     from ecrwatch import check  # noqa: F401
-    from ecrwatch.report.json import render_json
+    from ecrwatch.report.json import iter_json
 
     rss_start = _rss_now_mb()
     if spec.trace_memory:
@@ -111,7 +111,8 @@ def run_plan(spec: PlanSpec, conn: Connection) -> None:
         report, naive = _run_naive(spec)
     pipeline = time.perf_counter() - started
     peak_pipeline = _rss_peak_mb()
-    rendered = len(render_json(report)) if report is not None else 0
+    # As the CLI writes it (piece by piece, to a file or a pipe): here to nowhere, counting the bytes.
+    rendered = sum(len(piece) for piece in iter_json(report)) if report is not None else 0
     wall = time.perf_counter() - started
     if profiler is not None and spec.profile:
         profiler.disable()
@@ -153,7 +154,7 @@ def _run_stages(spec: PlanSpec) -> tuple[Any, dict[str, Any]]:
     from ecrwatch.inventory.ecs import collect_ecs_regions
     from ecrwatch.inventory.eks import collect_kubernetes, plan_kubernetes
     from ecrwatch.models import Filters
-    from ecrwatch.report.json import render_json
+    from ecrwatch.report.json import iter_json
     from ecrwatch.resolve import resolve_images
 
     times: dict[str, Any] = {}
@@ -189,7 +190,7 @@ def _run_stages(spec: PlanSpec) -> tuple[Any, dict[str, Any]]:
             extra_errors=resolved.errors,
         ),
     )
-    timed("render json", lambda: render_json(report))
+    timed("render json", lambda: sum(len(piece) for piece in iter_json(report)))
     return report, {"stages": times}
 
 
