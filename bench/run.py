@@ -29,7 +29,8 @@ from bench.plans import PlanResult, PlanSpec, run_plan
 from bench.scenarios import SCENARIOS
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT_WORKERS = (16,)
+WORKERS = (8, 16, 32)  # the --workers values check runs with
+COMPARED = 16  # the one in the main table, beside the naive plan and the bound (see README: chosen by measurement)
 NAIVE_PAGES = {"S": None, "L": 300}  # pages per region before the naive plan stops (None: all of them)
 _CTX = multiprocessing.get_context("spawn")
 
@@ -90,13 +91,14 @@ def _wait(conn: Connection, process: Any, timeout: float) -> bool:
 def measure(host: Host, spec: PlanSpec) -> dict[str, Any]:
     """One plan run, with the calls the host saw it make."""
     host.ask("reset")
+    load = os.getloadavg()[0]  # other work on the machine shares its cores with both processes
     result = run_child(spec)
     seen = host.ask("counters")
     # When each kind of call was first made and last answered, in seconds from the start of the run.
     seen["spans"] = {
         k: [round(a - result.started_at, 3), round(b - result.started_at, 3)] for k, (a, b) in seen["spans"].items()
     }
-    return {"result": asdict(result), **seen}
+    return {"result": asdict(result), "loadavg": load, **seen}
 
 
 def naive_estimate(naive: dict[str, Any], facts: dict[str, Any], check_calls: dict[str, int]) -> dict[str, Any]:
@@ -137,7 +139,7 @@ def run_scenario(name: str, workers: list[int], args: argparse.Namespace) -> dic
                 file=sys.stderr,
                 flush=True,
             )
-        chosen = args.default_workers if args.default_workers in checks else workers[-1]
+        chosen = args.compare if args.compare in checks else workers[-1]
         extras: dict[str, Any] = {}
         if args.trace_memory:
             traced = run_child(PlanSpec("check", host.environ, scenario.regions, chosen, trace_memory=True))
@@ -186,66 +188,87 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "-"
 
 
+def _column(title: str, calls: dict[str, int], **rows: str) -> dict[str, Any]:
+    return {"title": title, "calls": calls, "rows": rows}
+
+
+ROWS = (
+    ("wall", "wall time (s)"),
+    ("pipeline", "  run_check (s)"),
+    ("report", "  report written (s)"),
+    ("cpu", "check's CPU (s)"),
+    ("rss", "peak RSS (MB)"),
+    ("concurrency", "peak in flight"),
+)
+
+
 def table(results: dict[str, dict[str, Any]]) -> str:
-    names = list(results)
-    columns: list[tuple[str, dict[str, int], str, str]] = []  # (title, calls, wall, rss)
-    for name in names:
-        res = results[name]
+    columns: list[dict[str, Any]] = []
+    for name, res in results.items():
         w = str(res["workers"])
         check, bound = res["check"][w], res["bound"][w]
+        r = check["result"]
         columns.append(
-            (
-                f"{name} check",
+            _column(
+                f"{name} check w{w}",
                 check["calls"],
-                f"{check['result']['wall_s']:.2f}",
-                f"{check['result']['rss_peak_mb']:.0f}",
+                wall=f"{r['wall_s']:.2f}",
+                pipeline=f"{r['pipeline_s']:.2f}",
+                report=f"{r['wall_s'] - r['pipeline_s']:.2f}",
+                cpu=f"{r['cpu_s']:.1f}",
+                rss=f"{r['rss_peak_mb']:.0f}",
+                concurrency=str(check["peak_in_flight"].get("all", 0)),
             )
         )
         if res["naive"] is not None:
-            est = res["naive"]["estimate"]
+            est, nr = res["naive"]["estimate"], res["naive"]["result"]
             mark = "~" if est["estimated"] else ""
             columns.append(
-                (
+                _column(
                     f"{name} naive",
                     est["calls"],
-                    f"{mark}{est['wall_s']:.1f}",
-                    f"{res['naive']['result']['rss_peak_mb']:.0f}",
+                    wall=f"{mark}{est['wall_s']:.1f}",
+                    rss=f"{nr['rss_peak_mb']:.0f}",
+                    concurrency=str(res["naive"]["peak_in_flight"].get("all", 0)),
                 )
             )
-        columns.append((f"{name} bound", bound["calls"], f"{bound['wall_s']:.2f}", "-"))
-    operations = sorted({op for _, calls, _, _ in columns for op in calls})
-    width = max(len(op) for op in [*operations, "peak RSS (MB)"]) + 2
-    lines = ["".ljust(width) + "".join(title.rjust(14) for title, _, _, _ in columns)]
+        columns.append(
+            _column(
+                f"{name} bound", bound["calls"], wall=f"{bound['wall_s']:.2f}", concurrency=str(bound["concurrency"])
+            )
+        )
+    operations = sorted({op for column in columns for op in column["calls"]})
+    width = max(len(text) for text in [*operations, *(label for _, label in ROWS)]) + 2
+    cell = max(14, *(len(c["title"]) + 2 for c in columns))
+    lines = ["".ljust(width) + "".join(c["title"].rjust(cell) for c in columns)]
     for op in operations:
-        lines.append(op.ljust(width) + "".join(str(calls.get(op, 0)).rjust(14) for _, calls, _, _ in columns))
-    lines.append("total calls".ljust(width) + "".join(str(sum(c.values())).rjust(14) for _, c, _, _ in columns))
-    lines.append("wall time (s)".ljust(width) + "".join(wall.rjust(14) for _, _, wall, _ in columns))
-    lines.append("peak RSS (MB)".ljust(width) + "".join(rss.rjust(14) for _, _, _, rss in columns))
+        lines.append(op.ljust(width) + "".join(str(c["calls"].get(op, 0)).rjust(cell) for c in columns))
+    lines.append("total calls".ljust(width) + "".join(str(sum(c["calls"].values())).rjust(cell) for c in columns))
+    for key, label in ROWS:
+        lines.append(label.ljust(width) + "".join(c["rows"].get(key, "-").rjust(cell) for c in columns))
     lines.append("")
-    for name in names:
-        res = results[name]
+    for name, res in results.items():
         w = str(res["workers"])
         check, bound = res["check"][w], res["bound"][w]
-        calls = sum(check["calls"].values())
         wall = check["result"]["wall_s"]
         parts = [
-            f"{name} (--workers {w}, bound at concurrency {bound['concurrency']}):",
-            f"calls {_ratio(calls, bound['total_calls'])} the bound",
-            f"wall {_ratio(wall, bound['wall_s'])} the bound",
+            f"{name}, --workers {w} (bound at concurrency {bound['concurrency']}):",
+            f"calls {_ratio(sum(check['calls'].values()), bound['total_calls'])} the bound,",
+            f"wall {_ratio(wall, bound['wall_s'])} the bound,",
         ]
         if res["naive"] is not None:
             est = res["naive"]["estimate"]
-            note = " (naive extrapolated)" if est["estimated"] else ""
-            parts.append(f"naive/check wall {_ratio(est['wall_s'], wall)}{note}")
-        rss = check["result"]
-        parts.append(f"peak RSS {rss['rss_peak_mb']:.0f} MB (at start {rss['rss_start_mb']:.0f})")
-        lines.append("  ".join(parts))
-        sweep = [
-            f"w={k}: {c['result']['wall_s']:.2f} s / bound {res['bound'][k]['wall_s']:.2f} s "
-            f"(peak in flight {c['peak_in_flight'].get('all', 0)})"
-            for k, c in res["check"].items()
-        ]
-        lines.append("  workers: " + "; ".join(sweep))
+            note = " (naive extrapolated from the pages it read)" if est["estimated"] else ""
+            parts.append(f"naive {_ratio(est['wall_s'], wall)} slower{note},")
+        parts.append(f"peak RSS {check['result']['rss_peak_mb']:.0f} MB")
+        lines.append(" ".join(parts))
+        for k, c in res["check"].items():
+            b, r = res["bound"][k], c["result"]
+            lines.append(
+                f"  --workers {k:>2}: wall {r['wall_s']:6.2f} s = {_ratio(r['wall_s'], b['wall_s'])} the bound "
+                f"({b['wall_s']:.2f} s at concurrency {b['concurrency']}), calls {sum(c['calls'].values())}, "
+                f"CPU {r['cpu_s']:.1f} s, peak RSS {r['rss_peak_mb']:.0f} MB, load {c['loadavg']:.1f}"
+            )
     return "\n".join(lines)
 
 
@@ -265,10 +288,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", choices=["S", "L", "both"], default="both")
     parser.add_argument(
         "--workers",
-        default=",".join(map(str, DEFAULT_WORKERS)),
+        default=",".join(map(str, WORKERS)),
         help="comma-separated --workers values to run check with (default: %(default)s)",
     )
-    parser.add_argument("--default-workers", type=int, default=DEFAULT_WORKERS[0], help="the one compared")
+    parser.add_argument(
+        "--compare", type=int, default=COMPARED, help="the --workers value shown beside the naive plan and the bound"
+    )
     parser.add_argument(
         "--naive-pages",
         default="auto",
