@@ -66,6 +66,62 @@ class AwsSettings:
     endpoint_url: str | None = None
 
 
+class _Token:
+    """Lives exactly as long as its thread's thread-local data (a weak-referenceable object)."""
+
+
+class InFlight:
+    """At most `limit` requests in flight at once, over every client and thread of a run (`--workers`): the
+    stages overlap on pools of their own, and this keeps what they ask of AWS and the clusters, together, to
+    the number asked for. A thread holds a place from sending a request until its answer is in, not while
+    it parses the answer or waits to retry. With no limit set, no place is held.
+    """
+
+    def __init__(self) -> None:
+        self._places: threading.BoundedSemaphore | None = None
+        self._local = threading.local()
+
+    def limit(self, places: int | None) -> None:
+        self._places = threading.BoundedSemaphore(places) if places else None
+
+    def acquire(self) -> None:
+        box: dict[str, threading.BoundedSemaphore | None] | None = getattr(self._local, "box", None)
+        if box is None:
+            box = self._local.box = {"held": None}
+            self._local.token = token = _Token()
+            # A request whose answer could not be parsed never reports back: its place goes with the thread.
+            weakref.finalize(token, _release, box)
+        places = self._places
+        if box["held"] is None and places is not None:
+            places.acquire()
+            box["held"] = places
+
+    def release(self) -> None:
+        box = getattr(self._local, "box", None)
+        if box is not None:
+            _release(box)
+
+    @contextmanager
+    def place(self) -> Iterator[None]:
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+    def before_send(self, **_: Any) -> None:
+        self.acquire()  # returns None: botocore sends the request
+
+    def received(self, **_: Any) -> None:
+        self.release()
+
+
+def _release(box: dict[str, threading.BoundedSemaphore | None]) -> None:
+    held, box["held"] = box["held"], None
+    if held is not None:
+        held.release()
+
+
 class _Held:
     """The clients one thread holds (a weak-referenceable box for them)."""
 
@@ -87,10 +143,16 @@ class Aws:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._idle: dict[tuple[str, str], list[Any]] = {}
+        self.in_flight = InFlight()
         try:
             core = botocore.session.get_session()
             # Parsing responses was most of check's CPU time at organisation scale: see parsing.py.
             core.register_component("response_parser_factory", parser_factory())
+            # Every attempt of every request (retries included) is sent once, and its answer is in before it
+            # is parsed (or it failed: then only response-received is told).
+            core.register("before-send", self.in_flight.before_send)
+            core.register("before-parse", self.in_flight.received)
+            core.register("response-received", self.in_flight.received)
             self._session = boto3.Session(profile_name=self.settings.profile, botocore_session=core)
         except botocore.exceptions.ProfileNotFound as exc:
             # The profile may come from AWS_PROFILE rather than --profile: name the one botocore looked for.

@@ -1,9 +1,12 @@
-"""The `check` pipeline: inventory -> resolve -> findings -> correlate. Calls the stages; renders nothing."""
+"""The `check` pipeline: inventory -> resolve -> findings -> correlate. Calls the stages; renders nothing.
+
+Findings are asked for while the inventory is still being read (see `check_run`): at organisation scale the
+stages took turns at a CPU-bound inventory and a latency-bound Inspector lookup, each idling the other."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,7 +16,7 @@ from ecrwatch.aws import Aws
 from ecrwatch.correlate import correlate, ecr_key
 from ecrwatch.errors import AwsCallError
 from ecrwatch.events import EventScope
-from ecrwatch.findings import FindingFilters, fetch_findings
+from ecrwatch.findings import FindingFilters, FindingsLookup
 from ecrwatch.inventory.ecs import collect_ecs_regions, parse_cluster_selector
 from ecrwatch.inventory.eks import collect_kubernetes, plan_kubernetes
 from ecrwatch.models import (
@@ -26,6 +29,7 @@ from ecrwatch.models import (
     ResolvedImage,
     ScannedImage,
     SourceError,
+    Workload,
 )
 from ecrwatch.resolve import resolve_images
 
@@ -73,8 +77,21 @@ def scanned_images(resolved: Sequence[ResolvedImage]) -> list[ScannedImage]:
     return list(out)
 
 
-def inventory_jobs(aws: Aws, request: CheckRequest) -> list[Callable[[], Inventory]]:
-    """One job per source: each ECS region, each EKS region, each kubeconfig context."""
+def running_images(workloads: Iterable[Workload]) -> Iterator[ScannedImage]:
+    """The ECR digests workloads report running, as they report them: Inspector can be asked about them
+    before ECR is (a manifest is scanned as itself; an index is not scanned, its platform images are)."""
+    for workload in workloads:
+        image = workload.image
+        digest = workload.running_digest or image.digest
+        if digest and image.ecr_account is not None and image.ecr_region is not None:
+            yield ScannedImage(image.ecr_account, image.ecr_region, image.repository, digest)
+
+
+def inventory_jobs(
+    aws: Aws, request: CheckRequest, on_workloads: Callable[[Sequence[Workload]], None] | None = None
+) -> list[Callable[[], Inventory]]:
+    """One job per source: each ECS region, each EKS region, each kubeconfig context. `on_workloads` hears
+    of each cluster's running containers as soon as that cluster is read."""
     jobs: list[Callable[[], Inventory]] = []
     # Checked here, before any job runs: a bad --ecs-cluster, --eks-cluster, kubeconfig or context is exit 2
     # with nothing read.
@@ -87,10 +104,15 @@ def inventory_jobs(aws: Aws, request: CheckRequest) -> list[Callable[[], Invento
         kubeconfig=request.kubeconfig,
         kube_contexts=request.kube_contexts,
     )
+    workers = request.workers
     if request.ecs:
-        jobs.append(lambda: collect_ecs_regions(aws, request.regions, request.ecs_clusters, workers=request.workers))
+        jobs.append(
+            lambda: collect_ecs_regions(
+                aws, request.regions, request.ecs_clusters, workers=workers, on_workloads=on_workloads
+            )
+        )
     if kubernetes is not None:
-        jobs.append(lambda: collect_kubernetes(aws, kubernetes, workers=request.workers))
+        jobs.append(lambda: collect_kubernetes(aws, kubernetes, workers=workers, on_workloads=on_workloads))
     return jobs
 
 
@@ -114,7 +136,24 @@ def run_check(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m
 
 
 def check_run(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m: None) -> CheckRun:
-    jobs = inventory_jobs(aws, request)  # bad selectors, kubeconfigs or contexts: exit 2 before any AWS call
+    """The stages overlap: Inspector is asked about the digests each cluster runs as soon as that cluster is
+    read, while the others are still being read and ECR resolves the rest; `--workers` bounds the requests
+    in flight, all stages together."""
+    aws.in_flight.limit(request.workers)
+    lookup = None
+    if not request.event_findings:
+        pushed_down = FindingFilters(request.filters.min_severity, request.filters.fixable_only)
+        lookup = FindingsLookup(aws, filters=pushed_down, workers=request.workers)
+    try:
+        return _check_run(aws, request, progress, lookup)
+    finally:
+        if lookup is not None:
+            lookup.close()
+
+
+def _check_run(aws: Aws, request: CheckRequest, progress: Progress, lookup: FindingsLookup | None) -> CheckRun:
+    ask = (lambda workloads: lookup.ask(running_images(workloads))) if lookup is not None else None
+    jobs = inventory_jobs(aws, request, ask)  # bad selectors, kubeconfigs or contexts: exit 2 before any AWS call
     aws.check_credentials()
     home = request.regions[0]
     try:
@@ -132,14 +171,14 @@ def check_run(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m
         keys = [k for k in keys if event.wants(k)]
     resolved = resolve_images(aws, keys, home_accounts=[account], workers=request.workers)
     images_resolved: Mapping[EcrImageKey, ResolvedImage] = resolved.images
-    if event is not None:
-        inventory, images_resolved = event.restrict(inventory, resolved.images)
-        findings = FindingsResult(findings=request.event_findings)
-    else:
+    if lookup is not None:
         images = scanned_images(list(resolved.images.values()))
         progress(f"looking up Inspector findings for {len(images)} image digest(s)")
-        pushed_down = FindingFilters(request.filters.min_severity, request.filters.fixable_only)
-        findings = fetch_findings(aws, images, filters=pushed_down, workers=request.workers)
+        findings = lookup.finish(images)
+    else:
+        assert event is not None  # only event mode has no lookup
+        inventory, images_resolved = event.restrict(inventory, resolved.images)
+        findings = FindingsResult(findings=request.event_findings)
     report = _report(request, inventory, images_resolved, findings, [account], resolved.errors)
     return CheckRun(report, inventory, images_resolved)
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -67,41 +68,105 @@ def fetch_findings(
     aws: Aws, images: Iterable[ScannedImage], *, filters: FindingFilters | None = None, workers: int = 8
 ) -> FindingsResult:
     """ACTIVE findings of every image, then coverage of those without any, regions and batches concurrently."""
-    filters = filters or FindingFilters()
-    by_region: dict[str, list[ScannedImage]] = defaultdict(list)
-    for image in dict.fromkeys(images):
-        by_region[image.region].append(image)
+    with FindingsLookup(aws, filters=filters, workers=workers) as lookup:
+        return lookup.finish(images)
 
-    finding_jobs: list[tuple[str, Sequence[str]]] = []
-    for region, region_images in sorted(by_region.items()):
-        digests = sorted({i.digest for i in region_images})
-        finding_jobs.extend((region, batch) for batch in chunks(digests, FILTER_VALUES_LIMIT))
-    findings: dict[str, Finding] = {}
-    errors: list[SourceError] = []
-    failed_regions: set[str] = set()
-    for region, outcome in _run(workers, finding_jobs, lambda r, d: _list_findings(aws, r, d, filters)):
-        if isinstance(outcome, AwsCallError):
-            failed_regions.add(region)
-            _add_error(errors, f"inspector2:{region}", outcome)
-        else:
+
+class FindingsLookup:
+    """Findings asked for while the digests are still being discovered.
+
+    `ask` takes digests as soon as they are known (a cluster's workloads, before the rest are read): each
+    region's digests go to Inspector ten a request, as soon as ten are waiting. `finish` takes the digests
+    Inspector scans for the whole run, asks for those not asked yet, keeps the findings of exactly those, and
+    asks for coverage where they have none. A digest asked for early that turns out not to be scanned (a
+    multi-arch index: Inspector scans its platform images) costs a place in a request, never a request.
+    """
+
+    def __init__(self, aws: Aws, *, filters: FindingFilters | None = None, workers: int = 8) -> None:
+        self._aws = aws
+        self._filters = filters or FindingFilters()
+        self._workers = max(1, workers)
+        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="inspector")
+        self._lock = threading.Lock()
+        self._waiting: dict[str, list[str]] = defaultdict(list)  # region -> digests not asked for yet
+        self._asked: set[tuple[str, str]] = set()
+        self._jobs: list[tuple[str, Future[list[Finding]]]] = []
+
+    def __enter__(self) -> FindingsLookup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        # On an exception (CredentialsError above all) do not start what is still queued.
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def ask(self, images: Iterable[ScannedImage]) -> None:
+        """Digests that run: asked for ten at a time, per region, as they come."""
+        with self._lock:
+            for image in images:
+                key = (image.region, image.digest)
+                if key not in self._asked:
+                    self._asked.add(key)
+                    waiting = self._waiting[image.region]
+                    waiting.append(image.digest)
+                    if len(waiting) == FILTER_VALUES_LIMIT:
+                        self._submit(image.region, waiting)
+                        self._waiting[image.region] = []
+
+    def _submit(self, region: str, digests: Sequence[str]) -> None:
+        batch = tuple(digests)
+        self._jobs.append((region, self._pool.submit(_list_findings, self._aws, region, batch, self._filters)))
+
+    def finish(self, images: Iterable[ScannedImage]) -> FindingsResult:
+        """The findings of exactly these images (asked for now where they were not yet), and the coverage of
+        those that have none."""
+        wanted = list(dict.fromkeys(images))
+        by_region: dict[str, list[ScannedImage]] = defaultdict(list)
+        for image in wanted:
+            by_region[image.region].append(image)
+        with self._lock:
+            for region, region_images in sorted(by_region.items()):
+                digests = sorted({i.digest for i in region_images if (region, i.digest) not in self._asked})
+                self._asked.update((region, d) for d in digests)
+                self._waiting[region].extend(digests)
+            for region, waiting in sorted(self._waiting.items()):
+                for batch in chunks(waiting, FILTER_VALUES_LIMIT):
+                    self._submit(region, batch)
+            self._waiting.clear()
+            jobs = list(self._jobs)
+
+        kept = {(i.region, i.digest) for i in wanted}
+        findings: dict[str, Finding] = {}
+        errors: list[SourceError] = []
+        failed_regions: set[str] = set()
+        for region, job in jobs:
+            try:
+                outcome = job.result()
+            except AwsCallError as exc:
+                failed_regions.add(region)
+                _add_error(errors, f"inspector2:{region}", exc)
+                continue
             for finding in outcome:
-                findings.setdefault(finding.finding_arn, finding)
+                if (finding.image.region, finding.image.digest) in kept:
+                    findings.setdefault(finding.finding_arn, finding)
 
-    seen = {f.image for f in findings.values()}
-    coverage_jobs: list[tuple[str, Sequence[ScannedImage]]] = []
-    for region, region_images in sorted(by_region.items()):
-        if region in failed_regions:
-            continue  # without findings, coverage alone would call vulnerable images clean
-        unseen = sorted((i for i in region_images if i not in seen), key=resource_id)
-        coverage_jobs.extend((region, batch) for batch in chunks(unseen, FILTER_VALUES_LIMIT))
-    coverage: dict[ScannedImage, Coverage] = {}
-    for region, covered in _run(workers, coverage_jobs, lambda r, i: _list_coverage(aws, r, i)):
-        if isinstance(covered, AwsCallError):
-            _add_error(errors, f"inspector2:{region}", covered)
-        else:
-            coverage.update((c.image, c) for c in covered)
-    # An `inspector2:REGION` error tells the join not to call that region's images clean.
-    return FindingsResult(tuple(findings.values()), tuple(coverage.values()), tuple(errors))
+        seen = {f.image for f in findings.values()}
+        coverage_jobs: list[tuple[str, Sequence[ScannedImage]]] = []
+        for region, region_images in sorted(by_region.items()):
+            if region in failed_regions:
+                continue  # without findings, coverage alone would call vulnerable images clean
+            unseen = sorted((i for i in region_images if i not in seen), key=resource_id)
+            coverage_jobs.extend((region, batch) for batch in chunks(unseen, FILTER_VALUES_LIMIT))
+        coverage: dict[ScannedImage, Coverage] = {}
+        for region, covered in _run(self._workers, coverage_jobs, lambda r, i: _list_coverage(self._aws, r, i)):
+            if isinstance(covered, AwsCallError):
+                _add_error(errors, f"inspector2:{region}", covered)
+            else:
+                coverage.update((c.image, c) for c in covered)
+        # An `inspector2:REGION` error tells the join not to call that region's images clean.
+        return FindingsResult(tuple(findings.values()), tuple(coverage.values()), tuple(errors))
 
 
 def _run(

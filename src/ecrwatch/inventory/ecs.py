@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -220,7 +220,19 @@ def _note_failure(failure: FailureTypeDef, region: str, cluster: str, read: _Clu
     )
 
 
-def _collect(aws: Aws, plans: Sequence[RegionPlan], workers: int) -> list[tuple[RegionPlan, _Discovery, EcsInventory]]:
+OnWorkloads = Callable[[Sequence[Workload]], None]
+
+
+def _read_and_tell(aws: Aws, region: str, arn: str, name: str, on_workloads: OnWorkloads | None) -> _ClusterRead:
+    read = _read_cluster(aws, region, arn, name)
+    if on_workloads is not None:
+        on_workloads(read.workloads)
+    return read
+
+
+def _collect(
+    aws: Aws, plans: Sequence[RegionPlan], workers: int, on_workloads: OnWorkloads | None = None
+) -> list[tuple[RegionPlan, _Discovery, EcsInventory]]:
     """Each plan's clusters read on one bounded pool; results in plan and discovery order."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
@@ -230,7 +242,9 @@ def _collect(aws: Aws, plans: Sequence[RegionPlan], workers: int) -> list[tuple[
         reads: list[tuple[RegionPlan, _Discovery, list[Future[_ClusterRead]]]] = []
         for plan, pending in zip(plans, discoveries, strict=True):
             found = pending.result()
-            futures = [pool.submit(_read_cluster, aws, plan.region, arn, name) for arn, name in found.clusters]
+            futures = [
+                pool.submit(_read_and_tell, aws, plan.region, arn, name, on_workloads) for arn, name in found.clusters
+            ]
             reads.append((plan, found, futures))
         results = []
         for plan, found, futures in reads:
@@ -272,13 +286,19 @@ def collect_ecs(aws: Aws, region: str, clusters: Sequence[str] = (), *, workers:
 
 
 def collect_ecs_regions(
-    aws: Aws, regions: Sequence[str], clusters: Sequence[str] = (), *, workers: int = DEFAULT_WORKERS
+    aws: Aws,
+    regions: Sequence[str],
+    clusters: Sequence[str] = (),
+    *,
+    workers: int = DEFAULT_WORKERS,
+    on_workloads: OnWorkloads | None = None,
 ) -> Inventory:
     """Every selected region's clusters, or the clusters named: a name in each selected region, an error
     only where no region has it (source: the first region; none when a region could not be asked, whose
-    own error already says the read is incomplete); an ARN once, in its own region."""
+    own error already says the read is incomplete); an ARN once, in its own region. `on_workloads` hears of
+    each cluster's running containers as soon as that cluster is read."""
     selectors = [parse_cluster_selector(text) for text in clusters]
-    results = _collect(aws, plan_regions(regions, selectors), workers)
+    results = _collect(aws, plan_regions(regions, selectors), workers, on_workloads)
     inventory = Inventory()
     for _, _, region_inventory in results:
         inventory = inventory + region_inventory

@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -34,7 +35,7 @@ from ecrwatch.errors import AwsCallError, UsageError
 from ecrwatch.inventory.kube import AccessHints, ClusterInfo, KubeTarget, Timeouts, read_cluster
 from ecrwatch.inventory.kubeconfig import KubeconfigPlan, KubeContext, load_kubeconfig
 from ecrwatch.inventory.selection import EKS_CLUSTER, ClusterSelector, RegionPlan, parse_selector, plan_regions
-from ecrwatch.models import ClusterScope, Inventory, SourceError
+from ecrwatch.models import ClusterScope, Inventory, SourceError, Workload
 
 if TYPE_CHECKING:
     from mypy_boto3_eks.type_defs import ClusterTypeDef
@@ -330,6 +331,18 @@ def _display(server: str) -> str:
 # --- everything together ------------------------------------------------------------------------------
 
 
+def _read_and_tell(
+    target: KubeTarget,
+    timeouts: Timeouts,
+    place: Callable[[], AbstractContextManager[None]],
+    on_workloads: Callable[[Sequence[Workload]], None] | None,
+) -> Inventory:
+    inventory = read_cluster(target, timeouts=timeouts, place=place)
+    if on_workloads is not None:
+        on_workloads(inventory.workloads)
+    return inventory
+
+
 def collect_kubernetes(
     aws: Aws,
     plan: KubernetesPlan,
@@ -337,8 +350,10 @@ def collect_kubernetes(
     workers: int = DEFAULT_WORKERS,
     clock: Callable[[], float] = time.monotonic,
     timeouts: Timeouts | None = None,
+    on_workloads: Callable[[Sequence[Workload]], None] | None = None,
 ) -> Inventory:
-    """Every EKS cluster of the plan and every kubeconfig context, each read once, concurrently."""
+    """Every EKS cluster of the plan and every kubeconfig context, each read once, concurrently.
+    `on_workloads` hears of each cluster's running containers as soon as that cluster is read."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
     timeouts = timeouts or Timeouts(aws.settings.connect_timeout, aws.settings.read_timeout)
@@ -356,7 +371,9 @@ def collect_kubernetes(
                     log.info("kube-context %s is EKS cluster %s: read once, as eks", context.name, same.source)
                     continue
                 targets.append(context_target(plan.kubeconfig, context, temp.name))
-        futures = [pool.submit(read_cluster, target, timeouts=timeouts) for target in targets]
+        futures = [
+            pool.submit(_read_and_tell, target, timeouts, aws.in_flight.place, on_workloads) for target in targets
+        ]
         inventory = Inventory(clusters=tuple(found.scopes), errors=tuple(found.errors))
         for future in futures:
             inventory = inventory + future.result()

@@ -24,6 +24,7 @@ import logging
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -327,7 +328,14 @@ _TRANSPORT_WORDS = {
 
 
 class _Reader:
-    def __init__(self, client: ApiClient, target: KubeTarget, timeouts: Timeouts) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        target: KubeTarget,
+        timeouts: Timeouts,
+        place: Callable[[], AbstractContextManager[None]],
+    ) -> None:
+        self._place = place
         self._target = target
         self._timeout = (timeouts.connect, timeouts.read)
         self.core = CoreV1Api(client)
@@ -370,13 +378,14 @@ class _Reader:
         self, call: Callable[..., Any], what: str, token: str | None, **params: Any
     ) -> tuple[list[dict[str, Any]], str | None]:
         try:
-            response = call(
-                limit=PAGE_LIMIT, _continue=token, _preload_content=False, _request_timeout=self._timeout, **params
-            )
-            try:
-                body = response.data
-            finally:
-                response.release_conn()
+            with self._place():  # a place among the run's requests in flight, until the answer is in
+                response = call(
+                    limit=PAGE_LIMIT, _continue=token, _preload_content=False, _request_timeout=self._timeout, **params
+                )
+                try:
+                    body = response.data
+                finally:
+                    response.release_conn()
             document = json.loads(body)
         except ApiException as exc:
             raise self._http_failure(exc, what) if exc.status else self._transport_failure(exc, what) from None
@@ -438,7 +447,12 @@ def harden(config: Configuration) -> Configuration:
     return config
 
 
-def read_cluster(target: KubeTarget, *, timeouts: Timeouts | None = None) -> Inventory:
+def read_cluster(
+    target: KubeTarget,
+    *,
+    timeouts: Timeouts | None = None,
+    place: Callable[[], AbstractContextManager[None]] = nullcontext,
+) -> Inventory:
     """Every running container of one cluster, with owners resolved; its failures as errors."""
     info = target.info
     try:
@@ -453,7 +467,7 @@ def read_cluster(target: KubeTarget, *, timeouts: Timeouts | None = None) -> Inv
         return Inventory(clusters=(info.scope(False),), errors=(SourceError(info.source, message, exc.code),))
     client = ApiClient(config)
     client.user_agent = f"ecrwatch/{__version__}"
-    reader = _Reader(client, target, timeouts or Timeouts())
+    reader = _Reader(client, target, timeouts or Timeouts(), place)
     workloads: list[Workload] = []
     errors: list[SourceError] = []
     failures: list[SourceError] = []
