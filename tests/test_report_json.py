@@ -12,6 +12,7 @@ from jsonschema.exceptions import ValidationError
 
 from conftest import REPORT_VALIDATOR, SCHEMA
 from ecrwatch.models import Exposure, Filters, Summary
+from ecrwatch.report import json as json_report
 from ecrwatch.report.json import exposure_to_dict, iter_json, render_json, report_to_dict, workload_to_dict
 from factories import (
     API_AMD64,
@@ -217,6 +218,22 @@ def test_the_text_written_in_pieces_is_the_whole_document_indented(report: Any) 
     pieces = list(iter_json(report))
     assert len(pieces) > 10
     assert "".join(pieces) == json.dumps(report_to_dict(report), indent=2, allow_nan=False) + "\n"
+
+
+def test_the_encoder_writes_what_json_dumps_writes() -> None:
+    values: list[Any] = [
+        {"a": [1, 2.5, 1e-07, 5.0, -0.0, 10**20, True, False, None], "b": {}, "c": [], "d": [{}, [], [[]]]},
+        {"déjà vu — ünïcode": 'tab\there, quote " backslash \\ newline \n and \u2028'},
+        "plain",
+        [],
+        {},
+    ]
+    for level in (0, 1, 2):
+        for value in values:
+            expected = json.dumps(value, indent=2, allow_nan=False).replace("\n", "\n" + "  " * level)
+            assert json_report._encoded(value, level) == expected
+    with pytest.raises(ValueError):
+        json_report._encoded({"score": float("nan")}, 0)
 
 
 def test_every_exposure_digest_has_its_images_entry() -> None:
