@@ -26,6 +26,7 @@ Decisions, where Docker leaves room or ecrwatch needs more:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ecrwatch.aws import REGION_PATTERN
 from ecrwatch.models import ImageRef
@@ -107,6 +108,7 @@ def parse_ecr_host(host: str) -> tuple[str, str] | None:
     return match.group("account"), region.lower()
 
 
+@lru_cache(maxsize=1024)  # the join asks once per running container: tens of thousands, for a few registries
 def ecr_registry_host(account: str, region: str) -> str:
     """The IPv4 Docker endpoint of an account's private registry in a region, in that region's partition:
     123456789012.dkr.ecr.us-east-1.amazonaws.com, ...dkr.ecr.cn-north-1.amazonaws.com.cn."""
