@@ -146,6 +146,13 @@ def run_scenario(name: str, workers: list[int], args: argparse.Namespace) -> dic
             checks[w] = {**runs[len(runs) // 2], "walls_s": [round(run["result"]["wall_s"], 2) for run in runs]}
         chosen = args.compare if args.compare in checks else workers[-1]
         extras: dict[str, Any] = {}
+        if args.stages:
+            stages = measure(host, PlanSpec("stages", host.environ, scenario.regions, chosen))
+            extras["stages"] = stages["result"]["naive"]["stages"]
+            for stage, spent in extras["stages"].items():
+                print(
+                    f"[{name}] {stage:14s} wall {spent['wall_s']:7.2f} s  CPU {spent['cpu_s']:7.2f} s", file=sys.stderr
+                )
         if args.trace_memory:
             traced = run_child(PlanSpec("check", host.environ, scenario.regions, chosen, trace_memory=True))
             extras["traced_peak_mb"] = traced.traced_peak_mb
@@ -308,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of check per --workers value; the median is shown")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive plan")
+    parser.add_argument(
+        "--stages", action="store_true", help="one more run with check's stages one at a time, timed (where CPU goes)"
+    )
     parser.add_argument("--trace-memory", action="store_true", help="one more check run under tracemalloc")
     parser.add_argument("--profile", action="store_true", help="one more check run under cProfile")
     args = parser.parse_args(argv)
