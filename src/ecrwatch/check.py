@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from ecrwatch import __version__
 from ecrwatch.aws import Aws
+from ecrwatch.collector import fewer_collections
 from ecrwatch.correlate import correlate, ecr_key
 from ecrwatch.errors import AwsCallError
 from ecrwatch.events import EventScope
@@ -138,7 +139,12 @@ def run_check(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m
 def check_run(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m: None) -> CheckRun:
     """The stages overlap: Inspector is asked about the digests each cluster runs as soon as that cluster is
     read, while the others are still being read and ECR resolves the rest; `--workers` bounds the requests
-    in flight, all stages together."""
+    in flight, all stages together. The garbage collector runs less often meanwhile (see collector.py)."""
+    with fewer_collections():
+        return _check_run_bounded(aws, request, progress)
+
+
+def _check_run_bounded(aws: Aws, request: CheckRequest, progress: Progress) -> CheckRun:
     aws.in_flight.limit(request.workers)
     lookup = None
     if not request.event_findings:

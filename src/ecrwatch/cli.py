@@ -15,6 +15,7 @@ from rich.markup import escape
 from ecrwatch import __version__, iam, registry, scanning
 from ecrwatch.aws import Aws
 from ecrwatch.check import CheckRequest
+from ecrwatch.collector import fewer_collections
 from ecrwatch.correlate import exit_status
 from ecrwatch.errors import EXIT_INCOMPLETE, EXIT_OK, EcrwatchError, UsageError
 from ecrwatch.logging_json import json_logs, notice, use_log_format
@@ -185,6 +186,15 @@ def check(
         workers=workers,
         event_findings=event.findings if event else (),
     )
+    with fewer_collections():  # the report's rendering too (see collector.py)
+        status = _run_and_write(aws, request, unattended, opts, fmt, target)
+    sys.exit(status)
+
+
+def _run_and_write(
+    aws: Aws, request: CheckRequest, unattended: Unattended, opts: GlobalOptions, fmt: str, target: Path | None
+) -> int:
+    """Run the check and write its report; the exit status it calls for."""
     with progress_reporter(opts) as progress:
         report = run_unattended(aws, request, unattended, progress=progress)
     if fmt == "table":
@@ -205,7 +215,7 @@ def check(
         else:
             for piece in pieces:
                 click.echo(piece, nl=False)
-    sys.exit(exit_status(report, fail_on))
+    return exit_status(report, request.filters.fail_on)
 
 
 @main.command("enable-scanning")
