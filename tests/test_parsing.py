@@ -113,3 +113,32 @@ def test_epoch_timestamps_are_the_same_instant_in_utc() -> None:
     assert parsed == datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=UTC)
     assert parsed.tzinfo is UTC
     assert parse_timestamp("2024-05-01T10:00:00Z") == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+
+
+def test_a_recursive_shape_is_parsed_as_botocore_parses_it() -> None:
+    # None of the four services has one today; a model that gains one must not hang or recurse forever.
+    model = ServiceModel(
+        {
+            "metadata": {"protocol": "json", "apiVersion": "2020-01-01", "jsonVersion": "1.1"},
+            "operations": {"Get": {"name": "Get", "http": {"method": "POST"}, "output": {"shape": "Node"}}},
+            "shapes": {
+                "Node": {
+                    "type": "structure",
+                    "members": {"at": {"shape": "When"}, "children": {"shape": "Nodes"}, "name": {"shape": "S"}},
+                },
+                "Nodes": {"type": "list", "member": {"shape": "Node"}},
+                "When": {"type": "timestamp"},
+                "S": {"type": "string"},
+            },
+        },
+        service_name="recursive",
+    )
+    shape = model.operation_model("Get").output_shape
+    tree = {"name": "root", "at": 1_700_000_000, "children": [{"at": 1, "children": [{"name": None, "x": 1}]}]}
+    response = {"status_code": 200, "headers": {}, "body": json.dumps(tree).encode()}
+    botocores = ResponseParserFactory()
+    botocores.set_parser_defaults(timestamp_parser=parse_timestamp)
+    expected = botocores.create_parser("json").parse(dict(response), shape)
+    parsed = parser_factory().create_parser("json").parse(dict(response), shape)
+    assert _typed(parsed) == _typed(expected)
+    assert parsed["children"][0]["children"] == [{}]  # the null and the undeclared member dropped, as botocore does
