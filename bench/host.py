@@ -221,6 +221,7 @@ def counters(sim: SimAWS, kubes: list[MeteredSimKube], meter: Meter) -> dict[str
         for kind, d in sorted(durations.items())
     }
     return {
+        "occupancy": occupancy(meter.spans),
         "calls": dict(sorted(calls.items())),
         "statuses": dict(statuses),
         "peak_in_flight": dict(meter.peak),
@@ -228,6 +229,24 @@ def counters(sim: SimAWS, kubes: list[MeteredSimKube], meter: Meter) -> dict[str
         "served": served,  # time from request to response at the simulator, injected latency included
         "host_cpu_s": time.process_time() - meter.cpu_since,
     }
+
+
+def occupancy(spans: list[tuple[str, float, float]], width: float = 1.0) -> dict[str, list[float]]:
+    """Requests in flight on average in each `width`-second slice of the run, per service (`ecs`, `kube`,
+    `inspector2`, ...): where the run left its concurrency unused."""
+    if not spans:
+        return {}
+    origin = min(start for _, start, _ in spans)
+    slices = int((max(end for _, _, end in spans) - origin) // width) + 1
+    out: dict[str, list[float]] = {}
+    for kind, start, end in spans:
+        row = out.setdefault(kind.split(":", 1)[0], [0.0] * slices)
+        first, last = int((start - origin) // width), int((end - origin) // width)
+        for index in range(first, last + 1):
+            low = max(start, origin + index * width)
+            high = min(end, origin + (index + 1) * width)
+            row[index] += max(0.0, high - low) / width
+    return {kind: [round(v, 2) for v in row] for kind, row in sorted(out.items())}
 
 
 def serve(scenario_name: str, conn: Connection, latency: bool = True) -> None:
