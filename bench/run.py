@@ -31,7 +31,6 @@ from bench.scenarios import SCENARIOS
 RESULTS = Path(__file__).resolve().parent / "results"
 WORKERS = (8, 16, 32)  # the --workers values check runs with
 COMPARED = 8  # the one in the main table: ecrwatch's default, and the one within 2x its bound (see README)
-NAIVE_PAGES = {"S": None, "L": 300}  # pages per region before the naive plan stops (None: all of them)
 _CTX = multiprocessing.get_context("spawn")
 
 
@@ -164,9 +163,7 @@ def run_scenario(name: str, workers: list[int], args: argparse.Namespace) -> dic
             pstats.Stats(str(path), stream=sys.stderr).sort_stats("cumulative").print_stats(35)
         naive: dict[str, Any] | None = None
         if not args.no_naive:
-            max_pages = None if args.naive_pages == "all" else NAIVE_PAGES[name]
-            if args.naive_pages not in ("auto", "all"):
-                max_pages = int(args.naive_pages)
+            max_pages = None if args.naive_pages == "all" else int(args.naive_pages)
             print(f"[{name}] naive plan (pages per region: {max_pages or 'all'}) ...", file=sys.stderr, flush=True)
             naive = measure(host, PlanSpec("naive", host.environ, scenario.regions, chosen, max_pages=max_pages))
             info = naive["result"]["naive"]
@@ -296,6 +293,12 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _naive_pages(text: str) -> str:
+    if text != "all" and not (text.isdigit() and int(text) > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is neither 'all' nor a number of pages above 0")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", choices=["S", "L", "both"], default="both")
@@ -309,9 +312,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--naive-pages",
-        default="auto",
-        help="pages per region the naive plan reads before its time is extrapolated: a number, 'all', or "
-        "'auto' (all on S, 300 on L: all of L's takes about 10 minutes)",
+        type=_naive_pages,
+        default="all",
+        help="pages per region the naive plan reads: 'all' (the default: on L about 11 minutes), or a number, "
+        "after which it stops and its time is extrapolated (a quicker, estimated figure)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of check per --workers value; the median is shown")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive plan")
