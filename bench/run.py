@@ -271,6 +271,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
             parts.append(f"naive {_ratio(est['wall_s'], wall)} slower{note},")
         parts.append(f"peak RSS {check['result']['rss_peak_mb']:.0f} MB")
         lines.append(" ".join(parts))
+        if res["naive"] is not None and not res["naive"]["estimate"]["estimated"]:
+            lines.append("  " + _agreement(check["result"]["summary"], res["naive"]["result"]["summary"]))
         for k, c in res["check"].items():
             b, r = res["bound"][k], c["result"]
             lines.append(
@@ -280,6 +282,16 @@ def table(results: dict[str, dict[str, Any]]) -> str:
                 + (f", walls of the runs {c['walls_s']}" if len(c["walls_s"]) > 1 else "")
             )
     return "\n".join(lines)
+
+
+def _agreement(check: dict[str, Any], naive: dict[str, Any]) -> str:
+    """Whether the naive plan, run to the end, found what check found: the same exposures (finding and image)
+    and the same unscanned images, by digest of their sorted lists."""
+    keys = ("exposures", "unscanned", "exposures_sha256", "unscanned_sha256", "errors")
+    if all(check.get(k) == naive.get(k) for k in keys):
+        return f"reports agree: {check['exposures']} exposures, {check['unscanned']} unscanned images in both"
+    differ = ", ".join(f"{k} {check.get(k)} vs {naive.get(k)}" for k in keys if check.get(k) != naive.get(k))
+    return f"REPORTS DIFFER (check vs naive): {differ}"
 
 
 def machine() -> dict[str, Any]:
