@@ -68,6 +68,7 @@ def ecs_workload(
     launch_type: str | None = "FARGATE",
     account: str = ACCOUNT,
     region: str = REGION,
+    task_group: str | None = None,
 ) -> Workload:
     reference = image_reference or ecr_uri("team/api", tag="v1", account=account, region=region)
     return Workload(
@@ -83,6 +84,7 @@ def ecs_workload(
         task_arn=f"arn:aws:ecs:{region}:{account}:task/{cluster}/{task_id}",
         service=service,
         launch_type=launch_type,
+        task_group=task_group if task_group is not None else (f"service:{service}" if service else None),
     )
 
 

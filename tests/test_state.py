@@ -127,11 +127,17 @@ def reasons(result: Any) -> list[tuple[str, str | None, list[str]]]:
 # --- identities --------------------------------------------------------------------------------------------
 
 
-def test_tasks_of_one_service_are_one_workload_and_standalone_tasks_each_their_own() -> None:
+def test_tasks_of_one_service_are_one_workload_and_standalone_tasks_one_per_group() -> None:
     assert workload_identity(api_task("a" * 32)) == workload_identity(api_task("b" * 32))
     assert workload_identity(api_task("a" * 32)) != workload_identity(api_task("a" * 32, cluster="other"))
-    assert workload_identity(api_task("a" * 32, service=None)) != workload_identity(api_task("b" * 32, service=None))
     assert workload_identity(api_task("a" * 32)) != workload_identity(replace(api_task("a" * 32), container="sidecar"))
+    # A scheduled task: each run is a new task, in the same group (its family, unless RunTask named another).
+    tonight, tomorrow = (replace(api_task(t, service=None), task_group="family:nightly") for t in ("a" * 32, "b" * 32))
+    assert workload_identity(tonight) == workload_identity(tomorrow)
+    assert workload_identity(tonight) != workload_identity(replace(tomorrow, task_group="family:hourly"))
+    assert workload_identity(tonight) != workload_identity(api_task("a" * 32))  # not the service of that name
+    # A task that reports no group has nothing stabler than its own id.
+    assert workload_identity(api_task("a" * 32, service=None)) != workload_identity(api_task("b" * 32, service=None))
 
 
 def test_pods_of_one_deployment_are_one_workload_and_bare_pods_their_own() -> None:

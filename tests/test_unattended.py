@@ -177,6 +177,25 @@ def test_a_service_replacing_its_task_with_the_same_digest_is_not_new(world: Wor
     assert report["resolved"] == []
 
 
+def test_the_next_run_of_a_scheduled_task_is_not_new(world: World) -> None:
+    ecs = world.sim.extension(EcsSim)
+    nightly = {
+        "family": "nightly-report",
+        "started_by": "events-rule/nightly",
+        "containers": [EcsContainerSeed("report", f"{HOST}/team/worker:v1", world.worker)],
+    }
+    tonight = ecs.add_task(REGION, "batch", **nightly)
+    first = report_of(run("--state", str(world.state), "--new-only"))
+    assert ids(first["exposures"]) == ["CVE-2025-0001", "CVE-2025-0002", "CVE-2025-0003"]
+    ecs.stop_task(REGION, "batch", tonight)
+    ecs.add_task(REGION, "batch", **nightly)
+    again = report_of(run("--state", str(world.state), "--new-only"))
+    assert again["exposures"] == []  # the same task definition's next run: nothing to alert about again
+    assert again["resolved"] == []
+    state = json.loads(world.state.read_text())
+    assert any("/group/family:nightly-report/report" in key for e in state["exposures"] for key in e["workloads"])
+
+
 def test_a_stopped_workload_is_resolved_once_and_leaves_the_state(world: World) -> None:
     run("--state", str(world.state))
     world.sim.extension(EcsSim).stop_task(REGION, "batch", world.tasks["worker"])

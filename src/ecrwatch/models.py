@@ -83,6 +83,9 @@ class Workload:
     task_arn: str | None = None
     service: str | None = None
     launch_type: str | None = None
+    # ECS: the task's group (`service:NAME`, or `family:NAME` or the group RunTask was given for a standalone
+    # task): what stays the same from one run of a scheduled task to the next.
+    task_group: str | None = None
     namespace: str | None = None
     pod: str | None = None
     owner: Owner | None = None

@@ -6,7 +6,9 @@ is what a person calls the workload, and is stable across the churn of tasks and
 
 - ECS: platform/account/region/cluster/service/NAME/container for a service's task: every deployment
   replaces the tasks (new task ARNs), and a new task running the same digest is not a new exposure. A
-  standalone task has no such name: its task id stands in (a scheduled task's next run is a new workload).
+  standalone task is named by its group (group/family:NAME/container unless RunTask was given another):
+  the next run of a scheduled task, an EventBridge rule's or a cron job's, is the same workload, not a new
+  one to alert about again. Only a task that reports no group stands for itself (its task id).
 - Kubernetes: platform/account/region/cluster/namespace/OwnerKind/owner/container, the owner being the top
   controller (a Deployment, not its ReplicaSet; a CronJob, not its Jobs), so rollouts and rescheduling do
   not make a new workload; a bare pod stands for itself (namespace/Pod/name).
@@ -108,8 +110,12 @@ def workload_identity(workload: Workload) -> str:
     w = workload
     parts = [w.platform, w.account or "-", w.region or "-", w.cluster]
     if w.platform == "ecs":
-        task_id = (w.task_arn or "-").rsplit("/", 1)[-1]
-        parts += ["service", w.service] if w.service else ["task", task_id]
+        if w.service:
+            parts += ["service", w.service]
+        elif w.task_group:
+            parts += ["group", w.task_group]
+        else:
+            parts += ["task", (w.task_arn or "-").rsplit("/", 1)[-1]]
     else:
         namespace = w.namespace or "-"
         parts += [namespace, w.owner.kind, w.owner.name] if w.owner else [namespace, "Pod", w.pod or "-"]
@@ -287,10 +293,19 @@ def _read_workload(raw: Any, where: str) -> Workload:
         task_arn=text("task_arn"),
         service=text("service"),
         launch_type=text("launch_type"),
+        task_group=text("task_group"),
         namespace=text("namespace"),
         pod=text("pod"),
         owner=owner,
     )
+
+
+def _workload_record(workload: Workload) -> dict[str, Any]:
+    """A workload as the report writes it, and its ECS task group (state only: the report's schema has none)."""
+    record = workload_to_dict(workload)
+    if workload.task_group is not None:
+        record["task_group"] = workload.task_group
+    return record
 
 
 def _read_state(data: dict[str, Any]) -> State:
@@ -346,7 +361,7 @@ def render_state(state: State, *, written_at: str, tool_version: str) -> str:
                     {
                         "id": wid,
                         "source": seen.workloads[wid].source,
-                        "workload": workload_to_dict(seen.workloads[wid].workload),
+                        "workload": _workload_record(seen.workloads[wid].workload),
                     }
                     for wid in sorted(used[scanned])
                 ],

@@ -92,6 +92,7 @@ def task_workloads(task: TaskTypeDef, region: str, cluster: str) -> tuple[list[W
                 service=service,
                 launch_type=task.get("launchType"),
                 container_type="app",
+                task_group=group or None,
             )
         )
     return workloads, errors
