@@ -650,6 +650,28 @@ def test_log_format_json_writes_one_json_object_a_line_on_stderr(world: World) -
     assert any("does not exist yet" in line["message"] for line in lines)
 
 
+@pytest.mark.parametrize("command", [["enable-scanning", "--dry-run"], ["status"]])
+def test_the_other_commands_write_json_logs_too(command: list[str], tmp_path: Path) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environ.update(
+        AWS_CONFIG_FILE=str(tmp_path / "config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    options = ["--region", REGION, "--profile", "nowhere", "--log-format", "json"]
+    process = subprocess.run(
+        [sys.executable, "-m", "ecrwatch", *command, *options],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environ,
+    )
+    assert process.returncode == 2
+    (error,) = [json.loads(line) for line in process.stderr.splitlines()]
+    assert error["level"] == "error" and "'nowhere'" in error["message"] and error["hint"]
+
+
 def test_the_webhook_url_can_stay_out_of_the_command_line(
     world: World, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:

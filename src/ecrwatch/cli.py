@@ -18,7 +18,7 @@ from ecrwatch.check import CheckRequest
 from ecrwatch.collector import fewer_collections
 from ecrwatch.correlate import exit_status
 from ecrwatch.errors import EXIT_INCOMPLETE, EXIT_OK, EcrwatchError, UsageError
-from ecrwatch.logging_json import json_logs, notice, use_log_format
+from ecrwatch.logging_json import json_logs, notice
 from ecrwatch.models import Filters
 from ecrwatch.notify import Notifications
 from ecrwatch.options import GlobalOptions, SeverityType, common_options, progress_reporter, selected_regions
@@ -123,13 +123,6 @@ def main() -> None:
     metavar="FILE|-",
     help="Check one EventBridge 'Inspector2 Finding' event (JSON file, - for stdin): only its image(s).",
 )
-@click.option(
-    "--log-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Log lines on stderr as text, or one JSON object a line.",
-)
 @common_options
 def check(
     opts: GlobalOptions,
@@ -152,14 +145,12 @@ def check(
     sns_topics: tuple[str, ...],
     notify_timeout: float,
     event_source: str | None,
-    log_format: str,
 ) -> None:
     """Report Inspector findings live in running containers, and running images nobody scans.
 
     Exit status: 0 nothing at or above --fail-on, 1 exposures at or above --fail-on, 2 usage or
     configuration error, 3 incomplete (something could not be read; the report says what).
     """
-    use_log_format(log_format)
     target = check_writable(output) if output is not None else None
     fmt = output_format or ("table" if target is None and sys.stdout.isatty() else "json")
     unattended = Unattended(

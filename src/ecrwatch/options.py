@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from ecrwatch.aws import REGION_PATTERN, Aws, AwsSettings
 from ecrwatch.errors import UsageError
+from ecrwatch.logging_json import use_log_format
 from ecrwatch.models import SEVERITIES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,7 +81,8 @@ class GlobalOptions:
 
 
 def common_options(command: F) -> F:
-    """--profile, --region (repeatable), -v/-q and the AWS call bounds; passes `opts: GlobalOptions`."""
+    """--profile, --region (repeatable), -v/-q, --log-format and the AWS call bounds; passes `opts:
+    GlobalOptions`."""
 
     @click.option("--profile", metavar="NAME", help="AWS profile to use (default: the environment's).")
     @click.option(
@@ -92,6 +94,13 @@ def common_options(command: F) -> F:
     )
     @click.option("-v", "--verbose", count=True, help="More detail on stderr; -vv for debug logs.")
     @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+    @click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Log lines on stderr as text, or one JSON object a line (for log pipelines).",
+    )
     @click.option(
         "--max-attempts",
         type=click.IntRange(1, 50),
@@ -108,12 +117,14 @@ def common_options(command: F) -> F:
         regions: tuple[str, ...],
         verbose: int,
         quiet: bool,
+        log_format: str,
         max_attempts: int,
         connect_timeout: float,
         read_timeout: float,
         **kwargs: Any,
     ) -> Any:
         configure_logging(verbose, quiet)
+        use_log_format(log_format)
         warn_unknown_regions(regions)
         settings = AwsSettings(
             profile=profile, max_attempts=max_attempts, connect_timeout=connect_timeout, read_timeout=read_timeout
