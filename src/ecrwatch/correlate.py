@@ -254,12 +254,18 @@ class _Join:
         self.vulnerable: set[str] = set()
         self.blind: set[str] = set()
 
-    def add(self, index: int, workload: Workload) -> None:
-        key = ecr_key(workload)
-        if key is None:
-            self._add_other(index, workload)
-        else:
-            self._add_ecr(index, workload, key)
+    def add(self, workloads: Sequence[Workload]) -> None:
+        """Every workload; those of one ECR image (an `ecr_key`) are judged together: tens of thousands of
+        containers run a few hundred images."""
+        by_key: dict[EcrImageKey, list[tuple[int, Workload]]] = {}
+        for index, workload in enumerate(workloads):
+            key = ecr_key(workload)
+            if key is None:
+                self._add_other(index, workload)
+            else:
+                by_key.setdefault(key, []).append((index, workload))
+        for key, members in by_key.items():
+            self._add_ecr(key, members)
 
     def _add_other(self, index: int, workload: Workload) -> None:
         image = workload.image
@@ -280,7 +286,7 @@ class _Join:
             region=None,
         )
 
-    def _add_ecr(self, index: int, workload: Workload, key: EcrImageKey) -> None:
+    def _add_ecr(self, key: EcrImageKey, members: Sequence[tuple[int, Workload]]) -> None:
         resolved = self._resolved.get(key) or ResolvedImage(
             key, "unknown", key.digest, detail="ECR was not asked about this image"
         )
@@ -293,18 +299,19 @@ class _Join:
 
         def unscanned(reason: UnscannedReason, detail: str | None, via: MatchedVia | None) -> None:
             self.blind.add(identity)
-            self._unscanned(
-                index,
-                workload,
-                via,
-                reason=reason,
-                detail=detail,
-                reference=reference,
-                repository=key.repository,
-                digest=running,
-                registry=key.account,
-                region=key.region,
-            )
+            for index, workload in members:
+                self._unscanned(
+                    index,
+                    workload,
+                    via,
+                    reason=reason,
+                    detail=detail,
+                    reference=reference,
+                    repository=key.repository,
+                    digest=running,
+                    registry=key.account,
+                    region=key.region,
+                )
 
         if resolved.kind == "missing":
             what = f"digest {key.digest}" if key.digest else f"tag {key.tag}"
@@ -338,7 +345,8 @@ class _Join:
                     entry = self.images[scanned] = _ImageBuilder(scanned, verdict)
                 if entry.platform is None:
                     entry.platform = child.platform
-                entry.workloads.setdefault(index, MatchedWorkload(workload, via))
+                for index, workload in members:
+                    entry.workloads.setdefault(index, MatchedWorkload(workload, via))
 
         for reason, parts in blind_spots.items():
             unscanned(reason, self._detail(key, resolved, parts), via)
@@ -403,8 +411,7 @@ def correlate(
     missing from it counts as one ECR could not be asked about); `accounts` are the home accounts, so that an
     image from another account's registry can be named as such."""
     join = _Join(resolved, _Inspector(findings, filters), accounts)
-    for index, workload in enumerate(inventory.workloads):
-        join.add(index, workload)
+    join.add(inventory.workloads)
 
     exposures: list[Exposure] = []
     entries: dict[ScannedImage, ImageEntry] = {}
