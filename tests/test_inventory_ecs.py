@@ -5,7 +5,7 @@ they belong to."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -20,6 +20,7 @@ from ecrwatch.inventory.ecs import (
     plan_regions,
     task_workloads,
 )
+from ecrwatch.models import Workload
 from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim, EcsTaskSeed
 from ecrwatch.sim.protocol import SimRequest
 from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
@@ -106,6 +107,21 @@ def test_more_than_100_tasks_are_listed_in_pages_and_described_in_hundreds(sim_a
     ]
     assert [len(batch) for batch in described] == [100, 100, 50]
     assert [arn for batch in described for arn in batch] == arns
+
+
+def test_each_page_of_tasks_is_told_as_soon_as_it_is_read(sim_aws: SimAWS, store: EcsSim) -> None:
+    # check asks Inspector about what runs while the rest of the inventory is still being read.
+    store.add_cluster(EAST, "big")
+    seeds = [EcsTaskSeed(containers=(EcsContainerSeed("a", "nginx"), EcsContainerSeed("b", "redis")))] * 250
+    store.add_tasks(EAST, "big", seeds)
+    told: list[tuple[int, int]] = []  # (containers told, DescribeTasks calls made by then)
+
+    def hear(workloads: Sequence[Workload]) -> None:
+        told.append((len(workloads), sim_aws.calls.count("ecs", "DescribeTasks")))
+
+    inventory = collect_ecs_regions(aws(), [EAST], workers=2, on_workloads=hear)
+    assert told == [(200, 1), (200, 2), (100, 3)]
+    assert sum(n for n, _ in told) == len(inventory.workloads) == 500
 
 
 def test_the_account_comes_from_the_task_arn(store: EcsSim) -> None:

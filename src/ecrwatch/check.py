@@ -92,7 +92,7 @@ def inventory_jobs(
     aws: Aws, request: CheckRequest, on_workloads: Callable[[Sequence[Workload]], None] | None = None
 ) -> list[Callable[[], Inventory]]:
     """One job per source: each ECS region, each EKS region, each kubeconfig context. `on_workloads` hears
-    of each cluster's running containers as soon as that cluster is read."""
+    of running containers as soon as they are read (a page of ECS tasks, a Kubernetes cluster)."""
     jobs: list[Callable[[], Inventory]] = []
     # Checked here, before any job runs: a bad --ecs-cluster, --eks-cluster, kubeconfig or context is exit 2
     # with nothing read.
@@ -137,9 +137,9 @@ def run_check(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m
 
 
 def check_run(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m: None) -> CheckRun:
-    """The stages overlap: Inspector is asked about the digests each cluster runs as soon as that cluster is
-    read, while the others are still being read and ECR resolves the rest; `--workers` bounds the requests
-    in flight, all stages together. The garbage collector runs less often meanwhile (see collector.py)."""
+    """The stages overlap: Inspector is asked about the digests that run as soon as they are read, while the
+    rest of the inventory is read and ECR resolves it; `--workers` bounds the requests in flight, all stages
+    together. The garbage collector runs less often meanwhile (see collector.py)."""
     with fewer_collections():
         return _check_run_bounded(aws, request, progress)
 

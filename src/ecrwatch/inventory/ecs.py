@@ -161,6 +161,9 @@ def _match(selector: str, present: Mapping[str, str]) -> str | None:
     return next((arn for arn, name in present.items() if name == selector), None)
 
 
+OnWorkloads = Callable[[Sequence[Workload]], None]
+
+
 @dataclass
 class _ClusterRead:
     scope: ClusterScope
@@ -168,9 +171,10 @@ class _ClusterRead:
     errors: list[SourceError] = field(default_factory=list)
 
 
-def _read_cluster(aws: Aws, region: str, arn: str, name: str) -> _ClusterRead:
+def _read_cluster(aws: Aws, region: str, arn: str, name: str, on_workloads: OnWorkloads | None = None) -> _ClusterRead:
     """Every container of every RUNNING task in one cluster. A failure keeps what was read before it and
-    marks the cluster not ok: a partial read is still evidence of what runs."""
+    marks the cluster not ok: a partial read is still evidence of what runs. `on_workloads` hears of each
+    page's containers as soon as it is read (Inspector can be asked about them meanwhile)."""
     ecs = aws.ecs(region)
     read = _ClusterRead(ClusterScope(platform="ecs", name=name, arn=arn, region=region, ok=True))
     pending: list[str] = []
@@ -178,12 +182,16 @@ def _read_cluster(aws: Aws, region: str, arn: str, name: str) -> _ClusterRead:
     def describe(batch: list[str]) -> None:
         with calling("ecs", "DescribeTasks", region):
             answer = ecs.describe_tasks(cluster=arn, tasks=batch)
+        page: list[Workload] = []
         for task in answer.get("tasks", []):
             if task.get("desiredStatus") != "RUNNING":  # stopped between ListTasks and DescribeTasks
                 continue
             workloads, errors = task_workloads(task, region, name)
-            read.workloads.extend(workloads)
+            page.extend(workloads)
             read.errors.extend(errors)
+        read.workloads.extend(page)
+        if on_workloads is not None:
+            on_workloads(page)
         for failure in answer.get("failures", []):
             _note_failure(failure, region, name, read)
 
@@ -221,16 +229,6 @@ def _note_failure(failure: FailureTypeDef, region: str, cluster: str, read: _Clu
     )
 
 
-OnWorkloads = Callable[[Sequence[Workload]], None]
-
-
-def _read_and_tell(aws: Aws, region: str, arn: str, name: str, on_workloads: OnWorkloads | None) -> _ClusterRead:
-    read = _read_cluster(aws, region, arn, name)
-    if on_workloads is not None:
-        on_workloads(read.workloads)
-    return read
-
-
 def _collect(
     aws: Aws, plans: Sequence[RegionPlan], workers: int, on_workloads: OnWorkloads | None = None
 ) -> list[tuple[RegionPlan, _Discovery, EcsInventory]]:
@@ -244,7 +242,7 @@ def _collect(
         for plan, pending in zip(plans, discoveries, strict=True):
             found = pending.result()
             futures = [
-                pool.submit(_read_and_tell, aws, plan.region, arn, name, on_workloads) for arn, name in found.clusters
+                pool.submit(_read_cluster, aws, plan.region, arn, name, on_workloads) for arn, name in found.clusters
             ]
             reads.append((plan, found, futures))
         results = []
@@ -297,7 +295,7 @@ def collect_ecs_regions(
     """Every selected region's clusters, or the clusters named: a name in each selected region, an error
     only where no region has it (source: the first region; none when a region could not be asked, whose
     own error already says the read is incomplete); an ARN once, in its own region. `on_workloads` hears of
-    each cluster's running containers as soon as that cluster is read."""
+    the running containers of each DescribeTasks page as soon as it is read."""
     selectors = [parse_cluster_selector(text) for text in clusters]
     results = _collect(aws, plan_regions(regions, selectors), workers, on_workloads)
     inventory = Inventory()
