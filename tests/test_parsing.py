@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import threading
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 from botocore.parsers import ResponseParserFactory
 
+from ecrwatch import parsing
 from ecrwatch.parsing import LeanJSONParser, LeanRestJSONParser, parse_timestamp, parser_factory
 
 SERVICES = ("ecs", "ecr", "eks", "inspector2")
@@ -115,9 +117,9 @@ def test_epoch_timestamps_are_the_same_instant_in_utc() -> None:
     assert parse_timestamp("2024-05-01T10:00:00Z") == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 
 
-def test_a_recursive_shape_is_parsed_as_botocore_parses_it() -> None:
-    # None of the four services has one today; a model that gains one must not hang or recurse forever.
-    model = ServiceModel(
+def _recursive_model() -> ServiceModel:
+    """A model of its own (a new one each call: compiled shapes are kept per model) with a recursive shape."""
+    return ServiceModel(
         {
             "metadata": {"protocol": "json", "apiVersion": "2020-01-01", "jsonVersion": "1.1"},
             "operations": {"Get": {"name": "Get", "http": {"method": "POST"}, "output": {"shape": "Node"}}},
@@ -133,12 +135,51 @@ def test_a_recursive_shape_is_parsed_as_botocore_parses_it() -> None:
         },
         service_name="recursive",
     )
-    shape = model.operation_model("Get").output_shape
-    tree = {"name": "root", "at": 1_700_000_000, "children": [{"at": 1, "children": [{"name": None, "x": 1}]}]}
-    response = {"status_code": 200, "headers": {}, "body": json.dumps(tree).encode()}
-    botocores = ResponseParserFactory()
-    botocores.set_parser_defaults(timestamp_parser=parse_timestamp)
-    expected = botocores.create_parser("json").parse(dict(response), shape)
-    parsed = parser_factory().create_parser("json").parse(dict(response), shape)
-    assert _typed(parsed) == _typed(expected)
+
+
+TREE = {"name": "root", "at": 1_700_000_000, "children": [{"at": 1, "children": [{"name": None, "x": 1}]}]}
+TREE_RESPONSE = {"status_code": 200, "headers": {}, "body": json.dumps(TREE).encode()}
+
+
+def _botocores(shape: Shape) -> Any:
+    factory = ResponseParserFactory()
+    factory.set_parser_defaults(timestamp_parser=parse_timestamp)
+    return factory.create_parser("json").parse(dict(TREE_RESPONSE), shape)
+
+
+def test_a_recursive_shape_is_parsed_as_botocore_parses_it() -> None:
+    # None of the four services has one today; a model that gains one must not hang or recurse forever.
+    shape = _recursive_model().operation_model("Get").output_shape
+    parsed = parser_factory().create_parser("json").parse(dict(TREE_RESPONSE), shape)
+    assert _typed(parsed) == _typed(_botocores(shape))
     assert parsed["children"][0]["children"] == [{}]  # the null and the undeclared member dropped, as botocore does
+
+
+def test_a_shape_being_compiled_is_not_used_by_another_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    shape = _recursive_model().operation_model("Get").output_shape
+    compiling, go_on = threading.Event(), threading.Event()
+    real = parsing._compile
+
+    def slow(parser_class: Any, each: Shape) -> Any:
+        if each.name == "Node" and not compiling.is_set():
+            compiling.set()  # the first thread is inside Node's compilation...
+            go_on.wait(5)  # ...while the second asks for Node's parse
+        return real(parser_class, each)
+
+    monkeypatch.setattr(parsing, "_compile", slow)
+    results: dict[str, Any] = {}
+
+    def parse(name: str) -> None:
+        results[name] = parser_factory().create_parser("json").parse(dict(TREE_RESPONSE), shape)
+
+    first = threading.Thread(target=parse, args=("first",))
+    first.start()
+    assert compiling.wait(5)
+    second = threading.Thread(target=parse, args=("second",))
+    second.start()
+    second.join(0.3)  # it waits for the first thread's compilation rather than use a half-made parse
+    go_on.set()
+    first.join(5)
+    second.join(5)
+    expected = _typed(_botocores(shape))
+    assert _typed(results["first"]) == expected and _typed(results["second"]) == expected

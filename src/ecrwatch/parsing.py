@@ -43,6 +43,7 @@ _Key = tuple[type, int, str, str]
 # key -> (the model's shape resolver, kept alive so that its id is not reused; the compiled parse, or None
 # where the JSON value is botocore's result unchanged).
 _compiled: dict[_Key, tuple[Any, _Parse | None]] = {}
+_building: dict[_Key, _Parse] = {}  # shapes being compiled, under the lock (see `compiled`)
 
 
 def _needs_parsing(shape: Shape, converted: frozenset[str]) -> bool:
@@ -67,13 +68,20 @@ def compiled(parser_class: type[_Lean], shape: Shape) -> _Parse | None:
         return found[1]
     with _lock:
         found = _compiled.get(key)
-        if found is None:
-            # A recursive shape meets itself while compiling: it then finds this stand-in, which looks up
-            # the finished parse when called.
-            _compiled[key] = (resolver, lambda parser, value: _compiled[key][1](parser, value))  # type: ignore[misc]
+        if found is not None:
+            return found[1]
+        building = _building.get(key)
+        if building is not None:
+            return building  # a recursive shape meeting itself in this thread, which holds the lock
+        # The stand-in looks up the finished parse when called (by then it is in `_compiled`). It lives in
+        # `_building`, read only under the lock, so no other thread can call it before the parse is made.
+        _building[key] = lambda parser, value: _compiled[key][1](parser, value)  # type: ignore[misc]
+        try:
             made = _compile(parser_class, shape)
-            _compiled[key] = found = (resolver, made)
-    return found[1]
+        finally:
+            del _building[key]
+        _compiled[key] = (resolver, made)
+    return made
 
 
 def _compile(parser_class: type[_Lean], shape: Shape) -> _Parse | None:
