@@ -140,18 +140,14 @@ def check_run(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m
     """The stages overlap: Inspector is asked about the digests that run as soon as they are read, while the
     rest of the inventory is read and ECR resolves it; `--workers` bounds the requests in flight, all stages
     together. The garbage collector runs less often meanwhile (see collector.py)."""
-    with fewer_collections():
-        return _check_run_bounded(aws, request, progress)
-
-
-def _check_run_bounded(aws: Aws, request: CheckRequest, progress: Progress) -> CheckRun:
     aws.in_flight.limit(request.workers)
     lookup = None
     if not request.event_findings:
         pushed_down = FindingFilters(request.filters.min_severity, request.filters.fixable_only)
         lookup = FindingsLookup(aws, filters=pushed_down, workers=request.workers)
     try:
-        return _check_run(aws, request, progress, lookup)
+        with fewer_collections():
+            return _check_run(aws, request, progress, lookup)
     finally:
         if lookup is not None:
             lookup.close()
