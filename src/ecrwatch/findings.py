@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,8 +28,6 @@ FILTER_VALUES_LIMIT = 10  # values one StringFilter list may hold
 LIST_FINDINGS_PAGE = 100
 LIST_COVERAGE_PAGE = 200
 T = TypeVar("T")
-P = TypeVar("P")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -153,38 +151,22 @@ class FindingsLookup:
                     findings.setdefault(finding.finding_arn, finding)
 
         seen = {f.image for f in findings.values()}
-        coverage_jobs: list[tuple[str, Sequence[ScannedImage]]] = []
+        # Coverage on the lookup's own pool: its threads are idle now, and keep their clients.
+        asked: list[tuple[str, Future[list[Coverage]]]] = []
         for region, region_images in sorted(by_region.items()):
             if region in failed_regions:
                 continue  # without findings, coverage alone would call vulnerable images clean
             unseen = sorted((i for i in region_images if i not in seen), key=resource_id)
-            coverage_jobs.extend((region, batch) for batch in chunks(unseen, FILTER_VALUES_LIMIT))
+            for some in chunks(unseen, FILTER_VALUES_LIMIT):
+                asked.append((region, self._pool.submit(_list_coverage, self._aws, region, some)))
         coverage: dict[ScannedImage, Coverage] = {}
-        for region, covered in _run(self._workers, coverage_jobs, lambda r, i: _list_coverage(self._aws, r, i)):
-            if isinstance(covered, AwsCallError):
-                _add_error(errors, f"inspector2:{region}", covered)
-            else:
-                coverage.update((c.image, c) for c in covered)
+        for region, pending in asked:
+            try:
+                coverage.update((c.image, c) for c in pending.result())
+            except AwsCallError as exc:
+                _add_error(errors, f"inspector2:{region}", exc)
         # An `inspector2:REGION` error tells the join not to call that region's images clean.
         return FindingsResult(tuple(findings.values()), tuple(coverage.values()), tuple(errors))
-
-
-def _run(
-    workers: int, jobs: Sequence[tuple[str, P]], work: Callable[[str, P], R]
-) -> Iterator[tuple[str, R | AwsCallError]]:
-    """Run (region, payload) jobs on a bounded pool; an AwsCallError is the job's outcome, not raised."""
-
-    def guarded(job: tuple[str, P]) -> tuple[str, R | AwsCallError]:
-        region, payload = job
-        try:
-            return region, work(region, payload)
-        except AwsCallError as exc:
-            return region, exc
-
-    if not jobs:
-        return
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs))), thread_name_prefix="inspector") as pool:
-        yield from pool.map(guarded, jobs)
 
 
 def _add_error(errors: list[SourceError], source: str, exc: AwsCallError) -> None:
