@@ -89,6 +89,11 @@ class Workload:
     namespace: str | None = None
     pod: str | None = None
     owner: Owner | None = None
+    # The CPU architecture the workload runs on (amd64, arm64), where known: picks the platform image of a
+    # multi-arch index whose findings apply to it.
+    architecture: str | None = None
+    # The owning team, from the first --owner-label found on the workload.
+    team: str | None = None
 
 
 @dataclass(frozen=True)

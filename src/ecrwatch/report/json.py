@@ -85,6 +85,8 @@ def workload_to_dict(workload: Workload) -> dict[str, Any]:
         "owner": {"kind": workload.owner.kind, "name": workload.owner.name} if workload.owner else None,
         "image_reference": workload.image_reference,
         "running_digest": workload.running_digest,
+        "architecture": workload.architecture,
+        "team": workload.team,
     }
 
 
