@@ -390,7 +390,7 @@ def demo() -> None:
             f"the demo needs the simulated services' packages ({exc.name} is missing)",
             "pip install 'ecrwatch[demo]'",
         ) from None
-    sys.exit(run_demo())
+    sys.exit(run_demo(main))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -357,12 +357,10 @@ def simulated_environment(sim: SimAWS, workdir: Path) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def _invoke(args: Sequence[str]) -> int:
+def _invoke(entry_point: click.Command, args: Sequence[str]) -> int:
     """Run one ecrwatch command line in-process through click, as the console script would."""
-    from ecrwatch.cli import main  # here: cli imports this module lazily for the `demo` command
-
     try:
-        result = main.main(args=list(args), prog_name="ecrwatch", standalone_mode=False)
+        result = entry_point.main(args=list(args), prog_name="ecrwatch", standalone_mode=False)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except click.ClickException as exc:
@@ -372,9 +370,14 @@ def _invoke(args: Sequence[str]) -> int:
 
 
 def run_demo(
-    steps: Sequence[DemoStep] | None = None, seeds: Sequence[Seed] | None = None, console: Console | None = None
+    entry_point: click.Command,
+    steps: Sequence[DemoStep] | None = None,
+    seeds: Sequence[Seed] | None = None,
+    console: Console | None = None,
 ) -> int:
-    """Seed the simulated account, run each step, and return 0 when every step behaved as it is meant to."""
+    """Seed the simulated account, run each step through `entry_point` (ecrwatch's click group, handed over
+    by the `demo` command so this module need not import the CLI), and return 0 when every step behaved as
+    it is meant to."""
     console = console or Console(highlight=False, soft_wrap=True)
     with (
         tempfile.TemporaryDirectory(prefix="ecrwatch-demo-") as tmp,
@@ -400,7 +403,7 @@ def run_demo(
                 console.print()
                 console.print(Text(f"── {number}. {step.caption}", style="bold cyan"))
                 console.print(Text(f"$ ecrwatch {shlex.join(args)}", style="bold"))
-                status = _invoke([*args, *step.hidden_args])
+                status = _invoke(entry_point, [*args, *step.hidden_args])
                 console.print(Text(f"(exit status {status})", style="dim"))
                 if status != step.expect:
                     console.print(
