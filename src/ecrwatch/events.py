@@ -26,12 +26,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ecrwatch.aws import REGION_PATTERN
 from ecrwatch.correlate import ecr_key
 from ecrwatch.errors import UsageError
 from ecrwatch.findings import parse_finding
 from ecrwatch.images import is_digest
 from ecrwatch.models import EcrImageKey, Finding, Inventory, ResolvedImage, ScannedImage
+from ecrwatch.regions import REGION_PATTERN
 
 __all__ = [
     "ECR_IMAGE",

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ecrwatch.aws import Aws, calling, partition_for
+from ecrwatch.aws import Aws, calling
 from ecrwatch.errors import AwsCallError
 from ecrwatch.models import SEVERITIES, Coverage, Finding, FindingsResult, Package, ScannedImage, SourceError
+from ecrwatch.regions import partition_for
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]  # a dependency of the kubernetes client
 
-from ecrwatch.aws import REGION_PATTERN
 from ecrwatch.errors import UsageError
+from ecrwatch.regions import REGION_PATTERN
 
 POLICY_VERSION = "2012-10-17"
 COMMANDS = ("check", "enable-scanning", "status")

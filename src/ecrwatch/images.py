@@ -28,8 +28,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from ecrwatch.aws import REGION_PATTERN
 from ecrwatch.models import ImageRef
+from ecrwatch.regions import REGION_PATTERN
 
 __all__ = [
     "DOCKER_HUB",

@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ecrwatch import __version__
-from ecrwatch.aws import REGION_PATTERN, Aws, calling
+from ecrwatch.aws import Aws, calling
 from ecrwatch.errors import EcrwatchError, UsageError
 from ecrwatch.models import SEVERITIES, Exposure, ImageEntry, ImageInfo, Report, SourceError
+from ecrwatch.regions import REGION_PATTERN
 from ecrwatch.report.json import error_to_dict, exposure_to_dict, image_entry_to_dict
 from ecrwatch.report.table import short_digest, workload_label
 

@@ -16,10 +16,11 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from ecrwatch.aws import REGION_PATTERN, Aws, AwsSettings
+from ecrwatch.aws import Aws, AwsSettings
 from ecrwatch.errors import UsageError
 from ecrwatch.logging_json import use_log_format
 from ecrwatch.models import SEVERITIES
+from ecrwatch.regions import REGION_PATTERN
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ecrwatch.aws import REGION_PATTERN
 from ecrwatch.errors import UsageError
+from ecrwatch.regions import REGION_PATTERN
 
 BASIC = "BASIC"
 ENHANCED = "ENHANCED"

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from ecrwatch.aws import REGION_PATTERN
 from ecrwatch.errors import UsageError
+from ecrwatch.regions import REGION_PATTERN
 
 
 @dataclass(frozen=True)
