@@ -16,6 +16,7 @@ PURE_MODULES = (
     "ecrwatch.scanning",
     "ecrwatch.iam",
     "ecrwatch.inventory.selection",
+    "ecrwatch.report.scanning",
 )
 
 

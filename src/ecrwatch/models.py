@@ -4,7 +4,10 @@ report. Nothing from boto3 or the Kubernetes client crosses a stage boundary; th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:  # only a field type; models stays free of the scanning logic
+    from ecrwatch.scanning import RegionState
 
 SEVERITIES: tuple[str, ...] = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNTRIAGED")
 
@@ -325,3 +328,55 @@ class Report:
     unscanned: tuple[UnscannedEntry, ...]
     errors: tuple[SourceError, ...]
     resolved: tuple[ResolvedExposure, ...] | None = None  # only with a previous state (--state)
+
+
+# --- registry scanning status (`ecrwatch status`) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoverageCount:
+    status_code: str  # ACTIVE | INACTIVE
+    reason: str  # SUCCESSFUL, PENDING_INITIAL_SCAN, SCAN_FREQUENCY_MANUAL, ...
+    count: int
+
+
+@dataclass(frozen=True)
+class RegistryCoverage:
+    """ECR images Inspector has a coverage record for in one region, counted by scan status.
+
+    Read with ListCoverage rather than ListCoverageStatistics: the model types a statistics group's
+    `groupKey` as the GroupKey enum (the name of the grouping, not its value), so which status each count
+    belongs to would rest on undocumented behaviour. ListCoverage names both on every record."""
+
+    counts: tuple[CoverageCount, ...]  # largest first
+
+    @property
+    def total(self) -> int:
+        return sum(c.count for c in self.counts)
+
+    @property
+    def by_status_code(self) -> tuple[tuple[str, int], ...]:
+        totals: dict[str, int] = {}
+        for c in self.counts:
+            totals[c.status_code] = totals.get(c.status_code, 0) + c.count
+        return tuple(sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+@dataclass(frozen=True)
+class StatusReadError:
+    source: str  # SERVICE:REGION, as in check's errors[]
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RegionStatus:
+    region: str
+    state: RegionState | None  # None when it could not be read
+    coverage: RegistryCoverage | None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    regions: tuple[RegionStatus, ...]
+    errors: tuple[StatusReadError, ...]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ecrwatch.aws import Aws, calling
 from ecrwatch.errors import AwsCallError, EcrwatchError, TimeoutWaitingError, UsageError
+from ecrwatch.models import CoverageCount, RegionStatus, RegistryCoverage, StatusReadError, StatusReport
 from ecrwatch.scanning import (
     ACTIVATE,
     ENABLED,
@@ -139,36 +140,7 @@ def prepare_restore(aws: Aws, backup: Backup) -> tuple[tuple[RegionState, ...], 
 # --- coverage (for status) ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CoverageCount:
-    status_code: str  # ACTIVE | INACTIVE
-    reason: str  # SUCCESSFUL, PENDING_INITIAL_SCAN, SCAN_FREQUENCY_MANUAL, ...
-    count: int
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """ECR images Inspector has a coverage record for in one region, counted by scan status.
-
-    Read with ListCoverage rather than ListCoverageStatistics: the model types a statistics group's
-    `groupKey` as the GroupKey enum (the name of the grouping, not its value), so which status each count
-    belongs to would rest on undocumented behaviour. ListCoverage names both on every record."""
-
-    counts: tuple[CoverageCount, ...]  # largest first
-
-    @property
-    def total(self) -> int:
-        return sum(c.count for c in self.counts)
-
-    @property
-    def by_status_code(self) -> tuple[tuple[str, int], ...]:
-        totals: dict[str, int] = {}
-        for c in self.counts:
-            totals[c.status_code] = totals.get(c.status_code, 0) + c.count
-        return tuple(sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def read_coverage(aws: Aws, region: str) -> Coverage:
+def read_coverage(aws: Aws, region: str) -> RegistryCoverage:
     counts: dict[tuple[str, str], int] = {}
     with calling("inspector2", "ListCoverage", region):
         paginator = aws.inspector2(region).get_paginator("list_coverage")
@@ -182,33 +154,13 @@ def read_coverage(aws: Aws, region: str) -> Coverage:
                 key = (str(status.get("statusCode") or "UNKNOWN"), str(status.get("reason") or "UNKNOWN"))
                 counts[key] = counts.get(key, 0) + 1
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return Coverage(tuple(CoverageCount(code, reason, n) for (code, reason), n in ordered))
+    return RegistryCoverage(tuple(CoverageCount(code, reason, n) for (code, reason), n in ordered))
 
 
-@dataclass(frozen=True)
-class ReadError:
-    source: str  # SERVICE:REGION, as in check's errors[]
-    code: str
-    message: str
-
-
-@dataclass(frozen=True)
-class RegionStatus:
-    region: str
-    state: RegionState | None  # None when it could not be read
-    coverage: Coverage | None
-
-
-@dataclass(frozen=True)
-class StatusReport:
-    regions: tuple[RegionStatus, ...]
-    errors: tuple[ReadError, ...]
-
-
-def _read_error(exc: EcrwatchError, fallback_service: str, region: str) -> ReadError:
+def _read_error(exc: EcrwatchError, fallback_service: str, region: str) -> StatusReadError:
     if isinstance(exc, AwsCallError):
-        return ReadError(f"{exc.service}:{region}", exc.code or "", exc.message)
-    return ReadError(f"{fallback_service}:{region}", type(exc).__name__, exc.message)
+        return StatusReadError(f"{exc.service}:{region}", exc.code or "", exc.message)
+    return StatusReadError(f"{fallback_service}:{region}", type(exc).__name__, exc.message)
 
 
 def read_status(aws: Aws, regions: Sequence[str]) -> StatusReport:
@@ -216,7 +168,7 @@ def read_status(aws: Aws, regions: Sequence[str]) -> StatusReport:
     results, errors = [], []
     for region in regions:
         state: RegionState | None = None
-        coverage: Coverage | None = None
+        coverage: RegistryCoverage | None = None
         try:
             state = read_state(aws, region)
         except AwsCallError as exc:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ecrwatch.errors import UsageError
-from ecrwatch.registry import Coverage, StatusReport
+from ecrwatch.models import RegistryCoverage, StatusReport
 from ecrwatch.scanning import (
     ENABLED,
     RegionPlan,
@@ -198,7 +198,7 @@ def _rescan_text(rescan: RescanSettings) -> str:
     return f"after push {push}; after pull {pull}{mode}"
 
 
-def _coverage_lines(coverage: Coverage | None) -> list[Text]:
+def _coverage_lines(coverage: RegistryCoverage | None) -> list[Text]:
     if coverage is None:
         return [Text("could not be read (see errors)", style="red")]
     if coverage.total == 0:
