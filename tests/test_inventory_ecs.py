@@ -80,6 +80,23 @@ def test_every_container_of_every_running_task_in_every_cluster(sim_aws: SimAWS,
     assert (nightly.task_arn, nightly.service, nightly.launch_type) == (job, None, "EC2")
 
 
+def test_each_container_runs_on_its_task_s_cpu_architecture(store: EcsSim) -> None:
+    store.add_cluster(EAST, "web")
+    two = [EcsContainerSeed("app", f"{ECR}/team/api:1.4", DIGEST_A), EcsContainerSeed("envoy", f"{ECR}/mesh/envoy:1")]
+    store.add_task(EAST, "web", service="graviton", containers=two, cpu_architecture="arm64")
+    store.add_task(EAST, "web", service="intel", cpu_architecture="x86_64")
+    store.add_task(EAST, "web", service="unsaid", cpu_architecture=None)
+    inventory = collect_ecs(aws(), EAST)
+    assert inventory.errors == ()
+    # ECS says x86_64 where an image index says amd64: the workload speaks the index's language.
+    assert sorted((w.service, w.container, w.architecture) for w in inventory.workloads) == [
+        ("graviton", "app", "arm64"),
+        ("graviton", "envoy", "arm64"),
+        ("intel", "app", "amd64"),
+        ("unsaid", "app", None),
+    ]
+
+
 def test_stopped_tasks_are_not_running_containers(store: EcsSim) -> None:
     store.add_cluster(EAST, "web")
     keep = store.add_task(EAST, "web")

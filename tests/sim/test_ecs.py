@@ -289,6 +289,21 @@ def test_state_is_stable_across_describes_and_changes_only_by_stop_task(store: E
     assert ecs_client().list_tasks(cluster="c")["taskArns"] == []
 
 
+def test_describe_tasks_carries_the_cpu_architecture_attribute_as_seeded(store: EcsSim) -> None:
+    store.add_cluster(REGION, "c")
+    graviton = store.add_task(REGION, "c", cpu_architecture="arm64")
+    intel = store.add_task(REGION, "c", launch_type="EC2")  # x86_64 by default, as most tasks run
+    unknown = store.add_task(REGION, "c", cpu_architecture=None)
+    described = {
+        t["taskArn"]: t for t in ecs_client().describe_tasks(cluster="c", tasks=[graviton, intel, unknown])["tasks"]
+    }
+    assert described[graviton]["attributes"] == [{"name": "ecs.cpu-architecture", "value": "arm64"}]
+    assert described[intel]["attributes"] == [{"name": "ecs.cpu-architecture", "value": "x86_64"}]
+    assert "attributes" not in described[unknown]
+    with pytest.raises(ValueError, match="cpu_architecture"):
+        store.add_task(REGION, "c", cpu_architecture="ARM64")  # the task definition's spelling, not the attribute's
+
+
 def test_include_tags(store: EcsSim) -> None:
     store.add_cluster(REGION, "c")
     task = store.add_task(REGION, "c", tags={"team": "payments"})
@@ -305,7 +320,7 @@ def test_raw_answers_conform_to_botocore_output_shapes(store: EcsSim) -> None:
         store.add_task(
             REGION, "c", launch_type="EC2", containers=[EcsContainerSeed("b", "nginx", last_status="PENDING")]
         ),
-        store.add_task(REGION, "c", launch_type="EXTERNAL", tags={"k": "v"}),
+        store.add_task(REGION, "c", launch_type="EXTERNAL", tags={"k": "v"}, cpu_architecture="arm64"),
     ]
     store.stop_task(REGION, "c", tasks[2])
     client = ecs_client()

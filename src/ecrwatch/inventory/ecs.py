@@ -46,6 +46,24 @@ def parse_cluster_selector(text: str) -> ClusterSelector:
 
 # --- turning DescribeTasks answers into workloads (pure) ----------------------------------------------
 
+# The task attribute ECS sets to the CPU architecture the task runs on (x86_64 or arm64), named as OCI
+# platforms name architectures, which is how an image index names its platform images.
+CPU_ARCHITECTURE_ATTRIBUTE = "ecs.cpu-architecture"
+_OCI_ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "arm64": "arm64", "aarch64": "arm64"}
+
+
+def task_architecture(task: TaskTypeDef) -> str | None:
+    """The OCI architecture (amd64, arm64) of a described task, from its `ecs.cpu-architecture` attribute;
+    None where the task does not carry it or names one ecrwatch does not know."""
+    for attribute in task.get("attributes") or ():
+        if attribute.get("name") == CPU_ARCHITECTURE_ATTRIBUTE:
+            value = (attribute.get("value") or "").strip().lower()
+            architecture = _OCI_ARCHITECTURES.get(value)
+            if architecture is None and value:
+                log.debug("ECS task %s: unknown %s %r", task.get("taskArn"), CPU_ARCHITECTURE_ATTRIBUTE, value)
+            return architecture
+    return None
+
 
 @lru_cache(maxsize=4096)
 def _parse_reference(reference: str) -> tuple[str, ImageRef]:
@@ -61,6 +79,7 @@ def task_workloads(task: TaskTypeDef, region: str, cluster: str) -> tuple[list[W
     account = task_arn.split(":")[4] if task_arn.count(":") >= 5 else None
     group = task.get("group", "")
     service = group[len("service:") :] if group.startswith("service:") else None
+    architecture = task_architecture(task)
     workloads: list[Workload] = []
     errors: list[SourceError] = []
     for container in task.get("containers", []):
@@ -93,6 +112,7 @@ def task_workloads(task: TaskTypeDef, region: str, cluster: str) -> tuple[list[W
                 launch_type=task.get("launchType"),
                 container_type="app",
                 task_group=group or None,
+                architecture=architecture,
             )
         )
     return workloads, errors

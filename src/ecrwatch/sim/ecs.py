@@ -30,6 +30,8 @@ from ecrwatch.sim.server import ACCOUNT_ID
 MAX_RESULTS = 100  # ListClusters / ListTasks page size limit, DescribeClusters / DescribeTasks batch limit
 DESIRED_STATUSES = frozenset({"RUNNING", "PENDING", "STOPPED"})
 LAUNCH_TYPES = frozenset({"EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"})
+# The values of the `ecs.cpu-architecture` attribute ECS sets on a task (and on a container instance).
+CPU_ARCHITECTURES = frozenset({"x86_64", "arm64"})
 # The lifecycle states ECS reports in a task's or container's lastStatus.
 LAST_STATUSES = frozenset(
     {
@@ -73,6 +75,8 @@ class EcsTaskSeed:
     started_by: str | None = None  # a service task defaults to its deployment id, as ECS sets it
     availability_zone: str | None = None  # default: the region's "a" zone
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The task's `ecs.cpu-architecture` attribute; None: DescribeTasks answers without `attributes`.
+    cpu_architecture: str | None = "x86_64"
 
 
 class _Task:
@@ -182,6 +186,7 @@ class EcsSim:
         started_by: str | None = None,
         availability_zone: str | None = None,
         tags: Mapping[str, str] | None = None,
+        cpu_architecture: str | None = "x86_64",
     ) -> str:
         """Start one task in `cluster` (name or ARN); returns its ARN."""
         seed = EcsTaskSeed(
@@ -195,6 +200,7 @@ class EcsSim:
             started_by=started_by,
             availability_zone=availability_zone,
             tags=dict(tags or {}),
+            cpu_architecture=cpu_architecture,
         )
         return self.add_tasks(region, cluster, [seed])[0]
 
@@ -411,7 +417,6 @@ def _render_task(cluster: _Cluster, task: _Task, with_tags: bool) -> dict[str, A
         containers.append(rendered)
     rendered_task: dict[str, Any] = {
         "attachments": [],
-        "attributes": [{"name": "ecs.cpu-architecture", "value": "x86_64"}],
         "availabilityZone": seed.availability_zone or f"{cluster.region}a",
         "clusterArn": cluster.arn,
         "connectivity": "CONNECTED",
@@ -436,6 +441,8 @@ def _render_task(cluster: _Cluster, task: _Task, with_tags: bool) -> dict[str, A
         ),
         "version": 4 if stopped else 3,
     }
+    if seed.cpu_architecture is not None:
+        rendered_task["attributes"] = [{"name": "ecs.cpu-architecture", "value": seed.cpu_architecture}]
     if task.started_by is not None:
         rendered_task["startedBy"] = task.started_by
     if task.last in ("RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"):
@@ -489,6 +496,8 @@ def _check_seed(seed: EcsTaskSeed) -> None:
             raise ValueError(f"last status {status!r} is not one of {sorted(LAST_STATUSES)}")
     if not seed.containers:
         raise ValueError("a task has at least one container")
+    if seed.cpu_architecture is not None and seed.cpu_architecture not in CPU_ARCHITECTURES:
+        raise ValueError(f"cpu_architecture {seed.cpu_architecture!r} is not one of {sorted(CPU_ARCHITECTURES)}")
 
 
 def _task_filter_value(task: _Task, name: str) -> str | None:
