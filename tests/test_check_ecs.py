@@ -113,7 +113,8 @@ def world(sim_aws: SimAWS) -> World:
             EcsContainerSeed("datadog", "datadog/agent:7", digest="sha256:" + "d" * 64),
         ],
     )
-    ecs.add_task(REGION, "prod", service="web", containers=[EcsContainerSeed("web", f"{HOST}/team/web:v2", web.digest)])
+    web_task = [EcsContainerSeed("web", f"{HOST}/team/web:v2", web.digest)]
+    ecs.add_task(REGION, "prod", service="web", containers=web_task, cpu_architecture=None)  # arch unknown
     ecs.add_task(REGION, "prod", service="clean", containers=[EcsContainerSeed("c", f"{HOST}/team/clean:v1", clean)])
     ecs.add_task(REGION, "prod", family="pend", containers=[EcsContainerSeed("p", f"{HOST}/team/pending:v1", pending)])
     ecs.add_task(REGION, "batch", family="worker", containers=[EcsContainerSeed("worker", f"{HOST}/team/worker:v3")])
@@ -170,13 +171,14 @@ def test_a_running_digest_is_joined_with_its_active_findings_only(world: World) 
     assert result.exit_code == 0
 
 
-def test_a_multi_arch_index_matches_both_platform_digests(world: World) -> None:
+def test_a_multi_arch_index_run_on_an_unknown_architecture_matches_both_platform_digests(world: World) -> None:
     report = report_of(run())
     for digest, platform in ((world.web_amd, "linux/amd64"), (world.web_arm, "linux/arm64")):
         entry = _entry(report, digest)
         assert entry["image"]["platform"] == platform
         (workload,) = entry["workloads"]
         assert (workload["matched_via"], workload["running_digest"]) == ("index", world.web_index)
+        assert workload["architecture"] is None
     assert not [e for e in report["images"] if e["image"]["digest"] == world.web_index]
 
 

@@ -230,6 +230,67 @@ def test_index_match_reports_every_platform_child_with_matched_via_index() -> No
     assert (report.summary.running_images, report.summary.vulnerable_running_images) == (1, 1)
 
 
+def test_each_workload_is_charged_only_with_the_platform_image_it_runs() -> None:
+    idx, amd, arm = dg("index"), dg("amd64"), dg("arm64")
+    intel = wl(ecr_image("app", tag="v2"), idx, task="intel", architecture="amd64")
+    graviton = wl(ecr_image("app", tag="v2"), idx, task="graviton", architecture="arm64")
+    unsaid = wl(ecr_image("app", tag="v2"), idx, task="unsaid")  # architecture unknown
+    report = run(
+        [intel, graviton, unsaid],
+        [index(intel, idx, [(amd, "linux/amd64"), (arm, "linux/arm64/v8")])],
+        [finding(amd, "CVE-2024-1000"), finding(arm, "CVE-2024-2000", "CRITICAL")],
+    )
+    by_digest = {e.image.digest: e for e in report.images}
+    assert [m.workload.task_arn for m in by_digest[amd].workloads] == [intel.task_arn, unsaid.task_arn]
+    assert [m.workload.task_arn for m in by_digest[arm].workloads] == [graviton.task_arn, unsaid.task_arn]
+    assert {(e.finding.vulnerability_id, e.workload_count) for e in report.exposures} == {
+        ("CVE-2024-1000", 2),
+        ("CVE-2024-2000", 2),
+    }
+
+
+def test_a_cve_of_a_platform_nothing_runs_on_is_not_reported() -> None:
+    idx, amd, arm = dg("index"), dg("amd64"), dg("arm64")
+    intel = wl(ecr_image("app", tag="v2"), idx, architecture="amd64")
+    report = run(
+        [intel],
+        [index(intel, idx, [(amd, "linux/amd64"), (arm, "linux/arm64")])],
+        [finding(arm, "CVE-2024-2000", "CRITICAL")],
+        [covered(amd)],
+    )
+    assert (report.images, report.exposures, report.unscanned) == ((), (), ())
+    assert (report.summary.running_images, report.summary.vulnerable_running_images) == (1, 0)
+    assert report.summary.by_severity["CRITICAL"] == 0
+
+
+def test_an_unscanned_platform_image_is_reported_for_the_workloads_that_run_it_only() -> None:
+    idx, amd, arm = dg("index"), dg("amd64"), dg("arm64")
+    intel = wl(ecr_image("app", tag="v2"), idx, task="intel", architecture="amd64")
+    graviton = wl(ecr_image("app", tag="v2"), idx, task="graviton", architecture="arm64")
+    children = [(amd, "linux/amd64"), (arm, "linux/arm64")]
+    coverage = [covered(amd), covered(arm, "PENDING_INITIAL_SCAN")]
+    only_intel = run([intel], [index(intel, idx, children)], [], coverage)
+    assert only_intel.unscanned == () and only_intel.summary.unscanned_running_images == 0
+    both = run([intel, graviton], [index(intel, idx, children)], [], coverage)
+    entry = only_unscanned(both)
+    assert (entry.reason, entry.image.digest) == ("scan_pending", idx)
+    assert [m.workload.task_arn for m in entry.workloads] == [graviton.task_arn]
+
+
+def test_a_workload_on_an_architecture_the_index_does_not_offer_is_charged_with_every_platform(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    idx, amd, arm = dg("index"), dg("amd64"), dg("arm64")
+    mainframe = wl(ecr_image("app", tag="v2"), idx, architecture="s390x")
+    report = run(
+        [mainframe],
+        [index(mainframe, idx, [(amd, "linux/amd64"), (arm, "linux/arm64")])],
+        [finding(amd, "CVE-2024-1000"), finding(arm, "CVE-2024-2000")],
+    )
+    assert {e.image.digest for e in report.images} == {amd, arm}
+    assert "not s390x" in caplog.text and "every platform image is charged" in caplog.text
+
+
 def test_tag_fallback_matches_the_digest_the_tag_resolves_to() -> None:
     d = dg("app-v3")
     w = wl(ecr_image("app", tag="v3"))  # pending container: no digest reported

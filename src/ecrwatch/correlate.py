@@ -7,6 +7,7 @@ out once however many workloads run it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import get_args
@@ -38,6 +39,8 @@ from ecrwatch.models import (
     Workload,
     severity_rank,
 )
+
+log = logging.getLogger(__name__)
 
 # Inspector coverage `scanStatus.reason` -> unscanned reason (DESIGN.md); SUCCESSFUL means scanned.
 _COVERAGE_REASONS: dict[str, UnscannedReason] = {
@@ -150,6 +153,41 @@ def _platform_of(architecture: str | None) -> str | None:
     if "/" in architecture:
         return architecture
     return f"linux/{_ARCH_ALIASES.get(architecture, architecture)}"
+
+
+def _architecture_of(platform: str | None) -> str | None:
+    """The architecture of an OCI platform string (`linux/arm64/v8` -> arm64); None where it names none."""
+    parts = (platform or "").split("/")
+    return (parts[1] or None) if len(parts) >= 2 else None
+
+
+def platform_runners(
+    children: Sequence[PlatformManifest], members: Sequence[tuple[int, Workload]], reference: str
+) -> list[tuple[PlatformManifest, list[tuple[int, Workload]]]]:
+    """Each platform image with the workloads that run it, leaving out those no workload runs.
+
+    A workload runs the child of its own architecture. Where that is unknown (no architecture recorded, a
+    child whose platform is not named) every child applies to it, as nothing says which one runs. A workload
+    whose architecture the index does not offer cannot have pulled it as recorded: rather than drop its
+    findings, every child applies to it too, and the log says so."""
+    offered = {_architecture_of(child.platform) for child in children}
+    if len(children) < 2 or None in offered:
+        return [(child, list(members)) for child in children]
+    unmatched = sorted({w.architecture for _, w in members if w.architecture and w.architecture not in offered})
+    if unmatched:
+        log.warning(
+            "%s offers %s, not %s, which some of its workloads run on: every platform image is charged to them",
+            reference,
+            ", ".join(sorted(a for a in offered if a)),
+            ", ".join(unmatched),
+        )
+    runners: list[tuple[PlatformManifest, list[tuple[int, Workload]]]] = []
+    for child in children:
+        architecture = _architecture_of(child.platform)
+        some = [(i, w) for i, w in members if w.architecture in (architecture, None) or w.architecture in unmatched]
+        if some:
+            runners.append((child, some))
+    return runners
 
 
 # --- the verdict on one scanned digest ----------------------------------------------------------------
@@ -297,9 +335,14 @@ class _Join:
         identity = running or reference
         self.running.add(identity)
 
-        def unscanned(reason: UnscannedReason, detail: str | None, via: MatchedVia | None) -> None:
+        def unscanned(
+            reason: UnscannedReason,
+            detail: str | None,
+            via: MatchedVia | None,
+            runners: Sequence[tuple[int, Workload]] = members,
+        ) -> None:
             self.blind.add(identity)
-            for index, workload in members:
+            for index, workload in runners:
                 self._unscanned(
                     index,
                     workload,
@@ -332,12 +375,12 @@ class _Join:
             children = (PlatformManifest(running, None),)
             via = "digest" if key.digest else "tag"
 
-        blind_spots: dict[UnscannedReason, list[tuple[PlatformManifest, str | None]]] = {}
-        for child in children:
+        blind_spots: dict[UnscannedReason, list[tuple[PlatformManifest, str | None, list[tuple[int, Workload]]]]] = {}
+        for child, runners in platform_runners(children, members, reference):
             scanned = ScannedImage(key.account, key.region, key.repository, child.digest)
             verdict = self._inspector.verdict(scanned)
             if verdict.reason is not None:
-                blind_spots.setdefault(verdict.reason, []).append((child, verdict.detail))
+                blind_spots.setdefault(verdict.reason, []).append((child, verdict.detail, runners))
             elif verdict.reported:
                 self.vulnerable.add(identity)
                 entry = self.images.get(scanned)
@@ -345,11 +388,13 @@ class _Join:
                     entry = self.images[scanned] = _ImageBuilder(scanned, verdict)
                 if entry.platform is None:
                     entry.platform = child.platform
-                for index, workload in members:
+                for index, workload in runners:
                     entry.workloads.setdefault(index, MatchedWorkload(workload, via))
 
         for reason, parts in blind_spots.items():
-            unscanned(reason, self._detail(key, resolved, parts), via)
+            detail = self._detail(key, resolved, [(child, detail) for child, detail, _ in parts])
+            blind_runners = {index: workload for _, _, some in parts for index, workload in some}
+            unscanned(reason, detail, via, sorted(blind_runners.items()))
 
     def _detail(
         self, key: EcrImageKey, resolved: ResolvedImage, parts: list[tuple[PlatformManifest, str | None]]
