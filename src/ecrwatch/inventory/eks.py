@@ -27,18 +27,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from kubernetes.client import Configuration
-
 from ecrwatch.aws import Aws, calling
 from ecrwatch.eks_token import EksTokenSource
 from ecrwatch.errors import AwsCallError, UsageError
 from ecrwatch.inventory.kube import AccessHints, ClusterInfo, KubeTarget, Timeouts, read_cluster
-from ecrwatch.inventory.kubeconfig import KubeconfigPlan, KubeContext, load_kubeconfig
 from ecrwatch.inventory.selection import EKS_CLUSTER, ClusterSelector, RegionPlan, parse_selector, plan_regions
 from ecrwatch.models import ClusterScope, Inventory, SourceError, Workload
 
 if TYPE_CHECKING:
+    from kubernetes.client import Configuration
     from mypy_boto3_eks.type_defs import ClusterTypeDef
+
+    from ecrwatch.inventory.kubeconfig import KubeconfigPlan, KubeContext
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,8 @@ def plan_kubernetes(
     selectors = tuple(parse_eks_selector(text) for text in dict.fromkeys(eks_clusters))
     contexts = None
     if kubeconfig is not None or kube_contexts:
+        from ecrwatch.inventory.kubeconfig import load_kubeconfig  # the kubernetes client's loader (see kube.py)
+
         contexts = load_kubeconfig(kubeconfig, kube_contexts, environ=environ)
     if not eks and contexts is None:
         return None
@@ -274,6 +276,8 @@ def eks_target(aws: Aws, cluster: EksCluster, *, clock: Callable[[], float] = ti
     """Read an EKS cluster with a token renewed before it expires, verified against the cluster's CA."""
 
     def connect() -> Configuration:
+        from kubernetes.client import Configuration
+
         tokens = EksTokenSource(aws, cluster.region, cluster.name, clock=clock)
         config = Configuration(host=cluster.endpoint)
         config.ca_cert_data = cluster.ca_pem  # in memory: no CA file to write or clean up

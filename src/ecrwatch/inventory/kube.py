@@ -27,18 +27,21 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import urllib3
-from kubernetes.client import ApiClient, AppsV1Api, BatchV1Api, Configuration, CoreV1Api
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 from urllib3.util.retry import Retry
 
 from ecrwatch import __version__
 from ecrwatch.errors import AwsCallError
 from ecrwatch.images import ImageReferenceError, parse_image_id, parse_image_reference
 from ecrwatch.models import ClusterScope, ContainerType, ImageRef, Inventory, Owner, Platform, SourceError, Workload
+
+# The kubernetes package takes about a second to import (hundreds of model modules, all loaded by its
+# __init__): it is imported where a cluster is read, so commands and runs that read none never pay it.
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient, Configuration
+    from kubernetes.client.exceptions import ApiException
 
 log = logging.getLogger(__name__)
 
@@ -335,6 +338,8 @@ class _Reader:
         timeouts: Timeouts,
         place: Callable[[], AbstractContextManager[None]],
     ) -> None:
+        from kubernetes.client import AppsV1Api, BatchV1Api, CoreV1Api
+
         self._place = place
         self._target = target
         self._timeout = (timeouts.connect, timeouts.read)
@@ -377,6 +382,9 @@ class _Reader:
     def _page(
         self, call: Callable[..., Any], what: str, token: str | None, **params: Any
     ) -> tuple[list[dict[str, Any]], str | None]:
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.config.config_exception import ConfigException
+
         try:
             with self._place():  # a place among the run's requests in flight, until the answer is in
                 response = call(
@@ -425,6 +433,8 @@ class _Reader:
         return self._failure(str(status), f"{server} answered {status} {reason} listing {what}", None, False)
 
     def _transport_failure(self, exc: BaseException, what: str) -> _ListFailed:
+        from kubernetes.client.exceptions import ApiException
+
         if isinstance(exc, ApiException):  # the client turns an SSLError it sees into a status-0 ApiException
             code = "TLSError" if str(exc.reason or "").startswith("SSLError") else "ConnectionError"
         else:
@@ -465,6 +475,8 @@ def read_cluster(
     except AwsCallError as exc:
         message = _with_hint(exc.message, exc.hint)
         return Inventory(clusters=(info.scope(False),), errors=(SourceError(info.source, message, exc.code),))
+    from kubernetes.client import ApiClient
+
     client = ApiClient(config)
     client.user_agent = f"ecrwatch/{__version__}"
     reader = _Reader(client, target, timeouts or Timeouts(), place)
