@@ -1,4 +1,8 @@
-"""The command line: parse options, call the pipeline, render, choose the exit status. No AWS calls here."""
+"""The command line: parse options, call the pipeline, render, choose the exit status. No AWS calls here.
+
+Each command imports what it runs (boto3, the kubernetes client, rich, the pipeline) in its own body, not
+here: `--help`, `iam-policy` and a command's option errors start without them (tests/test_imports.py).
+"""
 
 from __future__ import annotations
 
@@ -6,33 +10,31 @@ import io
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
-from ecrwatch import __version__, iam, registry, scanning
-from ecrwatch.aws import Aws
-from ecrwatch.check import CheckRequest
+from ecrwatch import __version__, iam, scanning
 from ecrwatch.collector import fewer_collections
-from ecrwatch.correlate import exit_status
 from ecrwatch.errors import EXIT_INCOMPLETE, EXIT_OK, EcrwatchError, UsageError
 from ecrwatch.logging_json import json_logs, notice
 from ecrwatch.models import Filters
-from ecrwatch.notify import Notifications
 from ecrwatch.options import GlobalOptions, SeverityType, common_options, progress_reporter, selected_regions
 from ecrwatch.output import check_writable, write_atomically
-from ecrwatch.report import scanning as scanning_report
-from ecrwatch.report.csv import render_csv
-from ecrwatch.report.json import iter_json
-from ecrwatch.report.table import render_table
 from ecrwatch.scanning import PULL_RESCAN_DURATION_OPTIONS, RESCAN_DURATION_OPTIONS
-from ecrwatch.unattended import Unattended, load_event, run_unattended
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ecrwatch.aws import Aws
+    from ecrwatch.check import CheckRequest
+    from ecrwatch.unattended import Unattended
 
 
 def stderr_console() -> Console:
     """Messages for a person: colour only on a terminal (rich checks), never on stdout's data."""
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False)
 
 
@@ -46,6 +48,8 @@ class EcrwatchGroup(click.Group):
             if json_logs():  # --log-format json: the error is one more JSON line
                 logging.getLogger("ecrwatch").error("%s", exc.message, extra={"fields": {"hint": exc.hint}})
                 ctx.exit(exc.exit_status)
+            from rich.markup import escape
+
             console = stderr_console()
             console.print(f"[bold red]error:[/] {escape(exc.message)}", soft_wrap=True, emoji=False)
             if exc.hint:
@@ -151,6 +155,11 @@ def check(
     Exit status: 0 nothing at or above --fail-on, 1 exposures at or above --fail-on, 2 usage or
     configuration error, 3 incomplete (something could not be read; the report says what).
     """
+    from ecrwatch.aws import Aws
+    from ecrwatch.check import CheckRequest
+    from ecrwatch.notify import Notifications
+    from ecrwatch.unattended import Unattended, load_event
+
     target = check_writable(output) if output is not None else None
     fmt = output_format or ("table" if target is None and sys.stdout.isatty() else "json")
     unattended = Unattended(
@@ -186,6 +195,14 @@ def _run_and_write(
     aws: Aws, request: CheckRequest, unattended: Unattended, opts: GlobalOptions, fmt: str, target: Path | None
 ) -> int:
     """Run the check and write its report; the exit status it calls for."""
+    from rich.console import Console
+
+    from ecrwatch.correlate import exit_status
+    from ecrwatch.report.csv import render_csv
+    from ecrwatch.report.json import iter_json
+    from ecrwatch.report.table import render_table
+    from ecrwatch.unattended import run_unattended
+
     with progress_reporter(opts) as progress:
         report = run_unattended(aws, request, unattended, progress=progress)
     if fmt == "table":
@@ -270,6 +287,10 @@ def enable_scanning(
     Exit status: 0 done (or nothing to do), 2 bad options or refused to prompt, 3 a call failed or
     activation timed out (the message says what was and was not applied).
     """
+    from ecrwatch import registry
+    from ecrwatch.aws import Aws
+    from ecrwatch.report import scanning as scanning_report
+
     out, err = scanning_report.stdout_console(), stderr_console()
     given: dict[str, object] = {"--frequency": frequency, "--filter": filters, "--replace": replace}
     given |= {"--rescan-duration": rescan_duration, "--pull-rescan-duration": pull_rescan_duration}
@@ -323,6 +344,10 @@ def status(opts: GlobalOptions, output_format: str) -> None:
 
     Exit status: 0, or 3 when a region or API could not be read (the rest is still shown).
     """
+    from ecrwatch import registry
+    from ecrwatch.aws import Aws
+    from ecrwatch.report import scanning as scanning_report
+
     aws = Aws(opts.aws)
     aws.check_credentials()
     report = registry.read_status(aws, selected_regions(aws, opts))

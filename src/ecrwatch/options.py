@@ -9,18 +9,17 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import botocore.session
 import click
-from rich.console import Console
-from rich.markup import escape
 
-from ecrwatch.aws import Aws, AwsSettings
 from ecrwatch.errors import UsageError
 from ecrwatch.logging_json import use_log_format
 from ecrwatch.models import SEVERITIES
 from ecrwatch.regions import REGION_PATTERN
+
+if TYPE_CHECKING:
+    from ecrwatch.aws import Aws, AwsSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,6 +31,8 @@ log = logging.getLogger(__name__)
 @functools.cache
 def known_regions() -> frozenset[str]:
     """Every region botocore's endpoint data lists for ECR, in any partition (no credentials needed)."""
+    import botocore.session  # here: the commands that take no --region never load botocore
+
     session = botocore.session.get_session()
     return frozenset(
         region
@@ -124,6 +125,8 @@ def common_options(command: F) -> F:
         read_timeout: float,
         **kwargs: Any,
     ) -> Any:
+        from ecrwatch.aws import AwsSettings  # boto3 is loaded when a command that calls AWS runs, not before
+
         configure_logging(verbose, quiet)
         use_log_format(log_format)
         warn_unknown_regions(regions)
@@ -179,6 +182,9 @@ def progress_reporter(opts: GlobalOptions) -> Iterator[Callable[[str], None]]:
     if opts.quiet or not sys.stderr.isatty():
         yield lambda message: log.info("%s", message)
         return
+    from rich.console import Console
+    from rich.markup import escape
+
     console = Console(stderr=True, highlight=False)
     with console.status("starting") as status:
         yield lambda message: status.update(escape(message))
