@@ -399,9 +399,8 @@ def iam_policy(command_name: str, kubernetes: bool, partition: str, sns_topics: 
     commands = iam.commands_for(command_name)
     request = iam.PolicyRequest(commands, partition, iam.check_sns_topics(sns_topics, partition))
     click.echo(iam.render_policy(request), nl=False)
-    err = stderr_console()
     for line in iam.notes(commands):
-        err.print(f"note: {line}", markup=False, soft_wrap=True, emoji=False)
+        click.echo(f"note: {line}", err=True)  # plain text: no need to load rich for it
 
 
 @main.command()

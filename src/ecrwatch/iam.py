@@ -19,8 +19,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]  # a dependency of the kubernetes client
-
 from ecrwatch.errors import UsageError
 from ecrwatch.regions import REGION_PATTERN
 
@@ -337,5 +335,7 @@ def render_kubernetes(partition: str = "aws") -> str:
         "#",
         f"# Any other cluster (a --kube-context): bind the user or group of that context to {CLUSTER_ROLE}.",
     ]
+    import yaml  # type: ignore[import-untyped]  # only this output needs it: the JSON policies start without it
+
     documents: str = yaml.safe_dump_all([cluster_role(), cluster_role_binding()], sort_keys=False, explicit_start=True)
     return "\n".join(header) + "\n" + documents
