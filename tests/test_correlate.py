@@ -699,3 +699,26 @@ def test_exit_status_incomplete_beats_findings_and_fail_on_is_a_threshold() -> N
     # --fail-on looks at what the report contains, after the filters.
     filtered = run([w], [manifest(w, d)], [finding(d, severity="HIGH")], filters=Filters(min_severity="CRITICAL"))
     assert exit_status(filtered, "HIGH") == EXIT_OK
+
+
+def test_a_digest_ecr_could_not_be_asked_about_is_never_called_clean() -> None:
+    d = dg("kms-locked")
+    w = wl(ecr_image("app", tag="v1"), d)
+    unread = ResolvedImage(key_of(w), "unknown", d, detail="ECR could not return it: KmsError (see errors)")
+    entry = only_unscanned(run([w], [unread], coverage=[covered(d)]))
+    assert entry.reason == "not_covered"
+    assert entry.detail and "KmsError" in entry.detail and "no finding" in entry.detail
+    assert entry.image.digest == d
+    # The same image with ECR's answer is scanned and clean: nothing to report.
+    clean = run([w], [ResolvedImage(key_of(w), "manifest", d)], coverage=[covered(d)])
+    assert (clean.unscanned, clean.images) == ((), ())
+
+
+def test_a_digest_ecr_could_not_be_asked_about_keeps_its_findings_even_when_filtered_out() -> None:
+    d = dg("kms-vulnerable")
+    w = wl(ecr_image("app", tag="v1"), d)
+    unread = ResolvedImage(key_of(w), "unknown", d, detail="ECR could not be read: ThrottlingException")
+    f = Finding("arn:low", "CVE-2024-9", "LOW", "ACTIVE", scanned(d))
+    assert [e.image.digest for e in run([w], [unread], [f], [covered(d)]).images] == [d]
+    hidden = run([w], [unread], [f], [covered(d)], filters=Filters(min_severity="HIGH"))
+    assert (hidden.images, hidden.unscanned) == ((), ())  # filtered by the user, not unknown

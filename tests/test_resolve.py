@@ -137,3 +137,70 @@ def test_one_digest_named_under_two_tags_is_asked_for_once(ecr: object, sim_aws:
     assert [result.images[k].digest for k in keys] == [digest, digest]
     (call,) = sim_aws.calls.select("ecr", "BatchGetImage")
     assert call.params["imageIds"] == [{"imageDigest": digest}]
+
+
+def test_a_failing_later_chunk_keeps_the_answers_of_the_chunk_that_succeeded(ecr: object, sim_aws: SimAWS) -> None:
+    digests = [push_image(ecr, "team/api", f"v{i}") for i in range(130)]
+    late = set(digests[100:])
+    sim_aws.faults.add(
+        "ecr",
+        "BatchGetImage",
+        error="ThrottlingException",
+        when=lambda request: any(i.get("imageDigest") in late for i in request.json()["imageIds"]),
+    )
+    keys = [key("team/api", digest=d) for d in digests]
+    result = resolve_images(Aws(AwsSettings(max_attempts=1)), keys, home_accounts=[ACCOUNT_ID])
+    kinds = [result.images[k].kind for k in keys]
+    assert kinds == ["manifest"] * 100 + ["unknown"] * 30
+    assert [(e.source, e.code) for e in result.errors] == [("ecr:us-east-1", "ThrottlingException")]
+
+
+def test_a_kms_error_entry_is_an_error_of_the_run_and_leaves_the_image_unknown(ecr: object, sim_aws: SimAWS) -> None:
+    broken, fine = push_image(ecr, "team/api", "v1"), push_image(ecr, "team/api", "v2")
+    reason = "The KMS key of the repository is disabled"
+    sim_aws.extension(EcrSim).fail_image(REGION, "team/api", "KmsError", digest=broken, reason=reason)
+    keys = [key("team/api", digest=broken), key("team/api", tag="v2")]
+    result = resolve_images(Aws(), keys, home_accounts=[ACCOUNT_ID])
+    unreadable = result.images[keys[0]]
+    assert (unreadable.kind, unreadable.digest) == ("unknown", broken)
+    assert "KmsError" in (unreadable.detail or "") and reason in (unreadable.detail or "")
+    assert (result.images[keys[1]].kind, result.images[keys[1]].digest) == ("manifest", fine)
+    (error,) = result.errors
+    assert (error.source, error.code) == ("ecr:us-east-1", "KmsError")
+    assert f"team/api digest {broken}" in error.message and reason in error.message
+
+
+def test_several_refused_images_of_a_repository_make_one_error_that_counts_them(ecr: object, sim_aws: SimAWS) -> None:
+    store = sim_aws.extension(EcrSim)
+    for tag in ("a", "b", "c"):
+        push_image(ecr, "team/api", tag)
+        store.fail_image(REGION, "team/api", "ImageInaccessible", tag=tag)
+    store.fail_image(REGION, "team/api", "UpstreamUnavailable", tag="d")
+    keys = [key("team/api", tag=t) for t in ("a", "b", "c", "d")]
+    result = resolve_images(Aws(), keys, home_accounts=[ACCOUNT_ID])
+    assert {result.images[k].kind for k in keys} == {"unknown"}
+    assert [(e.code, "3 images of team/api" in e.message) for e in result.errors] == [
+        ("ImageInaccessible", True),
+        ("UpstreamUnavailable", False),
+    ]
+
+
+def test_only_ecr_saying_not_found_makes_an_image_missing(ecr: object) -> None:
+    push_image(ecr, "team/api", "v1")
+    gone = "sha256:" + "d" * 64
+    keys = [key("team/api", digest=gone), key("team/api", tag="deleted")]
+    result = resolve_images(Aws(), keys, home_accounts=[ACCOUNT_ID])
+    assert [(result.images[k].kind, result.images[k].detail) for k in keys] == [
+        ("missing", f"ECR has no image with digest {gone} (ImageNotFound)"),
+        ("missing", "ECR has no image with tag deleted (ImageNotFound)"),
+    ]
+    assert result.errors == ()
+
+
+def test_an_index_is_asked_for_with_the_index_media_types(ecr: object, sim_aws: SimAWS) -> None:
+    pushed = push_index(ecr, "team/api", "v3")
+    sim_aws.calls.clear()
+    resolved = resolve_images(Aws(), [key("team/api", tag="v3")]).images[key("team/api", tag="v3")]
+    assert (resolved.kind, resolved.digest) == ("index", pushed.digest)
+    (call,) = sim_aws.calls.select("ecr", "BatchGetImage")
+    assert OCI_INDEX in call.params["acceptedMediaTypes"]

@@ -190,6 +190,9 @@ def platform_runners(
     return runners
 
 
+_UNREAD_ECR = "Inspector shows no finding for this digest, but ECR could not say what it is"
+
+
 # --- the verdict on one scanned digest ----------------------------------------------------------------
 
 
@@ -222,6 +225,10 @@ class _Inspector:
             e.source.split(":", 1)[1].split("/", 1)[0] for e in findings.errors if e.source.startswith("inspector2:")
         }
         self._verdicts: dict[ScannedImage, _Verdict] = {}
+
+    def has_findings(self, image: ScannedImage) -> bool:
+        """Whether Inspector holds ACTIVE findings for this digest (reported or filtered out)."""
+        return bool(self._findings.get(image))
 
     def verdict(self, image: ScannedImage) -> _Verdict:
         known = self._verdicts.get(image)
@@ -395,6 +402,12 @@ class _Join:
             detail = self._detail(key, resolved, [(child, detail) for child, detail, _ in parts])
             blind_runners = {index: workload for _, _, some in parts for index, workload in some}
             unscanned(reason, detail, via, sorted(blind_runners.items()))
+        if resolved.kind == "unknown" and not blind_spots:
+            # ECR could not say what this digest is (an index's platform images would be the scanned ones):
+            # without findings for it, it is never called clean.
+            scanned_children = (ScannedImage(key.account, key.region, key.repository, c.digest) for c in children)
+            if not any(self._inspector.has_findings(image) for image in scanned_children):
+                unscanned("not_covered", self._detail(key, resolved, [(children[0], _UNREAD_ECR)]), via)
 
     def _detail(
         self, key: EcrImageKey, resolved: ResolvedImage, parts: list[tuple[PlatformManifest, str | None]]

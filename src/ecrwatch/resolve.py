@@ -34,7 +34,13 @@ BATCH_GET_IMAGE_LIMIT = 100
 _ACCESS_DENIED = frozenset({"AccessDeniedException", "AccessDenied"})
 
 
-_RepoResult = tuple[dict[EcrImageKey, ResolvedImage], SourceError | None]
+# ECR's "no such image" answers: only these make an image `missing` (not_found_in_ecr). BatchGetImage's model
+# knows ImageNotFound for a tag or digest it does not hold; ImageTagDoesNotExist is the same fact where
+# other ECR operations report it.
+_NOT_FOUND_CODES = frozenset({"ImageNotFound", "ImageTagDoesNotExist"})
+
+
+_RepoResult = tuple[dict[EcrImageKey, ResolvedImage], list[SourceError]]
 
 
 @dataclass(frozen=True)
@@ -90,10 +96,9 @@ def resolve_images(
             (account, region, repository), repo_keys = item
             return _resolve_repository(aws, account, region, repository, repo_keys, home_accounts)
 
-        for group_images, group_error in pool.map(one, groups.items()):
+        for group_images, group_errors in pool.map(one, groups.items()):
             images.update(group_images)
-            if group_error is not None and group_error not in errors:
-                errors.append(group_error)
+            errors.extend(e for e in group_errors if e not in errors)
     return ResolveResult(images, tuple(errors))
 
 
@@ -108,18 +113,59 @@ def _lookup(image_id: Any) -> tuple[str, str]:
     return ("tag", str(image_id.get("imageTag") or "latest"))
 
 
+def _describe(key: EcrImageKey) -> str:
+    return f"digest {key.digest}" if key.digest else f"tag {key.tag or 'latest'}"
+
+
 def _failed(key: EcrImageKey, failure: dict[str, Any] | None) -> ResolvedImage:
+    """What a key that ECR did not return is: missing only where ECR said so."""
     code = failure.get("failureCode") if failure else None
-    if code in (None, "ImageNotFound"):
-        return ResolvedImage(key, "missing", key.digest, detail="ECR has no such image")
-    reason = (failure or {}).get("failureReason") or ""
-    return ResolvedImage(key, "unknown", key.digest, detail=f"ECR could not return it: {code} {reason}".strip())
+    reason = str((failure or {}).get("failureReason") or "").strip()
+    if code in _NOT_FOUND_CODES:
+        return ResolvedImage(key, "missing", key.digest, detail=f"ECR has no image with {_describe(key)} ({code})")
+    if failure is None:
+        detail = "ECR's BatchGetImage answer named neither the image nor a failure for it (see errors)"
+    else:
+        detail = f"ECR could not return it: {code or 'unknown failure'}" + (f": {reason}" if reason else "")
+        detail += " (see errors)"
+    return ResolvedImage(key, "unknown", key.digest, detail=detail)
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """An image ECR's answer did not return, for a reason other than "not found"."""
+
+    key: EcrImageKey
+    code: str  # the failureCode, or "NoAnswer" where the answer named neither the image nor a failure
+    reason: str
+
+
+def _failure_errors(region: str, repository: str, refused: list[_Refused]) -> list[SourceError]:
+    """One `errors` entry per kind of refusal in a repository (not one per image): what ECR refused, how many
+    images, and the first one's words."""
+    by_code: dict[str, list[_Refused]] = defaultdict(list)
+    for item in refused:
+        by_code[item.code].append(item)
+    errors = []
+    for code, items in by_code.items():
+        first = items[0]
+        what = f"{len(items)} images of {repository}" if len(items) > 1 else f"{repository} {_describe(first.key)}"
+        message = f"ecr:BatchGetImage in {region} did not return {what}: {code}" + (
+            f": {first.reason}" if first.reason else ""
+        )
+        log.warning("%s", message)
+        errors.append(SourceError(f"ecr:{region}", message, code))
+    return errors
 
 
 def _resolve_repository(
     aws: Aws, account: str, region: str, repository: str, keys: list[EcrImageKey], home_accounts: Sequence[str]
 ) -> _RepoResult:
+    """Every key of one repository, 100 a call. A call that fails leaves only its own keys unresolved: the
+    chunks that succeeded keep their answers."""
     result: dict[EcrImageKey, ResolvedImage] = {}
+    errors: list[SourceError] = []
+    refused: list[_Refused] = []
     for start in range(0, len(keys), BATCH_GET_IMAGE_LIMIT):
         chunk = keys[start : start + BATCH_GET_IMAGE_LIMIT]
         try:
@@ -132,7 +178,16 @@ def _resolve_repository(
                     acceptedMediaTypes=[*INDEX_MEDIA_TYPES, *MANIFEST_MEDIA_TYPES],
                 )
         except AwsCallError as exc:
-            return _unresolvable(keys, account, region, repository, exc, home_accounts)
+            images, error = _unresolvable(chunk, account, region, repository, exc, home_accounts)
+            result.update(images)
+            if error is not None and error not in errors:
+                errors.append(error)
+            if error is None:  # no such repository, or a foreign registry that denies: the rest would be the same
+                rest = keys[start + BATCH_GET_IMAGE_LIMIT :]
+                detail = next(iter(images.values())).detail
+                result.update({k: ResolvedImage(k, images[chunk[0]].kind, k.digest, detail=detail) for k in rest})
+                break
+            continue
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for image in response.get("images", []):
             image_id = image.get("imageId", {})
@@ -147,9 +202,14 @@ def _resolve_repository(
             if hit is not None:
                 media_type, manifest = hit.get("imageManifestMediaType"), hit.get("imageManifest", "")
                 result[key] = interpret(key, media_type, manifest, hit["imageId"]["imageDigest"])
-            else:
-                result[key] = _failed(key, failures.get(wanted))
-    return result, None
+                continue
+            failure = failures.get(wanted)
+            result[key] = _failed(key, failure)
+            if result[key].kind == "unknown":
+                code = str(failure.get("failureCode") or "UnknownFailure") if failure else "NoAnswer"
+                refused.append(_Refused(key, code, str((failure or {}).get("failureReason") or "")))
+    errors.extend(_failure_errors(region, repository, refused))
+    return result, errors
 
 
 def _unresolvable(
@@ -159,19 +219,19 @@ def _unresolvable(
     repository: str,
     exc: AwsCallError,
     home_accounts: Sequence[str],
-) -> _RepoResult:
-    """A whole repository could not be read: a missing repository means missing images; otherwise the
-    images stay unknown, and the failure is an error of the run only where it is in our own registry."""
+) -> tuple[dict[EcrImageKey, ResolvedImage], SourceError | None]:
+    """A BatchGetImage call failed: a missing repository means missing images; otherwise the images stay
+    unknown, and the failure is an error of the run unless another account's registry denied us access."""
     if exc.code == "RepositoryNotFoundException":
         detail = f"repository {repository} does not exist in registry {account} ({region})"
         return {k: ResolvedImage(k, "missing", k.digest, detail=detail) for k in keys}, None
-    foreign = account not in home_accounts
-    if exc.code in _ACCESS_DENIED and foreign:
+    denied_abroad = exc.code in _ACCESS_DENIED and account not in home_accounts
+    if denied_abroad:
         detail = f"registry {account} ({region}) denied ecr:BatchGetImage on {repository}"
     else:
-        detail = f"ECR could not be read: {exc.code or 'error'}"
+        detail = f"ECR could not be read: {exc.code or 'error'} (see errors)"
     images = {k: ResolvedImage(k, "unknown", k.digest, detail=detail) for k in keys}
-    if foreign and exc.code in _ACCESS_DENIED:
+    if denied_abroad:
         return images, None
     log.warning("%s", exc)
     return images, SourceError(f"ecr:{region}", exc.message, exc.code)
