@@ -8,7 +8,9 @@ a per-region store:
   transition that completes after `enable_after_polls` further BatchGetAccountStatus calls (0: at once),
   so callers must poll, as they must against AWS. A status seeded with `set_account_status` stays as
   seeded (a seeded ENABLING never completes: a stuck activation). When ECR reaches DISABLED, that account's
-  ECR findings and coverage in the region are deleted, as Inspector deletes them.
+  ECR findings and coverage in the region are deleted, as Inspector deletes them. ECR scanning and the
+  registry's scan type are one switch: `sim.registry_scanning` links them (seeding sets either side alone,
+  to reproduce what AWS shows in transition).
 - Configuration: the ECR rescan durations, with the documented defaults for a new account until set.
 - Findings (PACKAGE_VULNERABILITY on AWS_ECR_CONTAINER_IMAGE), indexed by region and image digest, so a
   query by `ecrImageHash` costs what it matches even with 200,000 findings seeded. ListFindings pages hold at
@@ -418,6 +420,20 @@ class Inspector2Sim:
         self.disable_after_polls = 1
         self.ecr_defaults: dict[str, str] = dict(ECR_DEFAULTS)
         self.findings_page_limit = FINDINGS_PAGE_LIMIT
+        # Told (region, account, status) when ECR scanning settles at ENABLED or DISABLED: the registry's side
+        # of the switch (see `sim.registry_scanning`). Wiring, not state: reset() keeps it.
+        self._ecr_settled: list[Callable[[str, str, str], None]] = []
+
+    def on_ecr_settled(self, listener: Callable[[str, str, str], None]) -> None:
+        """Call `listener(region, account, status)` whenever ECR scanning reaches ENABLED or DISABLED through a
+        transition (Enable, Disable, or the registry's scan type being written); seeding does not call it."""
+        self._ecr_settled.append(listener)
+
+    def switch_ecr(self, region: str, account: str, *, enable: bool) -> None:
+        """Start activating (or deactivating) ECR scanning as Enable (or Disable) would: what writing the
+        registry's scan type ENHANCED (or BASIC) does on AWS."""
+        with self._lock:
+            self._start_transition(region, account, self._account(region, account), "ecr", enable=enable)
 
     def reset(self) -> None:
         """Forget every account, finding and coverage record, and restore the settings' defaults."""
@@ -792,6 +808,9 @@ class Inspector2Sim:
         state.polls.pop(key, None)
         if key == "ecr" and status == "DISABLED":
             self._forget_ecr(region, account)
+        if key == "ecr":
+            for listener in self._ecr_settled:
+                listener(region, account, status)
 
     def _forget_ecr(self, region: str, account: str) -> None:
         """Inspector deletes an account's ECR findings and coverage when ECR scanning is deactivated."""

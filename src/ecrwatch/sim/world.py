@@ -6,9 +6,16 @@ from ecrwatch.sim.ecr import EcrSim
 from ecrwatch.sim.ecs import EcsSim
 from ecrwatch.sim.eks import EksSim
 from ecrwatch.sim.inspector2 import Inspector2Sim
-from ecrwatch.sim.server import SimAWS
+from ecrwatch.sim.registry_scanning import RegistryScanningSim
+from ecrwatch.sim.server import SimAWS, SimService
+
+
+def sim_extensions() -> list[SimService]:
+    """A fresh set of our extensions, Inspector's ECR scanning and the registry's scan type linked."""
+    inspector = Inspector2Sim()
+    return [EcrSim(), inspector, RegistryScanningSim(inspector), EcsSim(), EksSim()]
 
 
 def build_sim_aws() -> SimAWS:
     """A SimAWS (not yet started) with our service extensions registered."""
-    return SimAWS(extensions=[EcrSim(), Inspector2Sim(), EcsSim(), EksSim()])
+    return SimAWS(extensions=sim_extensions())
