@@ -50,7 +50,8 @@ def test_the_demo_runs_every_step_and_prints_what_a_user_would_see() -> None:
     assert "Inspector scanning for ECR  ENABLED" in after
     assert "on-push rule: shop/*, platform/*" in after and "continuous rule: *" in after  # the customer's rule kept
     assert "ACTIVE / SUCCESSFUL" in after
-    assert "aws inspector2 disable --resource-types ECR" in back
+    assert "ENABLED -> DISABLED (DEACTIVATED by writing BASIC: its ECR findings are deleted" in back
+    assert "--allow-deactivation" in back and "(exit status 2)" in back
     assert "Demo finished" in out
     check = out[out.index("8. Which findings are live") :]
     assert "CVE-2024-6387" in check and "CVE-2024-2961" in check

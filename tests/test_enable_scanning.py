@@ -230,7 +230,9 @@ def test_throttling_beyond_retries_names_the_action_and_what_was_applied(sim_aws
     assert result.exit_code == 3
     assert "ecr:PutRegistryScanningConfiguration in us-east-1 failed with ThrottlingException" in result.stderr
     assert "throttled" in result.stderr
-    assert "applied:\n  us-east-1: activate Amazon Inspector scanning for ECR (inspector2:Enable)" in result.stderr
+    # Writing ENHANCED in ECR had already started Inspector's activation: the plan only waited for it.
+    assert "applied:\n  us-east-1: wait until Inspector scanning for ECR is ENABLED" in result.stderr
+    assert sim_aws.calls.count("inspector2", "Enable") == 0
     assert registry()["rules"] == [rule("SCAN_ON_PUSH", "keep-me")]
 
 
@@ -251,9 +253,10 @@ def test_access_denied_on_the_ecr_write_names_the_permission_and_what_was_alread
     assert "write the registry scanning configuration" in not_applied and "<- failed here" in not_applied
     assert "set the ECR rescan durations" in not_applied
     assert f"--restore {backup}" in err
-    # What the message says is what happened.
+    # What the message says is what happened; the activation alone made the registry ENHANCED (one switch on
+    # AWS), keeping its on-push rule, and the rules ecrwatch meant to add were not written.
     assert inspector(sim_aws).ecr_status(REGION) == "ENABLED"
-    assert registry() == {"scanType": "BASIC", "rules": [rule("SCAN_ON_PUSH", "shop/*")]}
+    assert registry() == {"scanType": "ENHANCED", "rules": [rule("SCAN_ON_PUSH", "shop/*")]}
     assert sim_aws.calls.count("inspector2", "UpdateConfiguration") == 0
 
 
@@ -300,7 +303,15 @@ def test_activation_that_does_not_finish_in_time_exits_3_saying_what_to_check(si
 # --- backup and restore -------------------------------------------------------------------------------
 
 
-def test_backup_then_restore_returns_the_exact_original(sim_aws: SimAWS, tmp_path: Path) -> None:
+def ecr_findings(region: str = REGION) -> int:
+    image = [{"comparison": "EQUALS", "value": "AWS_ECR_CONTAINER_IMAGE"}]
+    client = boto3.client("inspector2", region_name=region)
+    return len(client.list_findings(filterCriteria={"resourceType": image})["findings"])
+
+
+def test_backup_then_restore_of_basic_is_a_deactivation_done_only_when_allowed(
+    sim_aws: SimAWS, tmp_path: Path
+) -> None:
     seed_registry("BASIC", rule("SCAN_ON_PUSH", "shop/*", "platform/*"))
     inspector(sim_aws).set_ecr_configuration(
         REGION, rescan_duration="DAYS_90", pull_date_rescan_duration="DAYS_30", pull_date_rescan_mode="LAST_PULL_DATE"
@@ -313,7 +324,7 @@ def test_backup_then_restore_returns_the_exact_original(sim_aws: SimAWS, tmp_pat
     )
     assert changed.exit_code == 0, changed.output
     assert registry() != original_registry and rescan() != original_rescan
-
+    assert inspector(sim_aws).ecr_status(REGION) == "ENABLED"
     document = json.loads(backup.read_text())
     assert document["format"] == "ecrwatch-scanning-backup/1"
     assert document["account"] == "123456789012"
@@ -321,18 +332,68 @@ def test_backup_then_restore_returns_the_exact_original(sim_aws: SimAWS, tmp_pat
         "registry_scanning": original_registry,
         "inspector_ecr": {"status": "DISABLED", **original_rescan},
     }
+    inspector(sim_aws).add_finding(
+        REGION, repository="shop/web", digest="sha256:" + "a" * 64, vulnerability_id="CVE-2024-1", severity="HIGH"
+    )
+    enhanced_registry, enhanced_rescan = registry(), rescan()
 
-    restored = run("--restore", str(backup), "--yes")
+    # Without the flag, with or without --dry-run: the plan says what would happen, exit 2, nothing written.
+    for dry_run in ((), ("--dry-run",)):
+        sim_aws.calls.clear()
+        refused = run("--restore", str(backup), "--yes", *dry_run, *FAST)
+        assert refused.exit_code == 2, refused.output
+        assert "ENABLED -> DISABLED (DEACTIVATED by writing BASIC: its ECR findings are deleted" in refused.stdout
+        assert "refused without --allow-deactivation" in refused.stdout
+        assert "deactivates Amazon Inspector's ECR scanning" in refused.stderr
+        assert "--allow-deactivation" in refused.stderr
+        assert writes(sim_aws) == 0
+    assert (registry(), rescan(), ecr_findings()) == (enhanced_registry, enhanced_rescan, 1)
+    assert inspector(sim_aws).ecr_status(REGION) == "ENABLED"
+
+    sim_aws.calls.clear()
+    previewed = run("--restore", str(backup), "--dry-run", "--allow-deactivation", *FAST)
+    assert previewed.exit_code == 0, previewed.output
+    assert "allowed by --allow-deactivation" in previewed.stdout and "Dry run" in previewed.stdout
+    assert writes(sim_aws) == 0 and ecr_findings() == 1
+
+    restored = run("--restore", str(backup), "--yes", "--allow-deactivation", *FAST)
     assert restored.exit_code == 0, restored.output
+    assert "wait until Inspector scanning for ECR is DISABLED (its ECR findings and coverage are deleted)" in (
+        restored.stdout
+    )
     assert registry() == original_registry  # a BASIC registry is restored as BASIC
     assert rescan() == original_rescan
-    # Inspector is never deactivated: it stays on, and the command to turn it off is printed.
-    assert inspector(sim_aws).ecr_status(REGION) == "ENABLED"
-    assert sim_aws.calls.count("inspector2", "Disable") == 0
-    assert "aws inspector2 disable --resource-types ECR --region us-east-1" in restored.stdout
+    assert inspector(sim_aws).ecr_status(REGION) == "DISABLED"
+    assert ecr_findings() == 0
 
-    again = run("--restore", str(backup), "--yes")
+    again = run("--restore", str(backup), "--yes", *FAST)
+    assert again.exit_code == 0, again.output
     assert "no change" in again.stdout
+
+
+def test_allow_deactivation_without_restore_is_refused_before_any_call(sim_aws: SimAWS) -> None:
+    result = run("--allow-deactivation", "--yes")
+    assert result.exit_code == 2
+    assert "--allow-deactivation applies to --restore only" in result.stderr
+    assert sim_aws.calls.records == []
+
+
+def test_restore_of_an_enhanced_backup_activates_inspector_and_waits(sim_aws: SimAWS, tmp_path: Path) -> None:
+    seed_registry("ENHANCED", rule("CONTINUOUS_SCAN", "prod-*"))
+    inspector(sim_aws).set_account_status(REGION, ecr="ENABLED")
+    backup = tmp_path / "enhanced.json"
+    assert run("--dry-run", "--backup", str(backup)).exit_code == 0
+    # Someone deactivates Inspector for ECR: the registry goes BASIC with it, and the findings go.
+    boto3.client("inspector2", region_name=REGION).disable(resourceTypes=["ECR"])
+    while inspector(sim_aws).ecr_status(REGION) != "DISABLED":
+        boto3.client("inspector2", region_name=REGION).batch_get_account_status()
+    assert registry()["scanType"] == "BASIC"
+
+    restored = run("--restore", str(backup), "--yes", *FAST)
+    assert restored.exit_code == 0, restored.output
+    assert "DISABLED -> ENABLED (activate, then wait until enabled)" in restored.stdout
+    assert inspector(sim_aws).ecr_status(REGION) == "ENABLED"
+    assert registry() == {"scanType": "ENHANCED", "rules": [rule("CONTINUOUS_SCAN", "prod-*")]}
 
 
 def test_backup_is_written_with_dry_run_and_when_nothing_changes_and_never_overwritten(
@@ -364,10 +425,12 @@ def test_restore_with_region_restores_only_that_region(sim_aws: SimAWS, tmp_path
     backup = tmp_path / "b.json"
     args = ("--region", "us-east-1", "--region", "us-west-2", "--yes", *FAST)
     assert run(*args, "--backup", str(backup)).exit_code == 0
-    result = run("--restore", str(backup), "--region", "us-west-2", "--yes")
+    result = run("--restore", str(backup), "--region", "us-west-2", "--yes", "--allow-deactivation", *FAST)
     assert result.exit_code == 0, result.output
     assert registry("us-west-2") == {"scanType": "BASIC", "rules": [rule("SCAN_ON_PUSH", "west")]}
+    assert inspector(sim_aws).ecr_status("us-west-2") == "DISABLED"
     assert registry("us-east-1")["scanType"] == "ENHANCED"
+    assert inspector(sim_aws).ecr_status("us-east-1") == "ENABLED"
 
 
 @pytest.mark.parametrize(

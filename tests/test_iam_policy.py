@@ -25,7 +25,11 @@ from hardening_world import OTHER, REGION, add_eks_cluster, check, ecrwatch, see
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
 # Allowed, and never in a call log: AWS checks them inside another call (the ECR docs' enhanced-scanning
 # policy lists the first; the second is how Inspector's first activation creates its service-linked role).
-CHECKED_BY_AWS = {"enable-scanning": {"inspector2:ListAccountPermissions", "iam:CreateServiceLinkedRole"}}
+# Actions AWS checks inside another call, so no call log shows them. inspector2:Disable: ECR's "IAM permissions
+# required for enhanced scanning" lists it for turning enhanced scanning off (setting the registry to BASIC).
+CHECKED_BY_AWS = {
+    "enable-scanning": {"inspector2:ListAccountPermissions", "iam:CreateServiceLinkedRole", "inspector2:Disable"}
+}
 FAST = ("--poll-interval", "0.01", "--wait-timeout", "10")
 
 
@@ -101,19 +105,20 @@ def check_scenarios(
 
 
 def enable_scanning_scenarios(sim: SimAWS, tmp_path: Path) -> list[CallRecord]:
-    """First activation with rules and durations and a backup, a no-change rerun, then the restore."""
+    """First activation with rules and durations and a backup, a no-change rerun, then the restore (of a BASIC
+    registry: a deactivation, allowed)."""
     boto3.client("ecr", region_name=REGION).put_registry_scanning_configuration(scanType="BASIC", rules=[])
     sim.calls.clear()
     backup = tmp_path / "before.json"
     steps = [
         ("--yes", "--rescan-duration", "30d", "--backup", str(backup), *FAST),
         ("--yes", "--rescan-duration", "30d", *FAST),
-        ("--restore", str(backup), "--yes", *FAST),
+        ("--restore", str(backup), "--yes", "--allow-deactivation", *FAST),
     ]
     for args in steps:
         result = ecrwatch("enable-scanning", "--region", REGION, *args)
         assert result.exit_code == 0, result.output
-    assert sim.extension(Inspector2Sim).ecr_status(REGION) == "ENABLED"
+    assert sim.extension(Inspector2Sim).ecr_status(REGION) == "DISABLED"
     return sim.calls.records
 
 

@@ -40,9 +40,11 @@ from ecrwatch.scanning import (
     plan_enable,
     plan_restore,
     planned_steps,
+    refuse_unallowed_deactivations,
     registry_from_api,
     registry_to_api,
     rule_diffs,
+    scan_switch,
     select_backup_regions,
     validate_filters,
 )
@@ -214,15 +216,80 @@ def test_pull_duration_alone_without_any_known_push_duration_is_a_usage_error() 
         plan_enable(state(rescan=RescanSettings()), EnableRequest(CONTINUOUS, ("*",), None, "DAYS_90"))
 
 
-def test_restore_never_deactivates_inspector_and_prints_the_command() -> None:
+def test_restoring_basic_where_inspector_scans_is_a_deactivation_refused_unless_allowed() -> None:
     saved = state(BASIC, (ScanRule(ON_PUSH, ("a",)),), status=DISABLED, rescan=RescanSettings("DAYS_90"))
     now = state(ENHANCED, (ScanRule(ON_PUSH, ("a",)), ScanRule(CONTINUOUS, ("*",))), status=ENABLED)
     plan = plan_restore(now, saved)
     assert plan.registry == saved.registry  # BASIC stays BASIC
-    assert not plan.activate_inspector and plan.leave_inspector_enabled
+    assert plan.deactivate_inspector and not plan.deactivation_allowed and not plan.activate_inspector
+    assert any("deletes its ECR findings" in n for n in plan.notes)
+    assert any("refused" in n and "--allow-deactivation" in n for n in plan.notes)
+    with pytest.raises(UsageError, match="deactivates Amazon Inspector's ECR scanning") as refused:
+        refuse_unallowed_deactivations([plan])
+    assert "--allow-deactivation" in (refused.value.hint or "")
+
+    allowed = plan_restore(now, saved, allow_deactivation=True)
+    refuse_unallowed_deactivations([allowed])  # no error
+    # Durations while Inspector is still on, then BASIC (which deactivates it), then wait for DISABLED.
+    steps = planned_steps(allowed)
+    assert [(s.action, s.until) for s in steps] == [(SET_RESCAN, ENABLED), (PUT_RULES, ENABLED), (WAIT, DISABLED)]
+    assert "deactivates" in steps[1].description and "findings" in steps[2].description
+    assert allowed.rescan == RescanSettings("DAYS_90", "DAYS_14", "LAST_IN_USE_AT")
+
+
+def test_restoring_basic_rules_where_inspector_is_off_is_no_deactivation() -> None:
+    saved = state(BASIC, (ScanRule(ON_PUSH, ("a",)),), status=DISABLED)
+    for now in (state(BASIC, status=DISABLED), state(ENHANCED, status=DISABLED)):
+        plan = plan_restore(now, saved)
+        assert not plan.deactivate_inspector and plan.registry_changed
+        refuse_unallowed_deactivations([plan])
+        assert [s.action for s in planned_steps(plan)] == [PUT_RULES]
+
+
+def test_a_basic_registry_already_as_saved_leaves_inspector_on_and_prints_the_command() -> None:
+    saved = state(BASIC, (ScanRule(ON_PUSH, ("a",)),), status=DISABLED)
+    now = state(BASIC, (ScanRule(ON_PUSH, ("a",)),), status=ENABLED)
+    plan = plan_restore(now, saved)
+    assert not plan.deactivate_inspector and plan.leave_inspector_enabled and not plan.changed
     assert any("aws inspector2 disable --resource-types ECR --region us-east-1" in n for n in plan.notes)
-    assert plan.rescan == RescanSettings("DAYS_90", "DAYS_14", "LAST_IN_USE_AT")
-    assert [s.action for s in planned_steps(plan)] == [PUT_RULES, SET_RESCAN]
+
+
+def test_a_basic_backup_never_activates_inspector_even_if_it_said_enabled() -> None:
+    saved = state(BASIC, (ScanRule(ON_PUSH, ("a",)),), status=ENABLED)
+    plan = plan_restore(state(BASIC, status=DISABLED), saved)
+    assert not plan.activate_inspector and not plan.wait_for_inspector
+    assert any("Inspector is not activated" in n for n in plan.notes)
+
+
+def test_an_enhanced_backup_activates_inspector_even_if_it_said_disabled() -> None:
+    # Writing ENHANCED activates Inspector on AWS anyway: the plan says so and waits for it.
+    saved = state(ENHANCED, (ScanRule(CONTINUOUS, ("*",)),), status=DISABLED)
+    plan = plan_restore(state(BASIC, status=DISABLED), saved)
+    assert plan.activate_inspector and plan.wait_for_inspector and not plan.deactivate_inspector
+    assert [s.action for s in planned_steps(plan)][:2] == [ACTIVATE, WAIT]
+
+
+@pytest.mark.parametrize(
+    ("scan_type", "status", "expected"),
+    [
+        # Inspector's guide: activating ECR scanning makes the registry ENHANCED, deactivating makes it BASIC.
+        (ENHANCED, ENABLED, "on"),
+        (BASIC, DISABLED, "off"),
+        (BASIC, "SUSPENDED", "off"),
+        (BASIC, ENABLING, "activating"),
+        (ENHANCED, ENABLING, "activating"),
+        (ENHANCED, "DISABLING", "deactivating"),
+        (BASIC, "DISABLING", "deactivating"),
+        (ENHANCED, DISABLED, "enhanced_without_inspector"),
+        (ENHANCED, "SUSPENDED", "enhanced_without_inspector"),
+        (BASIC, ENABLED, "inspector_without_enhanced"),
+    ],
+)
+def test_scan_switch_says_whether_registry_and_inspector_agree(scan_type: str, status: str, expected: str) -> None:
+    switch = scan_switch(state(scan_type, status=status))
+    assert switch.state == expected
+    assert switch.consistent == (expected in ("on", "off"))
+    assert (switch.detail is None) == switch.consistent
 
 
 def test_restore_activates_inspector_where_the_backup_had_it_on() -> None:

@@ -62,6 +62,7 @@ def test_table_shows_activation_scan_type_rules_durations_and_coverage(configure
     assert lines[0] == "Region us-east-1"
     assert "  Inspector scanning for ECR  ENABLED" in lines
     assert "  Scan type                   ENHANCED" in lines
+    assert "  Registry and Inspector      agree (ENHANCED, Inspector ENABLED)" in lines
     assert "  Rules                       continuous rule: *" in lines
     assert "                              on-push rule: prod-*, team/api" in lines
     assert "  Rescan durations            after push DAYS_30; after pull DAYS_90, by LAST_PULL_DATE" in lines
@@ -89,6 +90,7 @@ def test_json_carries_the_apis_own_values(configured: SimAWS) -> None:
         "pullDateRescanDuration": "DAYS_90",
         "pullDateRescanMode": "LAST_PULL_DATE",
     }
+    assert region["scan_switch"] == {"consistent": True, "state": "on", "detail": None}
     assert region["coverage"] == {
         "resource_type": "AWS_ECR_CONTAINER_IMAGE",
         "total": 4,
@@ -147,3 +149,56 @@ def test_no_region_anywhere_is_a_usage_error(sim_aws: SimAWS, monkeypatch: pytes
 def test_help_says_what_status_shows() -> None:
     text = CliRunner().invoke(main, ["status", "--help"]).output
     assert "--format [table|json]" in text and "coverage" in text
+
+
+# --- the registry's scan type and Inspector's ECR status: one switch on AWS ------------------------------
+
+
+def test_a_registry_and_an_inspector_that_disagree_are_reported_in_json_and_table(sim_aws: SimAWS) -> None:
+    inspector = sim_aws.extension(Inspector2Sim)
+    # us-east-1: ENHANCED in ECR, yet Inspector's ECR scanning DISABLED (seeded: AWS would be mid-transition).
+    boto3.client("ecr", region_name="us-east-1").put_registry_scanning_configuration(
+        scanType="ENHANCED",
+        rules=[{"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}]}],
+    )
+    inspector.set_account_status("us-east-1", ecr="DISABLED")
+    # eu-west-1: Inspector ENABLED beside a BASIC registry.
+    inspector.set_account_status("eu-west-1", ecr="ENABLED")
+    # us-west-2: both off, as a new account is.
+    regions = ("--region", "us-east-1", "--region", "eu-west-1", "--region", "us-west-2")
+
+    result = status(*regions, "--format", "json")
+    assert result.exit_code == 0, result.output
+    switches = {r["region"]: r["scan_switch"] for r in json.loads(result.stdout)["regions"]}
+    assert {region: (s["consistent"], s["state"]) for region, s in switches.items()} == {
+        "us-east-1": (False, "enhanced_without_inspector"),
+        "eu-west-1": (False, "inspector_without_enhanced"),
+        "us-west-2": (True, "off"),
+    }
+    assert "Inspector scanning for ECR is DISABLED" in switches["us-east-1"]["detail"]
+    assert "the registry is BASIC" in switches["eu-west-1"]["detail"]
+
+    table = status(*regions)
+    assert table.exit_code == 0, table.output
+    lines = [line.rstrip() for line in table.stdout.splitlines()]
+    disagreements = [line for line in lines if line.startswith("  Registry and Inspector")]
+    assert disagreements[0].startswith(
+        "  Registry and Inspector      DISAGREE: the registry is ENHANCED but Inspector scanning for ECR is DISABLED"
+    )
+    assert disagreements[1].startswith(
+        "  Registry and Inspector      DISAGREE: Inspector scanning for ECR is ENABLED but the registry is BASIC"
+    )
+    assert disagreements[2] == "  Registry and Inspector      agree (BASIC, Inspector DISABLED)"
+
+
+def test_an_activation_in_progress_is_shown_as_a_transition(sim_aws: SimAWS) -> None:
+    sim_aws.extension(Inspector2Sim).enable_after_polls = 5
+    boto3.client("inspector2", region_name="us-east-1").enable(resourceTypes=["ECR"])
+    result = status("--format", "json")
+    assert result.exit_code == 0, result.output
+    (region,) = json.loads(result.stdout)["regions"]
+    assert (region["registry_scanning"]["scanType"], region["inspector_ecr"]["status"]) == ("BASIC", "ENABLING")
+    assert region["scan_switch"]["state"] == "activating" and region["scan_switch"]["consistent"] is False
+    table = status()
+    assert "  Registry and Inspector      in transition: Inspector is activating ECR scanning" in table.stdout
+

@@ -255,6 +255,12 @@ def _run_and_write(
 @click.option("--backup", metavar="FILE", help="First write the configuration as it is now to FILE (JSON).")
 @click.option("--restore", metavar="FILE", help="Put back the configuration saved by --backup FILE.")
 @click.option(
+    "--allow-deactivation",
+    is_flag=True,
+    help="With --restore: allow setting a registry back to BASIC, which deactivates Inspector's ECR scanning "
+    "and deletes its ECR findings (refused without this flag).",
+)
+@click.option(
     "--wait-timeout",
     type=click.FloatRange(0, 3600),
     default=300,
@@ -274,6 +280,7 @@ def enable_scanning(
     yes: bool,
     backup: str | None,
     restore: str | None,
+    allow_deactivation: bool,
     wait_timeout: float,
     poll_interval: float,
 ) -> None:
@@ -284,8 +291,11 @@ def enable_scanning(
     --replace. Shows the change as a diff first, asks before writing (--yes to skip; required when stdin
     is not a terminal), and writes nothing with --dry-run. A second identical run writes nothing.
 
-    Exit status: 0 done (or nothing to do), 2 bad options or refused to prompt, 3 a call failed or
-    activation timed out (the message says what was and was not applied).
+    A registry set back to BASIC (only --restore of a BASIC backup does that) deactivates Inspector's ECR
+    scanning, and Inspector deletes its ECR findings: refused unless --allow-deactivation.
+
+    Exit status: 0 done (or nothing to do), 2 bad options, a refused deactivation or refused to prompt, 3 a
+    call failed or activation timed out (the message says what was and was not applied).
     """
     from ecrwatch import registry
     from ecrwatch.aws import Aws
@@ -297,6 +307,10 @@ def enable_scanning(
     if restore and any(given.values()):
         names = ", ".join(name for name, value in given.items() if value)
         raise UsageError(f"--restore puts back a saved configuration; it cannot be combined with {names}")
+    if allow_deactivation and not restore:
+        raise UsageError(
+            "--allow-deactivation applies to --restore only: enable-scanning otherwise never sets a registry to BASIC"
+        )
     # Everything the user gave is checked before the first call.
     saved = registry.load_backup(restore, opts.regions) if restore else None
     request = scanning.enable_request(frequency, filters, rescan_duration, pull_rescan_duration, replace)
@@ -305,13 +319,15 @@ def enable_scanning(
     aws = Aws(opts.aws)
     aws.check_credentials()
     if saved is not None:
-        states, plans = registry.prepare_restore(aws, saved)
+        states, plans = registry.prepare_restore(aws, saved, allow_deactivation=allow_deactivation)
     else:
         states, plans = registry.prepare_enable(aws, selected_regions(aws, opts), request)
+    scanning_report.render_plan(out, plans, title="Restore" if restore else "Planned change")
+    # Refused before the backup too: the same command with the flag can then use the same --backup FILE.
+    scanning.refuse_unallowed_deactivations(plans)
     if backup:
         registry.write_backup(backup, scanning.build_backup(states, aws.account_id(states[0].region)))
         err.print(f"Backup of the current configuration written to {backup}", markup=False, soft_wrap=True)
-    scanning_report.render_plan(out, plans, title="Restore" if restore else "Planned change")
     applied: tuple[scanning.Step, ...] = ()
     if any(p.changed for p in plans) and not dry_run:
         if not scanning_report.confirm_apply(err, plans, yes=yes, is_terminal=scanning_report.stdin_is_terminal()):

@@ -310,8 +310,11 @@ STEPS: list[DemoStep] = [
         before=inspector_scans_the_registry,
     ),
     DemoStep(
-        "The way back, if it were needed (dry run)",
+        "The way back, if it were needed (dry run): the backup's registry is BASIC, and on AWS setting BASIC "
+        "deactivates Inspector's ECR scanning and deletes its findings, so it is refused without "
+        "--allow-deactivation (exit 2, nothing written)",
         ("enable-scanning", "--restore", "{workdir}/scanning-backup.json", "--dry-run"),
+        expect=2,
     ),
     DemoStep(
         "Which findings are live right now? ECS tasks and EKS pods joined with Inspector findings, in one report",

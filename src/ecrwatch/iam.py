@@ -129,6 +129,13 @@ SCANNING_WRITE = Statement(
             only_when="when the rescan durations change (--rescan-duration, --pull-rescan-duration, --restore)",
         ),
         Grant(
+            "inspector2:Disable",
+            "ECR deactivates Inspector's ECR scanning on the caller's behalf when a registry is set back to BASIC",
+            only_when="with --restore --allow-deactivation of a BASIC backup: ECR calls it inside "
+            "ecr:PutRegistryScanningConfiguration",
+            implicit=True,
+        ),
+        Grant(
             "inspector2:ListAccountPermissions",
             "ECR checks it on the caller's behalf when the registry is set to ENHANCED",
             only_when="when a registry becomes ENHANCED: ECR checks it inside ecr:PutRegistryScanningConfiguration",

@@ -23,7 +23,9 @@ from ecrwatch.errors import AwsCallError, EcrwatchError, TimeoutWaitingError, Us
 from ecrwatch.models import CoverageCount, RegionStatus, RegistryCoverage, StatusReadError, StatusReport
 from ecrwatch.scanning import (
     ACTIVATE,
+    DISABLED,
     ENABLED,
+    ENABLING,
     PUT_RULES,
     SET_RESCAN,
     WAIT,
@@ -125,7 +127,9 @@ def prepare_enable(
     return states, tuple(plan_enable(state, request) for state in states)
 
 
-def prepare_restore(aws: Aws, backup: Backup) -> tuple[tuple[RegionState, ...], tuple[RegionPlan, ...]]:
+def prepare_restore(
+    aws: Aws, backup: Backup, *, allow_deactivation: bool = False
+) -> tuple[tuple[RegionState, ...], tuple[RegionPlan, ...]]:
     """Read the backup's regions and plan their restore; a backup from another account is refused."""
     first = backup.regions[0].region
     if backup.account is not None and (account := aws.account_id(first)) != backup.account:
@@ -134,7 +138,10 @@ def prepare_restore(aws: Aws, backup: Backup) -> tuple[tuple[RegionState, ...], 
             "use the profile of the account the backup belongs to (--profile NAME)",
         )
     states = tuple(read_state(aws, saved.region) for saved in backup.regions)
-    return states, tuple(plan_restore(state, saved) for state, saved in zip(states, backup.regions, strict=True))
+    return states, tuple(
+        plan_restore(state, saved, allow_deactivation=allow_deactivation)
+        for state, saved in zip(states, backup.regions, strict=True)
+    )
 
 
 # --- coverage (for status) ------------------------------------------------------------------------------
@@ -258,10 +265,35 @@ def wait_until_enabled(aws: Aws, region: str, wait: WaitSettings) -> None:
         wait.sleep(min(wait.poll_interval, remaining))
 
 
+def wait_until_disabled(aws: Aws, region: str, wait: WaitSettings) -> None:
+    """Poll BatchGetAccountStatus until ECR is DISABLED (a deactivation has finished deleting its findings)."""
+    deadline = wait.clock() + wait.timeout
+    while True:
+        status = read_inspector_status(aws, region)
+        if status == DISABLED:
+            return
+        if status in (ENABLED, ENABLING):
+            raise EcrwatchError(
+                f"{region}: Inspector scanning for ECR went to {status} while ecrwatch waited for DISABLED",
+                f"check `aws inspector2 batch-get-account-status --region {region}`; something activated it again",
+            )
+        remaining = deadline - wait.clock()
+        if remaining <= 0:
+            raise TimeoutWaitingError(
+                f"{region}: Inspector scanning for ECR was still {status} after {wait.timeout:g} s",
+                f"check `aws inspector2 batch-get-account-status --region {region}`; deactivation can take several "
+                "minutes (raise --wait-timeout)",
+            )
+        wait.sleep(min(wait.poll_interval, remaining))
+
+
 def _run_step(aws: Aws, plan: RegionPlan, step: Step, wait: WaitSettings, waiting: Waiting) -> None:
     region = plan.region
     if step.action == ACTIVATE:
         _activate(aws, region)
+    elif step.action == WAIT and step.until == DISABLED:
+        with waiting(f"{region}: waiting for Amazon Inspector to deactivate ECR scanning (up to {wait.timeout:g} s)"):
+            wait_until_disabled(aws, region, wait)
     elif step.action == WAIT:
         with waiting(f"{region}: waiting for Amazon Inspector to activate ECR scanning (up to {wait.timeout:g} s)"):
             wait_until_enabled(aws, region, wait)

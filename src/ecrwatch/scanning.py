@@ -50,8 +50,12 @@ PULL_RESCAN_DURATION_OPTIONS: Mapping[str, str] = {k: v for k, v in RESCAN_DURAT
 # Inspector2 enums (botocore's Status, EcrRescanDuration, EcrPullDateRescanDuration, EcrPullDateRescanMode).
 ENABLED = "ENABLED"
 ENABLING = "ENABLING"
+DISABLING = "DISABLING"
 DISABLED = "DISABLED"
-INSPECTOR_STATUSES = (ENABLING, ENABLED, "DISABLING", DISABLED, "SUSPENDING", "SUSPENDED")
+INSPECTOR_STATUSES = (ENABLING, ENABLED, DISABLING, DISABLED, "SUSPENDING", "SUSPENDED")
+
+# The option that lets a plan write BASIC where Inspector scans ECR (a deactivation: its findings are deleted).
+ALLOW_DEACTIVATION = "--allow-deactivation"
 RESCAN_DURATIONS = ("LIFETIME", "DAYS_30", "DAYS_180", "DAYS_14", "DAYS_60", "DAYS_90", "DAYS_3", "DAYS_7")
 PULL_RESCAN_DURATIONS = ("DAYS_14", "DAYS_30", "DAYS_60", "DAYS_90", "DAYS_180", "DAYS_3", "DAYS_7")
 PULL_RESCAN_MODES = ("LAST_PULL_DATE", "LAST_IN_USE_AT")
@@ -121,6 +125,49 @@ class RegionState:
     region: str
     registry: RegistryScanning
     inspector: InspectorEcr
+
+
+@dataclass(frozen=True)
+class ScanSwitch:
+    """How the registry's scan type and Inspector's ECR status agree. On AWS they are one switch (activating
+    Inspector's ECR scanning makes the registry ENHANCED, deactivating it makes it BASIC), so they disagree only
+    in transition or when something is wrong; `state` is a stable code for scripts, `detail` says it for a
+    person (None when they agree)."""
+
+    state: str  # on | off | activating | deactivating | enhanced_without_inspector | inspector_without_enhanced
+    detail: str | None
+
+    @property
+    def consistent(self) -> bool:
+        return self.state in ("on", "off")
+
+
+def scan_switch(state: RegionState) -> ScanSwitch:
+    scan_type, status = state.registry.scan_type, state.inspector.status
+    if status == ENABLING:
+        return ScanSwitch(
+            "activating",
+            f"Inspector is activating ECR scanning; the registry ({scan_type}) is ENHANCED once it is ENABLED",
+        )
+    if status == DISABLING:
+        return ScanSwitch(
+            "deactivating",
+            f"Inspector is deactivating ECR scanning: its ECR findings are being deleted, and the registry "
+            f"({scan_type}) becomes BASIC",
+        )
+    if scan_type == ENHANCED and status != ENABLED:
+        return ScanSwitch(
+            "enhanced_without_inspector",
+            f"the registry is ENHANCED but Inspector scanning for ECR is {status}: neither Inspector nor ECR's "
+            "basic scanner scans its images; `ecrwatch enable-scanning` activates Inspector",
+        )
+    if scan_type == BASIC and status == ENABLED:
+        return ScanSwitch(
+            "inspector_without_enhanced",
+            "Inspector scanning for ECR is ENABLED but the registry is BASIC: ECR's basic scanner scans, not "
+            "Inspector; `ecrwatch enable-scanning` makes the registry ENHANCED",
+        )
+    return ScanSwitch("on" if scan_type == ENHANCED else "off", None)
 
 
 # --- what the user asked for ----------------------------------------------------------------------------
@@ -208,7 +255,11 @@ class RegionPlan:
     activate_inspector: bool  # call inspector2:Enable for ECR
     wait_for_inspector: bool  # wait until ECR shows ENABLED (also when it is already ENABLING)
     notes: tuple[str, ...] = ()
-    leave_inspector_enabled: bool = False  # restore: the backup had it off, we never deactivate it
+    leave_inspector_enabled: bool = False  # restore: the backup had it off; it is left on (see the notes)
+    # The write makes the registry BASIC where Inspector scans ECR: on AWS that deactivates Inspector's ECR
+    # scanning and deletes its ECR findings. Applied only when the user allowed it (ALLOW_DEACTIVATION).
+    deactivate_inspector: bool = False
+    deactivation_allowed: bool = False
 
     @property
     def registry_changed(self) -> bool:
@@ -327,33 +378,65 @@ def _rescan_change(state: RegionState, rescan: str | None, pull: str | None) -> 
     return wanted
 
 
-def plan_restore(state: RegionState, saved: RegionState) -> RegionPlan:
-    """Put back the backup's rules exactly (a BASIC registry stays BASIC) and its rescan durations; activate
-    Inspector where the backup had it on; never deactivate it."""
+def plan_restore(state: RegionState, saved: RegionState, *, allow_deactivation: bool = False) -> RegionPlan:
+    """Put back the backup's rules exactly (a BASIC registry stays BASIC) and its rescan durations.
+
+    The registry's scan type and Inspector's ECR scanning are one switch on AWS, so the backup's scan type
+    decides Inspector's side: ENHANCED is restored with Inspector active (activated and waited for where it is
+    not), BASIC without it. Writing BASIC where Inspector scans ECR deactivates it and deletes its ECR findings:
+    such a plan is marked `deactivate_inspector`, and is applied only with `allow_deactivation`."""
+    region = state.region
     notes: list[str] = []
+    current = state.inspector
     wanted = saved.inspector.rescan
-    current = state.inspector.rescan
     rescan: RescanSettings | None = None
     if wanted.rescan_duration is not None:
         merged = RescanSettings(
             wanted.rescan_duration,
-            wanted.pull_date_rescan_duration or current.pull_date_rescan_duration,
-            wanted.pull_date_rescan_mode or current.pull_date_rescan_mode,
+            wanted.pull_date_rescan_duration or current.rescan.pull_date_rescan_duration,
+            wanted.pull_date_rescan_mode or current.rescan.pull_date_rescan_mode,
         )
-        rescan = merged if merged != current else None
-    activate = saved.inspector.active_or_activating and not state.inspector.active_or_activating
-    wait = saved.inspector.active_or_activating and state.inspector.status != ENABLED
-    leave_enabled = not saved.inspector.active_or_activating and state.inspector.active_or_activating
-    if leave_enabled:
-        notes.append(
-            f"the backup had Inspector for ECR {saved.inspector.status}; it stays {state.inspector.status}: "
-            "deactivating it deletes its ECR findings, so ecrwatch never does. To do it yourself: "
-            f"{disable_command(state.region)}"
-        )
-    if saved.registry.scan_type == BASIC and state.registry.scan_type == ENHANCED:
-        notes.append("ENHANCED -> BASIC: Inspector stops scanning this registry's images; ECR's basic scanner resumes.")
+        rescan = merged if merged != current.rescan else None
+    writes_rules = not saved.registry.same_as(state.registry)
+    activate = wait = leave_enabled = deactivate = False
+    if saved.registry.scan_type == ENHANCED:
+        activate = not current.active_or_activating
+        wait = current.status != ENABLED
+        if not saved.inspector.active_or_activating:
+            leave_enabled = not activate
+            notes.append(
+                f"the backup has an ENHANCED registry beside Inspector for ECR {saved.inspector.status} (AWS shows "
+                "that only in transition); ENHANCED is Inspector's scanning, so Inspector is left on (or activated). "
+                f"To deactivate it yourself (its ECR findings are deleted): {disable_command(region)}"
+            )
+    else:
+        deactivate = writes_rules and current.active_or_activating
+        if saved.inspector.active_or_activating:
+            notes.append(
+                f"the backup has Inspector for ECR {saved.inspector.status} beside a BASIC registry (AWS shows that "
+                "only in transition); the BASIC registry is restored, so Inspector is not activated."
+            )
+        if deactivate:
+            notes.append(
+                f"{state.registry.scan_type} -> BASIC deactivates Amazon Inspector's ECR scanning in {region}: on AWS "
+                "the registry's scan type and Inspector's ECR scanning are one switch. Inspector deletes its ECR "
+                "findings and coverage for this account and region, and activating it again rescans every image "
+                "from scratch. Export the findings first if you need them (aws inspector2 create-findings-report)."
+            )
+            notes.append(
+                f"allowed by {ALLOW_DEACTIVATION}"
+                if allow_deactivation
+                else f"refused: ecrwatch deactivates Inspector only when asked to, with {ALLOW_DEACTIVATION}"
+            )
+        elif current.active_or_activating:
+            leave_enabled = True
+            notes.append(
+                f"the backup had Inspector for ECR {saved.inspector.status}; it stays {current.status}: the registry "
+                "is already as the backup has it, and ecrwatch does not deactivate Inspector on its own (that "
+                f"deletes its ECR findings). To do it yourself: {disable_command(region)}"
+            )
     return RegionPlan(
-        region=state.region,
+        region=region,
         before=state,
         registry=saved.registry,
         rescan=rescan,
@@ -361,7 +444,21 @@ def plan_restore(state: RegionState, saved: RegionState) -> RegionPlan:
         wait_for_inspector=wait,
         notes=tuple(notes),
         leave_inspector_enabled=leave_enabled,
+        deactivate_inspector=deactivate,
+        deactivation_allowed=deactivate and allow_deactivation,
     )
+
+
+def refuse_unallowed_deactivations(plans: Sequence[RegionPlan]) -> None:
+    """UsageError (exit 2) naming the flag when a plan would deactivate Inspector's ECR scanning unasked."""
+    refused = [p.region for p in plans if p.deactivate_inspector and not p.deactivation_allowed]
+    if refused:
+        raise UsageError(
+            f"this would set the registry of {', '.join(refused)} to BASIC, which deactivates Amazon Inspector's ECR "
+            "scanning there and deletes its ECR findings; nothing was written",
+            f"pass {ALLOW_DEACTIVATION} to do it anyway (export the findings first if you need them), or restore a "
+            "backup whose registry is ENHANCED",
+        )
 
 
 def disable_command(region: str) -> str:
@@ -618,6 +715,7 @@ class Step:
     region: str
     action: str  # the IAM action / API operation it takes
     description: str
+    until: str = ENABLED  # WAIT: the Inspector ECR status waited for
 
     def __str__(self) -> str:
         return f"{self.region}: {self.description} ({self.action})"
@@ -640,7 +738,10 @@ def _rescan_summary(rescan: RescanSettings) -> str:
 def planned_steps(plan: RegionPlan) -> tuple[Step, ...]:
     """The writes, in the order they are made: Inspector first (the rules only take effect once it is on,
     and a failed activation then leaves the registry untouched), then the rules, then the durations
-    (UpdateConfiguration needs Inspector active)."""
+    (UpdateConfiguration needs Inspector active). A deactivation sets the durations first, while Inspector is
+    still on, then writes BASIC (which deactivates it) and waits until it is DISABLED."""
+    if plan.deactivate_inspector:
+        return _deactivation_steps(plan)
     steps = []
     if plan.activate_inspector:
         steps.append(Step(plan.region, ACTIVATE, "activate Amazon Inspector scanning for ECR"))
@@ -652,4 +753,27 @@ def planned_steps(plan: RegionPlan) -> tuple[Step, ...]:
         )
     if plan.rescan is not None:
         steps.append(Step(plan.region, SET_RESCAN, f"set the ECR rescan durations ({_rescan_summary(plan.rescan)})"))
+    return tuple(steps)
+
+
+def _deactivation_steps(plan: RegionPlan) -> tuple[Step, ...]:
+    steps = []
+    if plan.rescan is not None:
+        steps.append(Step(plan.region, SET_RESCAN, f"set the ECR rescan durations ({_rescan_summary(plan.rescan)})"))
+    steps.append(
+        Step(
+            plan.region,
+            PUT_RULES,
+            f"write the registry scanning configuration ({_rules_summary(plan.registry)}): this deactivates "
+            "Inspector's ECR scanning",
+        )
+    )
+    steps.append(
+        Step(
+            plan.region,
+            WAIT,
+            "wait until Inspector scanning for ECR is DISABLED (its ECR findings and coverage are deleted)",
+            until=DISABLED,
+        )
+    )
     return tuple(steps)

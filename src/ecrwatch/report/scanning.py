@@ -18,8 +18,11 @@ from rich.text import Text
 from ecrwatch.errors import UsageError
 from ecrwatch.models import RegistryCoverage, StatusReport
 from ecrwatch.scanning import (
+    ALLOW_DEACTIVATION,
+    DISABLED,
     ENABLED,
     RegionPlan,
+    RegionState,
     RegistryScanning,
     RescanSettings,
     Step,
@@ -28,6 +31,7 @@ from ecrwatch.scanning import (
     registry_to_api,
     rule_diffs,
     rule_name,
+    scan_switch,
 )
 
 STATUS_FORMAT = "ecrwatch-status/1"
@@ -55,12 +59,20 @@ def _rescan_value(before: str | None, after: str | None) -> Text:
 
 def _inspector_value(plan: RegionPlan) -> Text:
     status = plan.before.inspector.status
+    if plan.deactivate_inspector:
+        consent = "allowed by" if plan.deactivation_allowed else "refused without"
+        return Text.assemble(
+            (status, "green"),
+            " -> ",
+            (DISABLED, "bold red"),
+            f" (DEACTIVATED by writing BASIC: its ECR findings are deleted; {consent} {ALLOW_DEACTIVATION})",
+        )
     if plan.activate_inspector:
         return Text.assemble((status, "red"), " -> ", (ENABLED, "green"), " (activate, then wait until enabled)")
     if plan.wait_for_inspector:
         return Text.assemble((status, "yellow"), " -> ", (ENABLED, "green"), " (activation in progress: wait)")
     if plan.leave_inspector_enabled:
-        return Text(f"{status} (stays on: ecrwatch never deactivates Inspector, see the note)", style="yellow")
+        return Text(f"{status} (stays on, see the note)", style="yellow")
     return Text(f"{status} (unchanged)", style="dim")
 
 
@@ -217,6 +229,16 @@ def _print_rows(console: Console, label: str, values: Sequence[Text]) -> None:
         console.print(_row(label if index == 0 else "", value))
 
 
+def _switch_text(state: RegionState) -> Text:
+    """Whether the registry's scan type and Inspector's ECR status agree (on AWS they are one switch)."""
+    switch = scan_switch(state)
+    if switch.detail is None:
+        return Text(f"agree ({state.registry.scan_type}, Inspector {state.inspector.status})", style="green")
+    if switch.state in ("activating", "deactivating"):
+        return Text(f"in transition: {switch.detail}", style="yellow")
+    return Text(f"DISAGREE: {switch.detail}", style="bold yellow")
+
+
 def render_status(console: Console, report: StatusReport) -> None:
     for region in report.regions:
         console.print(Text(f"Region {region.region}", style="bold"))
@@ -227,6 +249,7 @@ def render_status(console: Console, report: StatusReport) -> None:
                 console, "Inspector scanning for ECR", [Text(status, style="green" if status == ENABLED else "red")]
             )
             _print_rows(console, "Scan type", [Text(state.registry.scan_type)])
+            _print_rows(console, "Registry and Inspector", [_switch_text(state)])
             _print_rows(console, "Rules", _rules_lines(state.registry))
             _print_rows(console, "Rescan durations", [Text(_rescan_text(state.inspector.rescan))])
         else:
@@ -244,9 +267,12 @@ def status_document(report: StatusReport) -> dict[str, Any]:
     regions = []
     for region in report.regions:
         entry: dict[str, Any] = {"region": region.region, "registry_scanning": None, "inspector_ecr": None}
+        entry["scan_switch"] = None
         if region.state is not None:
             entry["registry_scanning"] = registry_to_api(region.state.registry)
             entry["inspector_ecr"] = inspector_to_document(region.state.inspector)
+            switch = scan_switch(region.state)
+            entry["scan_switch"] = {"consistent": switch.consistent, "state": switch.state, "detail": switch.detail}
         coverage = region.coverage
         entry["coverage"] = (
             None
