@@ -371,6 +371,26 @@ def test_backup_then_restore_of_basic_is_a_deactivation_done_only_when_allowed(
     assert "no change" in again.stdout
 
 
+def test_a_refused_deactivation_writes_no_backup_so_the_same_command_can_be_rerun_with_the_flag(
+    sim_aws: SimAWS, tmp_path: Path
+) -> None:
+    seed_registry("BASIC", rule("SCAN_ON_PUSH", "shop/*"))
+    basic = tmp_path / "basic.json"
+    assert run("--dry-run", "--backup", str(basic)).exit_code == 0
+    assert run("--yes", *FAST).exit_code == 0
+    assert inspector(sim_aws).ecr_status(REGION) == "ENABLED"
+
+    now = tmp_path / "now.json"
+    refused = run("--restore", str(basic), "--backup", str(now), "--yes", *FAST)
+    assert refused.exit_code == 2, refused.output
+    assert not now.exists()
+    allowed = run("--restore", str(basic), "--backup", str(now), "--yes", "--allow-deactivation", *FAST)
+    assert allowed.exit_code == 0, allowed.output
+    assert json.loads(now.read_text())["regions"][REGION]["inspector_ecr"]["status"] == "ENABLED"
+    assert registry() == {"scanType": "BASIC", "rules": [rule("SCAN_ON_PUSH", "shop/*")]}
+    assert inspector(sim_aws).ecr_status(REGION) == "DISABLED"
+
+
 def test_allow_deactivation_without_restore_is_refused_before_any_call(sim_aws: SimAWS) -> None:
     result = run("--allow-deactivation", "--yes")
     assert result.exit_code == 2
@@ -495,6 +515,6 @@ def test_help_describes_the_contract() -> None:
     text = CliRunner().invoke(main, ["enable-scanning", "--help"]).output
     for option in ("--frequency", "--filter", "--rescan-duration", "--pull-rescan-duration", "--replace"):
         assert option in text
-    for option in ("--dry-run", "--yes", "--backup", "--restore", "--wait-timeout"):
+    for option in ("--dry-run", "--yes", "--backup", "--restore", "--allow-deactivation", "--wait-timeout"):
         assert option in text
     assert "--poll-interval" not in text
