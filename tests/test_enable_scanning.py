@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from ecrwatch import registry as registry_api
 from ecrwatch.aws import Aws
 from ecrwatch.cli import main
+from ecrwatch.errors import EcrwatchError
 from ecrwatch.report import scanning as scanning_report
 from ecrwatch.scanning import enable_request
 from ecrwatch.sim.inspector2 import Inspector2Sim
@@ -309,9 +310,7 @@ def ecr_findings(region: str = REGION) -> int:
     return len(client.list_findings(filterCriteria={"resourceType": image})["findings"])
 
 
-def test_backup_then_restore_of_basic_is_a_deactivation_done_only_when_allowed(
-    sim_aws: SimAWS, tmp_path: Path
-) -> None:
+def test_backup_then_restore_of_basic_is_a_deactivation_done_only_when_allowed(sim_aws: SimAWS, tmp_path: Path) -> None:
     seed_registry("BASIC", rule("SCAN_ON_PUSH", "shop/*", "platform/*"))
     inspector(sim_aws).set_ecr_configuration(
         REGION, rescan_duration="DAYS_90", pull_date_rescan_duration="DAYS_30", pull_date_rescan_mode="LAST_PULL_DATE"
@@ -389,6 +388,37 @@ def test_a_refused_deactivation_writes_no_backup_so_the_same_command_can_be_reru
     assert json.loads(now.read_text())["regions"][REGION]["inspector_ecr"]["status"] == "ENABLED"
     assert registry() == {"scanType": "BASIC", "rules": [rule("SCAN_ON_PUSH", "shop/*")]}
     assert inspector(sim_aws).ecr_status(REGION) == "DISABLED"
+
+
+def test_a_deactivation_that_does_not_finish_in_time_exits_3_saying_what_was_applied(
+    sim_aws: SimAWS, tmp_path: Path
+) -> None:
+    seed_registry("BASIC", rule("SCAN_ON_PUSH", "shop/*"))
+    basic = tmp_path / "basic.json"
+    assert run("--dry-run", "--backup", str(basic)).exit_code == 0
+    assert run("--yes", *FAST).exit_code == 0
+    inspector(sim_aws).disable_after_polls = 10_000
+    result = run(
+        "--restore", str(basic), "--yes", "--allow-deactivation", "--wait-timeout", "0.2", "--poll-interval", "0.01"
+    )
+    assert result.exit_code == 3, result.output
+    assert "us-east-1: Inspector scanning for ECR was still DISABLING after 0.2 s" in result.stderr
+    applied, not_applied = result.stderr.split("not applied:")
+    assert "this deactivates Inspector's ECR scanning (ecr:PutRegistryScanningConfiguration)" in applied
+    assert "wait until Inspector scanning for ECR is DISABLED" in not_applied
+    assert registry()["scanType"] == "BASIC"
+
+
+def test_the_deactivation_wait_stops_when_inspector_is_activated_again(sim_aws: SimAWS) -> None:
+    inspector(sim_aws).set_account_status(REGION, ecr="DISABLING")  # seeded: stays DISABLING until changed
+
+    def someone_reactivates(_seconds: float) -> None:
+        inspector(sim_aws).set_account_status(REGION, ecr="ENABLED")
+
+    wait = registry_api.WaitSettings(timeout=60, poll_interval=1, sleep=someone_reactivates)
+    with pytest.raises(EcrwatchError, match="went to ENABLED while ecrwatch waited for DISABLED") as caught:
+        registry_api.wait_until_disabled(Aws(), REGION, wait)
+    assert caught.value.exit_status == 3
 
 
 def test_allow_deactivation_without_restore_is_refused_before_any_call(sim_aws: SimAWS) -> None:

@@ -201,4 +201,3 @@ def test_an_activation_in_progress_is_shown_as_a_transition(sim_aws: SimAWS) -> 
     assert region["scan_switch"]["state"] == "activating" and region["scan_switch"]["consistent"] is False
     table = status()
     assert "  Registry and Inspector      in transition: Inspector is activating ECR scanning" in table.stdout
-
