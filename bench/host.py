@@ -157,6 +157,7 @@ def seed(world: World, sim: MeteredSimAWS, meter: Meter) -> tuple[list[MeteredSi
             eks_cluster_name=kube_cluster.name,
             aws_secret_keys={environ["AWS_ACCESS_KEY_ID"]: environ["AWS_SECRET_ACCESS_KEY"]},
             tokens=(),
+            sts_endpoints=(sim.endpoint_url,),
         )
         kube.meter = meter
         for d in kube_cluster.deployments:

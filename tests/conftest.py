@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +76,18 @@ def sim_kube(sim_kube_factory: Callable[..., SimKube]) -> SimKube:
 def sim_eks_cluster(sim_aws: SimAWS, sim_kube_factory: Callable[..., SimKube]) -> Callable[..., SimKube]:
     """Register an EKS cluster in the simulated account whose API server is a new SimKube that accepts EKS
     tokens signed with the simulated account's credentials: `sim_eks_cluster("us-east-1", "prod")`.
-    `known_key=False` makes a cluster that refuses them (401); other keywords go to `EksSim.add_cluster`."""
+    `known_key=False` makes a cluster that refuses them (401); `trusted_sts` names the STS origins it trusts
+    besides AWS's own https endpoints (default: the simulated endpoint, where ecrwatch's tokens point);
+    other keywords go to `EksSim.add_cluster`."""
 
-    def make(region: str, name: str, *, known_key: bool = True, **cluster: Any) -> SimKube:
+    def make(
+        region: str, name: str, *, known_key: bool = True, trusted_sts: Sequence[str] | None = None, **cluster: Any
+    ) -> SimKube:
         environ = sim_aws.environ()
         secrets = {environ["AWS_ACCESS_KEY_ID"]: environ["AWS_SECRET_ACCESS_KEY"]} if known_key else {}
-        kube = sim_kube_factory(eks_cluster_name=name, aws_secret_keys=secrets, tokens=())
+        # Like EKS, the cluster trusts tokens presigned for STS; here STS is the simulated endpoint.
+        trusted = (sim_aws.endpoint_url,) if trusted_sts is None else tuple(trusted_sts)
+        kube = sim_kube_factory(eks_cluster_name=name, aws_secret_keys=secrets, tokens=(), sts_endpoints=trusted)
         cluster.setdefault("endpoint", kube.url)
         cluster.setdefault("ca_pem", kube.ca_pem)
         sim_aws.extension(EksSim).add_cluster(region, name, **cluster)

@@ -167,6 +167,31 @@ def test_a_refusing_and_an_unreachable_cluster_beside_a_healthy_one_exit_3(world
     assert report["summary"]["exposures"] == 4
 
 
+def test_a_cluster_that_trusts_another_sts_endpoint_refuses_the_token_and_is_that_clusters_error(
+    world: World, sim_eks_cluster: Any
+) -> None:
+    # ecrwatch presigns for the STS endpoint boto3 uses (here the simulator, plain http on loopback). A cluster
+    # that trusts only AWS's https STS hosts, or another endpoint, refuses that token as aws-iam-authenticator
+    # does: 401, and the run says so while the healthy cluster is still read.
+    aws_only = sim_eks_cluster(REGION, "aws-only", trusted_sts=())
+    elsewhere = sim_eks_cluster(REGION, "elsewhere", trusted_sts=("https://sts.internal.example.com",))
+    result = run("--no-ecs")
+    report = report_of(result)
+    assert result.exit_code == 3
+    assert {e["source"]: e["code"] for e in report["errors"]} == {
+        f"eks:{REGION}/aws-only": "401",
+        f"eks:{REGION}/elsewhere": "401",
+    }
+    assert {c["name"]: c["ok"] for c in report["scope"]["clusters"]} == {
+        "prod": True,
+        "aws-only": False,
+        "elsewhere": False,
+    }
+    assert len(entry(report, world.api)["workloads"]) == 2
+    for kube in (aws_only, elsewhere):
+        assert {(r.status, r.auth_error) for r in kube.requests} == {(401, "wrong-scheme")}
+
+
 def test_kubeconfig_contexts_with_a_token_and_a_client_certificate(
     world: World, sim_kube: SimKube, tmp_path: Path
 ) -> None:

@@ -48,10 +48,14 @@ def test_a_token_is_the_unpadded_base64url_of_a_presigned_get_caller_identity(si
 def test_the_signature_covers_the_cluster_name(sim_aws: SimAWS) -> None:
     token = make_token(Aws(), REGION, "prod")
     now = datetime.datetime.now(datetime.UTC)
-    info = verify_eks_token(token, cluster_name="prod", secret_keys=secrets(sim_aws), now=now)
+    info = verify_eks_token(
+        token, cluster_name="prod", secret_keys=secrets(sim_aws), now=now, sts_endpoints=[sim_aws.endpoint_url]
+    )
     assert info.region == REGION
     with pytest.raises(TokenRejected) as refused:
-        verify_eks_token(token, cluster_name="staging", secret_keys=secrets(sim_aws), now=now)
+        verify_eks_token(
+            token, cluster_name="staging", secret_keys=secrets(sim_aws), now=now, sts_endpoints=[sim_aws.endpoint_url]
+        )
     assert refused.value.reason == "bad-signature"
 
 
@@ -99,9 +103,21 @@ def test_a_token_is_reused_then_renewed_before_eks_stops_accepting_it(
     assert renewed != first and source.renewals == 1
     at_16_minutes = start + datetime.timedelta(minutes=16)
     with pytest.raises(TokenRejected) as refused:
-        verify_eks_token(first, cluster_name="prod", secret_keys=secrets(sim_aws), now=at_16_minutes)
+        verify_eks_token(
+            first,
+            cluster_name="prod",
+            secret_keys=secrets(sim_aws),
+            now=at_16_minutes,
+            sts_endpoints=[sim_aws.endpoint_url],
+        )
     assert refused.value.reason == "expired"
-    info = verify_eks_token(renewed, cluster_name="prod", secret_keys=secrets(sim_aws), now=at_16_minutes)
+    info = verify_eks_token(
+        renewed,
+        cluster_name="prod",
+        secret_keys=secrets(sim_aws),
+        now=at_16_minutes,
+        sts_endpoints=[sim_aws.endpoint_url],
+    )
     assert info.signed_at == start + datetime.timedelta(seconds=14 * 60 + 30)
 
 

@@ -164,6 +164,7 @@ def seed_eks(ctx: DemoContext) -> None:
             eks_cluster_name="shop-eks",
             aws_secret_keys={environ["AWS_ACCESS_KEY_ID"]: environ["AWS_SECRET_ACCESS_KEY"]},
             tokens=(),
+            sts_endpoints=(ctx.sim.endpoint_url,),
         )
     )
     ctx.sim.extension(EksSim).add_cluster(ctx.region, "shop-eks", endpoint=kube.url, ca_pem=kube.ca_pem)

@@ -481,7 +481,9 @@ def eks_token(cluster: str, *, region: str = "us-west-2", expires: int = 60) -> 
 def eks(sim_aws: SimAWS) -> Iterator[SimKube]:
     environ = sim_aws.environ()
     secrets = {environ["AWS_ACCESS_KEY_ID"]: environ["AWS_SECRET_ACCESS_KEY"]}
-    with SimKube(eks_cluster_name=CLUSTER, aws_secret_keys=secrets, tokens=()) as sim:
+    with SimKube(
+        eks_cluster_name=CLUSTER, aws_secret_keys=secrets, tokens=(), sts_endpoints=(sim_aws.endpoint_url,)
+    ) as sim:
         seed_pods(sim, {"shop": 3})
         yield sim
 

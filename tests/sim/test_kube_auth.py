@@ -30,11 +30,18 @@ KEY, SECRET = "AKIDSIMULATEDKEY0001", "simulated/secret/key/0001"
 STS_HOST = "sts.eu-west-1.amazonaws.com"
 
 
-def presigned(cluster: str, *, expires: int = 60, session_token: str | None = None) -> str:
+def presigned(
+    cluster: str,
+    *,
+    expires: int = 60,
+    session_token: str | None = None,
+    endpoint: str = f"https://{STS_HOST}",
+    region: str = "eu-west-1",
+) -> str:
     """A presigned GetCallerIdentity URL as `aws eks get-token` makes it (botocore presigns offline)."""
     sts = boto3.Session(
-        aws_access_key_id=KEY, aws_secret_access_key=SECRET, aws_session_token=session_token, region_name="eu-west-1"
-    ).client("sts", endpoint_url=f"https://{STS_HOST}")
+        aws_access_key_id=KEY, aws_secret_access_key=SECRET, aws_session_token=session_token, region_name=region
+    ).client("sts", endpoint_url=endpoint)
 
     def add_cluster_header(request: object, **_: object) -> None:
         request.headers["x-k8s-aws-id"] = cluster  # type: ignore[attr-defined]
@@ -49,7 +56,7 @@ def signed_at(url: str) -> datetime.datetime:
 
 
 def verify(
-    token: str, cluster: str = "prod", now: datetime.datetime | None = None, sts_hosts: set[str] | None = None
+    token: str, cluster: str = "prod", now: datetime.datetime | None = None, sts_endpoints: tuple[str, ...] = ()
 ) -> str:
     """The reason a token is refused, or "ok"."""
     try:
@@ -58,7 +65,9 @@ def verify(
     except (TokenRejected, KeyError, ValueError):
         moment = datetime.datetime.now(datetime.UTC)
     try:
-        verify_eks_token(token, cluster_name=cluster, secret_keys={KEY: SECRET}, now=moment, sts_hosts=sts_hosts)
+        verify_eks_token(
+            token, cluster_name=cluster, secret_keys={KEY: SECRET}, now=moment, sts_endpoints=sts_endpoints
+        )
     except TokenRejected as rejected:
         return rejected.reason
     return "ok"
@@ -81,8 +90,6 @@ def test_only_the_named_cluster_within_15_minutes_accepts_a_token() -> None:
     assert verify(token, now=issued + datetime.timedelta(minutes=14, seconds=59)) == "ok"
     assert verify(token, now=issued + datetime.timedelta(minutes=15, seconds=1)) == "expired"
     assert verify(token, now=issued - datetime.timedelta(minutes=16)) == "future"
-    assert verify(token, sts_hosts={STS_HOST}) == "ok"
-    assert verify(token, sts_hosts={"sts.us-east-1.amazonaws.com"}) == "wrong-host"
     try:
         verify_eks_token(token, cluster_name="prod", secret_keys={}, now=issued)
     except TokenRejected as rejected:
@@ -90,6 +97,36 @@ def test_only_the_named_cluster_within_15_minutes_accepts_a_token() -> None:
         assert SECRET not in str(rejected) and "Signature" not in str(rejected)
     else:
         pytest.fail("a token from an access key STS does not know was accepted")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "region", "reason"),
+    [
+        (f"https://{STS_HOST}", "eu-west-1", "ok"),
+        ("https://sts.amazonaws.com", "us-east-1", "ok"),  # the global endpoint signs for us-east-1
+        ("https://sts.cn-north-1.amazonaws.com.cn", "cn-north-1", "ok"),
+        (f"https://{STS_HOST}:443", "eu-west-1", "ok"),
+        (f"http://{STS_HOST}", "eu-west-1", "wrong-scheme"),  # the token would travel in clear
+        ("https://attacker.example.com", "eu-west-1", "wrong-host"),
+        (f"https://{STS_HOST}.attacker.example.com", "eu-west-1", "wrong-host"),
+        (f"https://{STS_HOST}:8443", "eu-west-1", "wrong-host"),
+        ("https://sts.amazonaws.com", "eu-west-1", "wrong-region"),
+        ("https://sts.us-east-1.amazonaws.com", "eu-west-1", "wrong-region"),
+        ("http://127.0.0.1:4566", "eu-west-1", "wrong-scheme"),  # a local endpoint the cluster was not told of
+    ],
+)
+def test_only_a_token_presigned_for_an_sts_endpoint_is_accepted(endpoint: str, region: str, reason: str) -> None:
+    token = encode_eks_token(presigned("prod", endpoint=endpoint, region=region))
+    assert verify(token) == reason
+
+
+def test_a_cluster_trusts_the_simulated_endpoint_it_is_given_and_only_that_one() -> None:
+    trusted = ("http://127.0.0.1:4566",)
+    assert verify(encode_eks_token(presigned("prod", endpoint="http://127.0.0.1:4566")), sts_endpoints=trusted) == "ok"
+    other_port = encode_eks_token(presigned("prod", endpoint="http://127.0.0.1:4567"))
+    assert verify(other_port, sts_endpoints=trusted) == "wrong-scheme"
+    elsewhere = encode_eks_token(presigned("prod", endpoint="https://127.0.0.1:4566"))
+    assert verify(elsewhere, sts_endpoints=trusted) == "wrong-host"
 
 
 def test_temporary_credentials_sign_their_session_token_too() -> None:
@@ -109,7 +146,7 @@ def test_temporary_credentials_sign_their_session_token_too() -> None:
         (lambda url: url.replace("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA1"), "malformed"),
         (lambda url: url.replace("%2Fsts%2Faws4_request", "%2Fiam%2Faws4_request"), "malformed"),
         (lambda url: url.replace("?", "/other?"), "malformed"),
-        (lambda url: url.replace("https://", "ftp://"), "malformed"),
+        (lambda url: url.replace("https://", "ftp://"), "wrong-scheme"),
     ],
 )
 def test_a_url_that_is_not_what_get_token_makes_is_refused(mangle: object, reason: str) -> None:

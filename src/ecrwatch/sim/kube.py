@@ -294,9 +294,9 @@ class SimKube:
 
     `tokens`: static bearer tokens accepted (default: `DEFAULT_TOKEN`, also at `.token`).
     `eks_cluster_name`: makes this an EKS cluster that accepts `k8s-aws-v1.` tokens signed for that name by
-    an access key in `aws_secret_keys` (access key id -> secret key); `sts_hosts` optionally restricts
-    the STS `host[:port]` a token's URL may name; `eks_username` is who such a caller is (EKS maps the
-    IAM principal to a user name through its access entry).
+    an access key in `aws_secret_keys` (access key id -> secret key), presigned for AWS's STS endpoints
+    (https) or one of the `sts_endpoints` origins (the simulated AWS endpoint it trusts, e.g. its http URL);
+    `eks_username` is who such a caller is (EKS maps the IAM principal to a user name through its access entry).
     `ca`: the CA to serve under (default: a new one). `clock`: the server's idea of now (EKS token expiry).
     `client_cert_auth`: accept TLS client certificates issued by the CA (user = CN, groups = O).
     """
@@ -307,7 +307,7 @@ class SimKube:
         tokens: Iterable[str] = (DEFAULT_TOKEN,),
         eks_cluster_name: str | None = None,
         aws_secret_keys: Mapping[str, str] | None = None,
-        sts_hosts: Collection[str] | None = None,
+        sts_endpoints: Collection[str] = (),
         ca: CertificateAuthority | None = None,
         clock: Callable[[], datetime.datetime] = _utcnow,
         client_cert_auth: bool = True,
@@ -317,7 +317,7 @@ class SimKube:
         self.tokens: set[str] = set(tokens)
         self.eks_cluster_name = eks_cluster_name
         self.aws_secret_keys: dict[str, str] = dict(aws_secret_keys or {})
-        self.sts_hosts = sts_hosts
+        self.sts_endpoints = tuple(sts_endpoints)
         self.eks_username = eks_username
         self.ca = ca or CertificateAuthority.create("ecrwatch-sim-kube-ca")
         self._server_cert = self.ca.issue_server()
@@ -874,7 +874,7 @@ class SimKube:
                     cluster_name=self.eks_cluster_name,
                     secret_keys=self.aws_secret_keys,
                     now=self.clock(),
-                    sts_hosts=self.sts_hosts,
+                    sts_endpoints=self.sts_endpoints,
                 )
             except TokenRejected as rejected:
                 return _Auth("eks", None, rejected.reason, rejected.amz_date)

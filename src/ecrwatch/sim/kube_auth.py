@@ -4,6 +4,12 @@ An EKS token is `k8s-aws-v1.` + unpadded base64url of a presigned STS `GetCaller
 signature covers the header `x-k8s-aws-id: <cluster name>` (what `aws eks get-token` makes). EKS accepts it for
 15 minutes after `X-Amz-Date` and only for the cluster named in that signed header. We cannot ask STS, so we
 recompute the signature with botocore's own SigV4 signer for the secret key we know.
+
+Like aws-iam-authenticator, a token is accepted only when its URL is an STS endpoint the cluster trusts: https,
+path `/`, and the global (`sts.amazonaws.com`, signed for us-east-1) or a regional (`sts.REGION.amazonaws.com`,
+signed for REGION) STS host; anything else would let a caller make the server send its token elsewhere. A
+simulated cluster also trusts the origins it is given (`sts_endpoints`): the simulated AWS endpoint, which
+is plain http on loopback, is trusted exactly, scheme and port included, and nothing else is.
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ _ALLOWED_PARAMS = frozenset(
 )
 _REQUIRED_PARAMS = _ALLOWED_PARAMS - {"X-Amz-Security-Token"}
 _SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
+# The STS hosts aws-iam-authenticator knows: global, or regional in the aws, aws-cn, aws-us-gov partitions.
+_AWS_STS_HOST = re.compile(r"sts(?:\.(?P<region>[a-z]{2,4}(?:-[a-z]+)+-\d{1,2}))?\.amazonaws\.com(?:\.cn)?")
+_GLOBAL_STS_REGION = "us-east-1"
 
 
 class TokenRejected(Exception):
@@ -88,19 +97,18 @@ def verify_eks_token(
     cluster_name: str,
     secret_keys: Mapping[str, str],
     now: datetime.datetime,
-    sts_hosts: Collection[str] | None = None,
+    sts_endpoints: Collection[str] = (),
 ) -> EksTokenInfo:
     """Accept `token` for `cluster_name` at `now`, or raise TokenRejected saying why.
 
-    `secret_keys` maps the access key ids we know to their secret keys; `sts_hosts`, when given, lists the
-    `host[:port]` values a token's URL may name.
+    `secret_keys` maps the access key ids we know to their secret keys; `sts_endpoints` lists origins
+    (`scheme://host[:port]`) trusted besides AWS's own STS endpoints.
     """
     url = urlsplit(decode_eks_token(token))
-    if url.scheme not in ("https", "http") or not url.netloc:
-        raise TokenRejected("malformed", "the token's URL is not an http(s) URL")
-    if sts_hosts is not None and url.netloc not in sts_hosts:
-        raise TokenRejected("wrong-host", f"the token's URL does not name an STS endpoint: {url.netloc}")
-    if url.path not in ("", "/"):
+    if not url.scheme or not url.netloc:
+        raise TokenRejected("malformed", "the token is not a URL")
+    signing_region = _trusted_endpoint(url.scheme, url.netloc, sts_endpoints)
+    if url.path != "/":
         raise TokenRejected("malformed", "the token's URL path is not /")
     params: dict[str, str] = {}
     for key, value in parse_qsl(url.query, keep_blank_values=True):
@@ -119,6 +127,8 @@ def verify_eks_token(
     if len(scope) != 5 or scope[3] != "sts" or scope[4] != "aws4_request":
         raise TokenRejected("malformed", "X-Amz-Credential is not an STS credential scope")
     access_key, scope_date, region = scope[0], scope[1], scope[2]
+    if signing_region is not None and region != signing_region:
+        raise TokenRejected("wrong-region", f"{url.netloc} answers requests signed for {signing_region}, not {region}")
     amz_date = params["X-Amz-Date"]
     try:
         signed_at = datetime.datetime.strptime(amz_date, _AMZ_DATE).replace(tzinfo=datetime.UTC)
@@ -142,6 +152,21 @@ def verify_eks_token(
     if not _SIGNATURE.match(params["X-Amz-Signature"]) or not hmac.compare_digest(expected, params["X-Amz-Signature"]):
         raise TokenRejected("bad-signature", "the signature does not match this cluster's name", amz_date)
     return EksTokenInfo(access_key, region, signed_at, amz_date)
+
+
+def _trusted_endpoint(scheme: str, netloc: str, sts_endpoints: Collection[str]) -> str | None:
+    """Refuse a URL that is not a trusted STS endpoint. Returns the region an AWS STS host signs for (None
+    for an endpoint trusted by origin)."""
+    origin = f"{scheme}://{netloc}".lower()
+    if origin in {e.lower().rstrip("/") for e in sts_endpoints}:
+        return None
+    if scheme != "https":
+        raise TokenRejected("wrong-scheme", f"unexpected scheme {scheme!r} in the token's URL")
+    host = netloc.lower().removesuffix(":443")
+    match = _AWS_STS_HOST.fullmatch(host)
+    if match is None:
+        raise TokenRejected("wrong-host", f"the token's URL does not name an STS endpoint: {netloc}")
+    return match.group("region") or _GLOBAL_STS_REGION
 
 
 def _signature(
