@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import os
+import re
 import subprocess
 import sys
+from contextlib import ExitStack
+from pathlib import Path
 
+import boto3
+import kubernetes
 from click.testing import CliRunner
 from rich.console import Console
 
+from ecrwatch.aws import Aws
 from ecrwatch.cli import main
-from ecrwatch.demo import SEEDS, DemoStep, run_demo
+from ecrwatch.demo import SEEDS, DemoContext, DemoStep, run_demo, seed_eks, seed_registry
+from ecrwatch.eks_token import make_token
+from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
 
 
 def test_the_demo_runs_every_step_and_prints_what_a_user_would_see() -> None:
@@ -60,7 +69,7 @@ def test_the_demo_runs_every_step_and_prints_what_a_user_would_see() -> None:
     assert "not_ecr" in check and "scan_pending" in check and "scan_unsupported" in check
     assert "9. From cron" in check and "(exit status 1)" in check
     # One report across ECS and EKS: a Deployment and the ECS service share the web image; a DaemonSet runs the
-    # multi-arch log agent; the CronJob's init container, reporting only a config id, is matched through its tag.
+    # multi-arch log agent; the CronJob's Job runs the payouts worker with an init container.
     assert "shop/Deployment storefront" in check and "service web" in check
     assert "kube-system/DaemonSet log-agent" in check and "CVE-2024-45337" in check
     assert "jobs/CronJob nightly-payouts" in check and "fetch-config" in check
@@ -88,3 +97,38 @@ def test_the_demo_needs_no_test_tooling() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_the_demos_eks_pods_look_like_eks_1_31s(sim_aws: SimAWS, tmp_path: Path) -> None:
+    """Read through the official client as `kubectl get pods -o json` would: containerd's imageID forms (no
+    dockershim `docker-pullable://`, no bare config id for an image pulled from ECR), containerd container
+    ids, and a Job's pod restarting as its Job's template says (a Job may only say Never or OnFailure)."""
+    with ExitStack() as stack:
+        ctx = DemoContext(sim_aws, tmp_path, stack)
+        seed_registry(ctx)
+        seed_eks(ctx)
+        cluster = boto3.client("eks", region_name=ctx.region).describe_cluster(name="shop-eks")["cluster"]
+        config = kubernetes.client.Configuration(host=cluster["endpoint"])
+        config.api_key = {"authorization": make_token(Aws(), ctx.region, "shop-eks")}
+        config.api_key_prefix = {"authorization": "Bearer"}
+        (tmp_path / "ca.crt").write_bytes(base64.b64decode(cluster["certificateAuthority"]["data"]))
+        config.ssl_ca_cert = str(tmp_path / "ca.crt")
+        client = kubernetes.client.ApiClient(config)
+        pods = client.sanitize_for_serialization(kubernetes.client.CoreV1Api(client).list_pod_for_all_namespaces())
+        jobs = client.sanitize_for_serialization(kubernetes.client.BatchV1Api(client).list_job_for_all_namespaces())
+
+    statuses = [s for p in pods["items"] for s in p["status"].get("initContainerStatuses", [])]
+    statuses += [s for p in pods["items"] for s in p["status"]["containerStatuses"]]
+    assert len(statuses) == 3 + 2 + 2  # storefront replicas, the job's init and main container, the agents
+    containerd_image_id = re.compile(
+        rf"{ACCOUNT_ID}\.dkr\.ecr\.{ctx.region}\.amazonaws\.com/[a-z0-9/._-]+@sha256:[0-9a-f]{{64}}"
+    )
+    assert [s["imageID"] for s in statuses if not containerd_image_id.fullmatch(s["imageID"])] == []
+    assert {s["containerID"].split("://")[0] for s in statuses} == {"containerd"}
+
+    (job,) = jobs["items"]
+    (job_pod,) = [p for p in pods["items"] if p["metadata"]["ownerReferences"][0]["kind"] == "Job"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
+    assert job_pod["spec"]["restartPolicy"] == "OnFailure"
+    others = {p["spec"]["restartPolicy"] for p in pods["items"] if p is not job_pod}
+    assert others == {"Always"}  # Deployment and DaemonSet pods

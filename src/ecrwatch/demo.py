@@ -149,14 +149,16 @@ def seed_ecs(ctx: DemoContext) -> None:
 
 def seed_eks(ctx: DemoContext) -> None:
     """The shop's EKS cluster, a Kubernetes API of its own that accepts EKS tokens signed with the account's
-    credentials: a Deployment on the web index, a nightly CronJob whose init container reports only a config
-    id (matched through its tag), and a log agent DaemonSet on a multi-arch image across two nodes."""
+    credentials: a Deployment on the web index, a nightly CronJob (its Job's pod restarts OnFailure, as the
+    job template says) with an init container, and a log agent DaemonSet on a multi-arch image across two
+    nodes. Pods look as EKS 1.31 shows them: containerd reports `imageID` as `REGISTRY/REPO@sha256:...`."""
     ecr = ctx.client("ecr")
     ecr.create_repository(repositoryName="platform/log-agent")
     agent = push_index(ecr, "platform/log-agent", "2.1.0")
     ctx.images.extend(("platform/log-agent", digest, ()) for digest in agent.platforms.values())
     web_index = tag_digest(ctx, "shop/web", "1.4.2")
     worker = next(d for r, d, _t in ctx.images if r == "shop/payments-worker")
+    base = next(d for r, d, _t in ctx.images if r == "platform/base-python")
 
     environ = ctx.sim.environ()
     kube = ctx.stack.enter_context(
@@ -172,7 +174,7 @@ def seed_eks(ctx: DemoContext) -> None:
     kube.run_deployment(
         "shop",
         "storefront",
-        [KubeContainerSeed("web", f"{host}/shop/web:1.4.2", f"docker-pullable://{host}/shop/web@{web_index}")],
+        [KubeContainerSeed("web", f"{host}/shop/web:1.4.2", f"{host}/shop/web@{web_index}")],
         replicas=3,
     )
     kube.run_cronjob(
@@ -180,8 +182,11 @@ def seed_eks(ctx: DemoContext) -> None:
         "nightly-payouts",
         [KubeContainerSeed("payouts", f"{host}/shop/payments-worker:0.9.3", f"{host}/shop/payments-worker@{worker}")],
         init_containers=[
-            KubeContainerSeed("fetch-config", f"{host}/platform/base-python:3.12", "sha256:" + "c" * 64),
+            KubeContainerSeed(
+                "fetch-config", f"{host}/platform/base-python:3.12", f"{host}/platform/base-python@{base}"
+            ),
         ],
+        restart_policy="OnFailure",
     )
     kube.run_daemonset(
         "kube-system",

@@ -183,6 +183,24 @@ def test_label_selectors_select_and_bad_ones_are_refused(kube: SimKube, tmp_path
     assert caught.value.status == 400
 
 
+@pytest.mark.parametrize("policy", ["Never", "OnFailure"])
+def test_a_jobs_pod_restarts_as_its_job_template_says(kube: SimKube, tmp_path: Path, policy: str) -> None:
+    (pod_name,) = kube.run_cronjob("batch", "nightly", [web()], restart_policy=policy)
+    batch = kubernetes.client.BatchV1Api(api_client(kube, tmp_path))
+    (job,) = batch.list_job_for_all_namespaces().items
+    (cronjob,) = batch.list_namespaced_cron_job("batch").items
+    pod = kubernetes.client.CoreV1Api(api_client(kube, tmp_path)).read_namespaced_pod(pod_name, "batch")
+    assert job.spec.template.spec.restart_policy == policy
+    assert cronjob.spec.job_template.spec.template.spec.restart_policy == policy
+    assert pod.spec.restart_policy == policy
+
+
+def test_a_job_cannot_restart_always(kube: SimKube) -> None:
+    # The API server refuses a Job whose template says Always (only Never and OnFailure are valid there).
+    with pytest.raises(ValueError, match="Never or OnFailure"):
+        kube.run_cronjob("batch", "nightly", [web()], restart_policy="Always")
+
+
 def test_replicasets_jobs_and_their_owners_chain_by_uid(kube: SimKube, tmp_path: Path) -> None:
     web_pods = kube.run_deployment("shop", "web", [web()], replicas=2)
     (job_pod,) = kube.run_cronjob("batch", "nightly", [web()])

@@ -475,9 +475,11 @@ class SimKube:
         node_name: str | None = DEFAULT_NODE,
         labels: Mapping[str, str] | None = None,
         created: datetime.datetime | None = None,
+        restart_policy: str = "Always",
     ) -> JsonDict:
         """Add a pod whose status matches its containers (see `build_pod`). `owner` is (kind, name) of its
-        controller, e.g. ("ReplicaSet", "web-7d9f"); `node_name=None` leaves it unscheduled (Pending)."""
+        controller, e.g. ("ReplicaSet", "web-7d9f"); `node_name=None` leaves it unscheduled (Pending);
+        `restart_policy` is its spec's (a Job's pods carry their template's: Never or OnFailure)."""
         pod = build_pod(
             namespace,
             name,
@@ -489,6 +491,7 @@ class SimKube:
             node_name=node_name,
             labels=labels,
             created=created or self._created(),
+            restart_policy=restart_policy,
         )
         return self.store.put(resource_type("Pod"), pod)
 
@@ -550,9 +553,18 @@ class SimKube:
         owner: Owner | None = None,
         containers: Sequence[KubeContainerSeed] = (),
         init_containers: Sequence[KubeContainerSeed] = (),
+        restart_policy: str = "Never",
     ) -> JsonDict:
-        """Add a Job, e.g. owned by ("CronJob", "nightly")."""
-        return self._add_workload("Job", namespace, name, containers, owner, init_containers=init_containers)
+        """Add a Job, e.g. owned by ("CronJob", "nightly"); `restart_policy` is its pod template's."""
+        return self._add_workload(
+            "Job",
+            namespace,
+            name,
+            containers,
+            owner,
+            init_containers=init_containers,
+            job_restart_policy=restart_policy,
+        )
 
     def add_cronjob(
         self,
@@ -562,9 +574,17 @@ class SimKube:
         containers: Sequence[KubeContainerSeed] = (),
         init_containers: Sequence[KubeContainerSeed] = (),
         schedule: str = "0 3 * * *",
+        restart_policy: str = "Never",
     ) -> JsonDict:
         return self._add_workload(
-            "CronJob", namespace, name, containers, None, init_containers=init_containers, schedule=schedule
+            "CronJob",
+            namespace,
+            name,
+            containers,
+            None,
+            init_containers=init_containers,
+            schedule=schedule,
+            job_restart_policy=restart_policy,
         )
 
     # Whole workloads, owner chain included, named as their controllers name them.
@@ -641,15 +661,28 @@ class SimKube:
         *,
         init_containers: Sequence[KubeContainerSeed] = (),
         phase: PodPhase = "Running",
+        restart_policy: str = "Never",
     ) -> list[str]:
-        """A CronJob, a Job `NAME-<scheduled minute>` it started and that Job's pod. Returns the pod name."""
-        self.add_cronjob(namespace, name, containers=containers, init_containers=init_containers)
+        """A CronJob, a Job `NAME-<scheduled minute>` it started and that Job's pod. Returns the pod name.
+        `restart_policy` (Never or OnFailure) is the job template's, and so the pod's."""
+        self.add_cronjob(
+            namespace, name, containers=containers, init_containers=init_containers, restart_policy=restart_policy
+        )
         job = f"{name}-{int(self.clock().timestamp()) // 60}"
-        self.add_job(namespace, job, owner=("CronJob", name), containers=containers, init_containers=init_containers)
+        self.add_job(
+            namespace,
+            job,
+            owner=("CronJob", name),
+            containers=containers,
+            init_containers=init_containers,
+            restart_policy=restart_policy,
+        )
         uid = object_uid("Job", namespace, job)
         labels = {"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": job, "job-name": job}
         pod = f"{job}-{name_suffix(f'{namespace}/{job}')}"
-        return self._run_pods(namespace, [pod], containers, init_containers, ("Job", job), labels, phase)
+        return self._run_pods(
+            namespace, [pod], containers, init_containers, ("Job", job), labels, phase, restart_policy=restart_policy
+        )
 
     def _run_pods(
         self,
@@ -661,6 +694,7 @@ class SimKube:
         labels: Mapping[str, str],
         phase: PodPhase,
         created: datetime.datetime | None = None,
+        restart_policy: str = "Always",
     ) -> list[str]:
         created = created or self._created()
         for pod in names:
@@ -673,6 +707,7 @@ class SimKube:
                 labels=labels,
                 phase=phase,
                 created=created,
+                restart_policy=restart_policy,
             )
         return list(names)
 

@@ -35,6 +35,8 @@ OWNER_API_VERSIONS = {
     "ReplicationController": "v1",
 }
 
+JOB_RESTART_POLICIES = ("Never", "OnFailure")  # the only values a Job's pod template may hold
+
 # Kubernetes' own alphabet for generated name suffixes (no vowels, no look-alike digits).
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _UID_SEED = "ecrwatch-sim-kube"
@@ -381,11 +383,16 @@ def build_workload(
     labels: Mapping[str, str] | None = None,
     created: datetime.datetime,
     schedule: str = "0 3 * * *",
+    job_restart_policy: str = "Never",
 ) -> JsonDict:
     """A Deployment, ReplicaSet, DaemonSet, StatefulSet, Job or CronJob with a spec and a plausible status.
 
     `labels` are the pods' labels, used for the selector and the template; default `app: NAME`.
+    `job_restart_policy` is a Job's (or a CronJob's job template's) pod restartPolicy: the API server
+    accepts only Never and OnFailure there.
     """
+    if job_restart_policy not in JOB_RESTART_POLICIES:
+        raise ValueError(f"a Job's pods restart Never or OnFailure, not {job_restart_policy!r}")
     when = timestamp(created)
     pod_labels = dict(labels) if labels else {"app": name}
     meta_labels = pod_labels
@@ -470,7 +477,7 @@ def build_workload(
             "backoffLimit": 6,
             "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}},
             "manualSelector": False,
-            "template": pod_template(pod_labels, containers, init_containers, restart_policy="Never"),
+            "template": pod_template(pod_labels, containers, init_containers, restart_policy=job_restart_policy),
             "completionMode": "NonIndexed",
             "suspend": False,
             "podReplacementPolicy": "TerminatingOrFailed",
@@ -486,7 +493,9 @@ def build_workload(
                 "metadata": {},
                 "spec": {
                     "backoffLimit": 6,
-                    "template": pod_template(pod_labels, containers, init_containers, restart_policy="Never"),
+                    "template": pod_template(
+                        pod_labels, containers, init_containers, restart_policy=job_restart_policy
+                    ),
                 },
             },
             "successfulJobsHistoryLimit": 3,
