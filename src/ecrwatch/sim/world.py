@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ecrwatch.sim.cloudformation import CloudFormationSim
 from ecrwatch.sim.ecr import EcrSim
 from ecrwatch.sim.ecs import EcsSim
 from ecrwatch.sim.eks import EksSim
@@ -13,7 +14,7 @@ from ecrwatch.sim.server import SimAWS, SimService
 def sim_extensions() -> list[SimService]:
     """A fresh set of our extensions, Inspector's ECR scanning and the registry's scan type linked."""
     inspector = Inspector2Sim()
-    return [EcrSim(), inspector, RegistryScanningSim(inspector), EcsSim(), EksSim()]
+    return [EcrSim(), inspector, RegistryScanningSim(inspector), EcsSim(), EksSim(), CloudFormationSim()]
 
 
 def build_sim_aws() -> SimAWS:
