@@ -1,0 +1,228 @@
+"""The deployment kit's AWS side (deploy/aws/): the member-roles template that a StackSet deploys in every
+account of an organisation. cfn-lint accepts it (and refuses a broken copy); deployed into the simulated
+account (moto's CloudFormation), it makes a read-only role and a scanning role whose inline policies are
+exactly what `ecrwatch iam-policy` prints, in every partition, and whose trust lets in only the hub account
+with the external id."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore.exceptions import ClientError
+from cfnlint.api import lint_file
+from cfnlint.decode import decode
+from click.testing import CliRunner
+
+from ecrwatch.cli import main
+from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+MEMBER_ROLES = DEPLOY / "aws" / "member-roles.yaml"
+HUB = "111122223333"
+EXTERNAL_ID = "ecrwatch-7f0c2b1e-test-external-id"
+# A region of each partition, as moto (and AWS) place them.
+PARTITION_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
+# Which `ecrwatch iam-policy --command` each inline policy of the template stands for.
+ROLE_POLICIES = {
+    "ecrwatch-reader": {"ecrwatch-check": "check", "ecrwatch-status": "status"},
+    "ecrwatch-scanning": {"ecrwatch-enable-scanning": "enable-scanning"},
+}
+
+
+def cloudformation_templates() -> list[Path]:
+    """Every CloudFormation template of the kit (a YAML file that says its template format version)."""
+    return sorted(p for p in (DEPLOY / "aws").glob("*.yaml") if "AWSTemplateFormatVersion" in p.read_text())
+
+
+def lint(path: Path) -> list[str]:
+    return [f"{m.rule.id} {m.linenumber}: {m.message}" for m in lint_file(path)]
+
+
+def printed_policy(command: str, partition: str) -> dict[str, Any]:
+    result = CliRunner().invoke(main, ["iam-policy", "--command", command, "--partition", partition])
+    assert result.exit_code == 0, result.output
+    policy: dict[str, Any] = json.loads(result.stdout)
+    return policy
+
+
+def permissions(policy: dict[str, Any]) -> set[tuple[str, str, str, str]]:
+    """A policy as (effect, action, resource, condition) grants: Sids, grouping and order do not matter."""
+    grants = set()
+    for statement in policy["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        condition = json.dumps(statement.get("Condition", {}), sort_keys=True)
+        grants.update((statement["Effect"], a, r, condition) for a in actions for r in resources)
+    return grants
+
+
+def deploy(region: str = "us-east-1", **parameters: str) -> dict[str, Any]:
+    """Create the member-roles stack in the simulated account; its outputs."""
+    values = {"HubAccountId": HUB, "ExternalId": EXTERNAL_ID, **parameters}
+    cloudformation = boto3.client("cloudformation", region_name=region)
+    cloudformation.create_stack(
+        StackName="ecrwatch-member-roles",
+        TemplateBody=MEMBER_ROLES.read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    (stack,) = cloudformation.describe_stacks(StackName="ecrwatch-member-roles")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def role_names(region: str = "us-east-1") -> set[str]:
+    return {r["RoleName"] for r in boto3.client("iam", region_name=region).list_roles()["Roles"]}
+
+
+def trust_statement(role: str) -> dict[str, Any]:
+    document = boto3.client("iam").get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    (statement,) = document["Statement"]
+    return dict(statement)
+
+
+# --- cfn-lint ------------------------------------------------------------------------------------------------
+
+
+def test_the_kit_has_the_member_roles_template() -> None:
+    assert MEMBER_ROLES in cloudformation_templates()
+
+
+@pytest.mark.parametrize("template", cloudformation_templates(), ids=lambda p: p.name)
+def test_cfn_lint_accepts_every_template_of_the_kit(template: Path) -> None:
+    assert lint(template) == []
+
+
+def test_cfn_lint_refuses_a_template_with_a_misspelt_property_or_an_unknown_action(tmp_path: Path) -> None:
+    text = MEMBER_ROLES.read_text()
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(text.replace("MaxSessionDuration: 3600", "MaxSessionDurations: 3600", 1))
+    assert any("MaxSessionDurations" in problem for problem in lint(broken))
+    broken.write_text(text.replace("ecs:ListTasks]", "ecs:ListTask]", 1))
+    assert any(problem.startswith("W3037") and "'listtask'" in problem for problem in lint(broken))
+
+
+# --- the permissions are iam-policy's ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("partition", sorted(PARTITION_REGIONS))
+def test_the_deployed_roles_hold_exactly_what_iam_policy_prints(sim_aws: SimAWS, partition: str) -> None:
+    region = PARTITION_REGIONS[partition]
+    outputs = deploy(region)
+    iam = boto3.client("iam", region_name=region)
+    for role, policies in ROLE_POLICIES.items():
+        assert set(iam.list_role_policies(RoleName=role)["PolicyNames"]) == set(policies)
+        assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+        for policy_name, command in policies.items():
+            deployed = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+            assert permissions(deployed) == permissions(printed_policy(command, partition)), (role, policy_name)
+    assert outputs == {
+        "ReaderRoleArn": f"arn:{partition}:iam::{ACCOUNT_ID}:role/ecrwatch-reader",
+        "ScanningRoleArn": f"arn:{partition}:iam::{ACCOUNT_ID}:role/ecrwatch-scanning",
+    }
+
+
+def test_the_read_only_role_can_write_nothing(sim_aws: SimAWS) -> None:
+    deploy()
+    iam = boto3.client("iam")
+    actions = {
+        action
+        for name in ROLE_POLICIES["ecrwatch-reader"]
+        for (_, action, _, _) in permissions(
+            iam.get_role_policy(RoleName="ecrwatch-reader", PolicyName=name)["PolicyDocument"]
+        )
+    }
+    verbs = {action.split(":")[1] for action in actions}
+    assert all(re.match(r"(List|Describe|Get|BatchGet)[A-Z]", verb) for verb in verbs), sorted(verbs)
+
+
+# --- trust ------------------------------------------------------------------------------------------------------
+
+
+def test_both_roles_trust_the_hub_account_with_the_external_id_only(sim_aws: SimAWS) -> None:
+    deploy()
+    for role in ROLE_POLICIES:
+        assert trust_statement(role) == {
+            "Sid": "HubAccountWithExternalId",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{HUB}:root"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}},
+        }
+
+
+def test_each_role_can_be_narrowed_to_one_hub_role(sim_aws: SimAWS) -> None:
+    deploy(ReaderTrustedRoleName="ecrwatch-hub", ScanningTrustedRoleName="security/admin")
+    assert trust_statement("ecrwatch-reader")["Condition"] == {
+        "StringEquals": {"sts:ExternalId": EXTERNAL_ID},
+        "ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{HUB}:role/ecrwatch-hub"},
+    }
+    assert trust_statement("ecrwatch-scanning")["Condition"]["ArnEquals"] == {
+        "aws:PrincipalArn": f"arn:aws:iam::{HUB}:role/security/admin"
+    }
+
+
+def test_the_scanning_role_is_optional_and_names_and_path_are_parameters(sim_aws: SimAWS) -> None:
+    outputs = deploy(CreateScanningRole="false", ReaderRoleName="ecr-reader", RolePath="/security/")
+    assert role_names() == {"ecr-reader"}
+    assert outputs == {"ReaderRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/security/ecr-reader"}
+
+
+def test_cloudformation_never_shows_the_external_id(sim_aws: SimAWS) -> None:
+    deploy()
+    (stack,) = boto3.client("cloudformation").describe_stacks(StackName="ecrwatch-member-roles")["Stacks"]
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}["ExternalId"] == "****"
+    assert EXTERNAL_ID not in json.dumps(stack, default=str)
+
+
+def test_a_hub_account_id_that_is_not_one_is_refused_and_nothing_is_made(sim_aws: SimAWS) -> None:
+    with pytest.raises(ClientError) as refused:
+        deploy(HubAccountId="hub-account")
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    assert "HubAccountId" in refused.value.response["Error"]["Message"]
+    assert role_names() == set()
+
+
+# --- the parameters are as IAM and STS define them --------------------------------------------------------------
+
+
+def template() -> dict[str, Any]:
+    decoded, problems = decode(str(MEMBER_ROLES))
+    assert not problems and decoded is not None
+    return dict(decoded)
+
+
+def test_the_external_id_is_never_echoed_and_bounded_as_sts_bounds_it() -> None:
+    parameter = template()["Parameters"]["ExternalId"]
+    external_id = botocore.session.get_session().get_service_model("sts").shape_for("externalIdType").metadata
+    assert parameter["NoEcho"] is True and "Default" not in parameter
+    assert (parameter["MinLength"], parameter["MaxLength"]) == (external_id["min"], external_id["max"])
+    # CloudFormation matches AllowedPattern against the whole value, as fullmatch does.
+    for value in ("abc", "a-b_c+d=e,f.g@h:i/j", EXTERNAL_ID):
+        assert re.fullmatch(parameter["AllowedPattern"], value) and re.fullmatch(external_id["pattern"], value)
+    for value in ("two words", "quote'", "semi;colon"):
+        assert not re.fullmatch(parameter["AllowedPattern"], value)
+        assert not re.fullmatch(external_id["pattern"], value)
+
+
+def test_role_names_and_path_are_bounded_as_iam_bounds_them() -> None:
+    parameters = template()["Parameters"]
+    iam = botocore.session.get_session().get_service_model("iam")
+    role_name = iam.shape_for("roleNameType").metadata
+    for name in ("ReaderRoleName", "ScanningRoleName"):
+        assert (parameters[name]["MinLength"], parameters[name]["MaxLength"]) == (role_name["min"], role_name["max"])
+        assert parameters[name]["AllowedPattern"] == role_name["pattern"]
+    path = iam.shape_for("pathType").metadata
+    assert parameters["RolePath"]["MaxLength"] == path["max"]
+    for value in ("/", "/security/", "/a/b/"):
+        assert re.fullmatch(parameters["RolePath"]["AllowedPattern"], value)
+        assert re.fullmatch(path["pattern"], value)
+    for value in ("security", "/security", "security/"):
+        assert not re.fullmatch(parameters["RolePath"]["AllowedPattern"], value)
+        assert not re.fullmatch(path["pattern"], value)
