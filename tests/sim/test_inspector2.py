@@ -742,6 +742,55 @@ def test_seeded_coverage_is_kept_when_findings_arrive(store: Inspector2Sim) -> N
     assert record["scanStatus"] == {"statusCode": "INACTIVE", "reason": "SCAN_ELIGIBILITY_EXPIRED"}
 
 
+# Every coverage reason ecrwatch reads an ECR image's state from (DESIGN.md "Details that scripts rely on").
+ECR_COVERAGE_REASONS = [
+    ("ACTIVE", "SCAN_FREQUENCY_SCAN_ON_PUSH"),
+    ("INACTIVE", "SCAN_ELIGIBILITY_EXPIRED"),
+    ("INACTIVE", "IMAGE_ARCHIVED"),
+    ("INACTIVE", "PENDING_DISABLE"),
+    ("INACTIVE", "RESOURCE_TERMINATED"),
+    ("INACTIVE", "ACCESS_DENIED_TO_ENCRYPTION_KEY"),
+    ("INACTIVE", "EXCLUDED_BY_TAG"),
+    ("ACTIVE", "PENDING_REVIVAL_SCAN"),
+]
+
+
+@pytest.mark.parametrize(("code", "reason"), ECR_COVERAGE_REASONS)
+def test_coverage_records_carry_the_seeded_reason_and_last_scan_as_the_model_shapes_them(
+    store: Inspector2Sim, code: str, reason: str
+) -> None:
+    scanned_at = datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
+    store.set_coverage(
+        REGION, repository="app", digest=digest(1), status_code=code, reason=reason, last_scanned_at=scanned_at
+    )
+    inspector = client()
+    raw = record_raw_bodies(inspector)
+    records = inspector.list_coverage(filterCriteria={"resourceId": eq(image_id("app", 1))})
+    assert violations(inspector, "ListCoverage", raw[0][1]) == []
+    (record,) = records["coveredResources"]
+    assert record["scanStatus"] == {"statusCode": code, "reason": reason}
+    assert record["lastScannedAt"] == scanned_at
+    (counted,) = coverage({"scanStatusReason": eq(reason), "resourceType": eq("AWS_ECR_CONTAINER_IMAGE")})
+    assert counted["resourceId"] == image_id("app", 1)
+
+
+def test_a_coverage_record_may_be_seeded_without_a_scan_status(store: Inspector2Sim) -> None:
+    """CoveredResource.scanStatus is optional in the model: such a record has no status to filter or group by."""
+    store.set_coverage(REGION, repository="app", digest=digest(1), scan_status=False)
+    store.set_coverage(REGION, repository="app", digest=digest(2))
+    inspector = client()
+    raw = record_raw_bodies(inspector)
+    records = inspector.list_coverage(filterCriteria={"resourceId": eq(image_id("app", 1))})
+    assert violations(inspector, "ListCoverage", raw[0][1]) == []
+    (record,) = records["coveredResources"]
+    assert "scanStatus" not in record
+    assert record["resourceId"] == image_id("app", 1)
+    images = {"resourceType": eq("AWS_ECR_CONTAINER_IMAGE")}
+    assert [r["resourceId"] for r in coverage({**images, "scanStatusCode": eq("ACTIVE")})] == [image_id("app", 2)]
+    stats = client().list_coverage_statistics(filterCriteria=images, groupBy="SCAN_STATUS_CODE")
+    assert (stats["totalCounts"], stats["countsByGroup"]) == (2, [{"groupKey": "ACTIVE", "count": 1}])
+
+
 @pytest.fixture
 def covered(store: Inspector2Sim) -> None:
     store.set_coverage(REGION, repository="team/api", digest=digest(1), tags=("v1", "prod"))

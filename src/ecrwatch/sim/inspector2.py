@@ -274,6 +274,7 @@ class _Coverage:
     scan_frequency: str
     last_scanned_at: float | None
     image_pulled_at: float | None
+    has_scan_status: bool = True  # scanStatus is optional in CoveredResource; a test may seed a record without
 
 
 @dataclass
@@ -362,8 +363,8 @@ FINDING_SORT: Mapping[str, Callable[[_Finding], Any]] = {
 
 # CoverageFilterCriteria members this simulator answers.
 COVERAGE_FIELDS: Mapping[str, Field] = {
-    "scanStatusCode": Field("string", lambda c: (c.status_code,)),
-    "scanStatusReason": Field("string", lambda c: (c.reason,)),
+    "scanStatusCode": Field("string", lambda c: _value(c.has_scan_status, c.status_code)),
+    "scanStatusReason": Field("string", lambda c: _value(c.has_scan_status, c.reason)),
     "accountId": Field("string", lambda c: (c.account,)),
     "resourceId": Field("string", lambda c: (c.resource_id,)),
     "resourceType": Field("string", lambda c: (c.resource_type,)),
@@ -375,9 +376,9 @@ COVERAGE_FIELDS: Mapping[str, Field] = {
 }
 
 # ListCoverageStatistics groupBy -> the group a record counts in (PROVIDER_ORG_ID is not simulated).
-COVERAGE_GROUPS: Mapping[str, Callable[[_Coverage], str]] = {
-    "SCAN_STATUS_CODE": lambda c: c.status_code,
-    "SCAN_STATUS_REASON": lambda c: c.reason,
+COVERAGE_GROUPS: Mapping[str, Callable[[_Coverage], str | None]] = {
+    "SCAN_STATUS_CODE": lambda c: c.status_code if c.has_scan_status else None,
+    "SCAN_STATUS_REASON": lambda c: c.reason if c.has_scan_status else None,
     "ACCOUNT_ID": lambda c: c.account,
     "RESOURCE_TYPE": lambda c: c.resource_type,
     "ECR_REPOSITORY_NAME": lambda c: c.repository,
@@ -640,11 +641,13 @@ class Inspector2Sim:
         scan_frequency: str = "CONTINUOUS_SCAN",
         last_scanned_at: datetime | None = None,
         image_pulled_at: datetime | None = None,
+        scan_status: bool = True,
     ) -> str:
         """Seed (or replace) the coverage record of an image, and its repository's; returns the resourceId.
 
         lastScannedAt defaults to now, except for an image never scanned (pending initial scan, manual scan
-        frequency, no scan configuration), which has none.
+        frequency, no scan configuration), which has none. `scan_status=False` leaves `scanStatus` out of the
+        record (the model makes it optional), so a caller's handling of its absence can be tested.
         """
         _check_image(region, account, repository, digest, tags)
         for value, shape in ((status_code, "ScanStatusCode"), (reason, "ScanStatusReason")):
@@ -671,6 +674,7 @@ class Inspector2Sim:
                 last_scanned_at=scanned,
                 image_pulled_at=epoch(image_pulled_at) if image_pulled_at else None,
                 set_repository=True,
+                has_scan_status=scan_status,
             )
 
     def _cover_image(
@@ -688,6 +692,7 @@ class Inspector2Sim:
         last_scanned_at: float | None,
         image_pulled_at: float | None,
         set_repository: bool,
+        has_scan_status: bool = True,
     ) -> str:
         resource_id = image_resource_id(region, account, repository, digest)
         record = store.coverage_by_id.get(resource_id)
@@ -705,6 +710,7 @@ class Inspector2Sim:
             scan_frequency,
             last_scanned_at,
             image_pulled_at,
+            has_scan_status,
         )
         self._put_coverage(store, record)
         # The repository's record says how the repository is scanned: set_coverage decides (the last call
@@ -955,7 +961,8 @@ class Inspector2Sim:
         counts: dict[str, int] = {}
         for record in matched:
             key = COVERAGE_GROUPS[group_by](record)
-            counts[key] = counts.get(key, 0) + 1
+            if key is not None:  # a record without a scan status is in no status group
+                counts[key] = counts.get(key, 0) + 1
         # Largest groups first; the key (-count, group) also says where the next page resumes.
         ordered = sorted((-n, group) for group, n in counts.items())
         if after is not None:
@@ -1157,9 +1164,10 @@ def _render_coverage(c: _Coverage) -> dict[str, Any]:
         "resourceId": c.resource_id,
         "accountId": c.account,
         "scanType": "PACKAGE",
-        "scanStatus": {"statusCode": c.status_code, "reason": c.reason},
         "resourceMetadata": metadata,
     }
+    if c.has_scan_status:
+        record["scanStatus"] = {"statusCode": c.status_code, "reason": c.reason}
     if c.last_scanned_at is not None:
         record["lastScannedAt"] = c.last_scanned_at
     return record
