@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 import pytest
 
-from ecrwatch.correlate import correlate, coverage_reason, ecr_key, exit_status
+from ecrwatch.correlate import correlate, ecr_key, exit_status
 from ecrwatch.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
 from ecrwatch.models import (
     SEVERITIES,
@@ -419,26 +419,38 @@ def test_another_accounts_image_inspector_has_findings_for_is_reported() -> None
     assert report.unscanned == ()
 
 
-COVERAGE_REASONS = [
+# Written from Inspector's API reference (ScanStatus.reason: what each reason says about an ECR image) and
+# DESIGN.md "Details that scripts rely on" (which unscanned reason a script sees for it); not from the code.
+DOCUMENTED_REASONS = [
+    # "identified for scanning, results will be available soon" / "currently being scanned"
     ("PENDING_INITIAL_SCAN", "scan_pending"),
     ("SCAN_IN_PROGRESS", "scan_pending"),
     ("PENDING_REVIVAL_SCAN", "scan_pending"),
+    # "does not support this OS, architecture, or image manifest type", "unsupported media type", ...
     ("UNSUPPORTED_OS", "scan_unsupported"),
     ("UNSUPPORTED_MEDIA_TYPE", "scan_unsupported"),
     ("UNSUPPORTED_RUNTIME", "scan_unsupported"),
     ("IMAGE_SIZE_EXCEEDED", "scan_unsupported"),
+    # "the configured scan duration has lapsed" / "archived in Amazon ECR and no longer available for scanning"
     ("SCAN_ELIGIBILITY_EXPIRED", "scan_expired"),
     ("IMAGE_ARCHIVED", "scan_expired"),
+    # "scanned one time and will not [get] new findings because of the scan frequency configuration"
+    ("SCAN_FREQUENCY_SCAN_ON_PUSH", "not_monitored"),
+    # not covered: manual frequency, no scan configuration, excluded by tag, scanning being disabled
     ("SCAN_FREQUENCY_MANUAL", "not_covered"),
     ("NO_SCAN_CONFIGURATION_ASSOCIATED", "not_covered"),
     ("EXCLUDED_BY_TAG", "not_covered"),
+    ("PENDING_DISABLE", "not_covered"),
+    # "this resource has been terminated": the image is gone from ECR while it still runs
+    ("RESOURCE_TERMINATED", "not_found_in_ecr"),
+    # failures Inspector names: IAM policy, KMS key policy, its own internal error
     ("ACCESS_DENIED", "scan_failed"),
+    ("ACCESS_DENIED_TO_ENCRYPTION_KEY", "scan_failed"),
     ("INTERNAL_ERROR", "scan_failed"),
-    ("SOMETHING_NEW", "scan_failed"),
 ]
 
 
-@pytest.mark.parametrize(("inspector_reason", "reason"), COVERAGE_REASONS)
+@pytest.mark.parametrize(("inspector_reason", "reason"), DOCUMENTED_REASONS)
 def test_coverage_reasons_map_to_unscanned_reasons(inspector_reason: str, reason: str) -> None:
     d = dg("img")
     w = wl(ecr_image("app", tag="v1"), d)
@@ -448,7 +460,106 @@ def test_coverage_reasons_map_to_unscanned_reasons(inspector_reason: str, reason
     assert HOME not in entry.detail  # the home registry needs no naming
     assert (entry.image.digest, entry.image.tags) == (d, ("v1",))
     assert [m.matched_via for m in entry.workloads] == ["digest"]
-    assert coverage_reason(inspector_reason) == reason
+
+
+def test_an_image_deleted_from_ecr_while_it_runs_says_so() -> None:
+    d = dg("img")
+    w = wl(ecr_image("app", tag="v1"), d)
+    entry = only_unscanned(run([w], [manifest(w, d)], coverage=[covered(d, "RESOURCE_TERMINATED")]))
+    assert entry.reason == "not_found_in_ecr"
+    assert entry.detail and "lifecycle policy" in entry.detail and "still runs" in entry.detail
+
+
+def test_a_reason_ecrwatch_does_not_know_is_told_in_inspectors_words_and_not_called_a_failure() -> None:
+    d = dg("img")
+    w = wl(ecr_image("app", tag="v1"), d)
+    record = Coverage(scanned(d), "ACTIVE", "SOME_FUTURE_REASON")
+    entry = only_unscanned(run([w], [manifest(w, d)], coverage=[record]))
+    assert entry.reason == "not_covered"
+    assert entry.detail and "SOME_FUTURE_REASON (ACTIVE)" in entry.detail
+    assert "does not know" in entry.detail
+
+
+def test_a_coverage_record_without_a_scan_status_is_not_covered_and_says_why() -> None:
+    d = dg("img")
+    w = wl(ecr_image("app", tag="v1"), d)
+    entry = only_unscanned(run([w], [manifest(w, d)], coverage=[Coverage(scanned(d), None, None)]))
+    assert entry.reason == "not_covered"
+    assert entry.detail == "Inspector's coverage record for this image carries no scan status"
+
+
+# Inspector's reasons for which it no longer looks for new vulnerabilities in an image that has findings
+# (DESIGN.md: scanned once at push, scan eligibility expired, image archived, scanning being turned off).
+LAPSED = ["SCAN_FREQUENCY_SCAN_ON_PUSH", "SCAN_ELIGIBILITY_EXPIRED", "IMAGE_ARCHIVED", "PENDING_DISABLE"]
+
+
+@pytest.mark.parametrize("inspector_reason", LAPSED)
+def test_an_image_with_findings_inspector_stopped_watching_is_reported_not_monitored(inspector_reason: str) -> None:
+    d, clean = dg("img"), dg("clean")
+    w, other = wl(ecr_image("app", tag="v1"), d), wl(ecr_image("api", tag="v2"), clean, task="t2")
+    record = Coverage(scanned(d), "INACTIVE", inspector_reason, "2026-01-02T03:04:05Z")
+    report = run(
+        [w, other],
+        [manifest(w, d), manifest(other, clean)],
+        [finding(d)],
+        [record, covered(clean, repo="api")],
+    )
+    (entry,) = report.images
+    assert entry.scan_status is not None
+    assert (entry.scan_status.status, entry.scan_status.reason) == ("INACTIVE", inspector_reason)
+    assert (entry.scan_status.last_scanned_at, entry.scan_status.monitored) == ("2026-01-02T03:04:05Z", False)
+    assert report.summary.not_monitored_running_images == 1
+    assert len(report.exposures) == 1  # its findings are still reported
+
+
+def test_an_image_inspector_watches_is_monitored_with_its_last_scan() -> None:
+    d = dg("img")
+    w = wl(ecr_image("app", tag="v1"), d)
+    record = Coverage(scanned(d), "ACTIVE", "SUCCESSFUL", "2026-05-06T07:08:09Z")
+    report = run([w], [manifest(w, d)], [finding(d)], [record])
+    (entry,) = report.images
+    assert entry.scan_status is not None
+    assert (entry.scan_status.status, entry.scan_status.reason) == ("ACTIVE", "SUCCESSFUL")
+    assert (entry.scan_status.last_scanned_at, entry.scan_status.monitored) == ("2026-05-06T07:08:09Z", True)
+    assert report.summary.not_monitored_running_images == 0
+
+
+def test_an_image_whose_coverage_was_not_read_has_no_scan_status() -> None:
+    d = dg("img")
+    w = wl(ecr_image("app", tag="v1"), d)
+    (entry,) = run([w], [manifest(w, d)], [finding(d)]).images
+    assert entry.scan_status is None
+
+
+def test_not_monitored_images_are_counted_once_per_running_image_with_findings_or_without() -> None:
+    """An index whose two platform images both lapsed is one running image; an on-push image with no finding
+    (unscanned not_monitored) counts too; a monitored one does not, nor one Inspector never could scan."""
+    idx, amd, arm, push, fine, old = dg("index"), dg("amd64"), dg("arm64"), dg("push"), dg("fine"), dg("old")
+    multi = wl(ecr_image("app", tag="v1"), idx)
+    on_push = wl(ecr_image("batch", tag="v1"), push, task="t2")
+    watched = wl(ecr_image("web", tag="v1"), fine, task="t3")
+    legacy = wl(ecr_image("legacy", tag="v1"), old, task="t4")
+    report = run(
+        [multi, on_push, watched, legacy],
+        [
+            index(multi, idx, [(amd, "linux/amd64"), (arm, "linux/arm64")]),
+            manifest(on_push, push),
+            manifest(watched, fine),
+            manifest(legacy, old),
+        ],
+        [finding(amd), finding(arm), finding(fine, repo="web")],
+        [
+            covered(amd, "SCAN_ELIGIBILITY_EXPIRED"),
+            covered(arm, "SCAN_ELIGIBILITY_EXPIRED"),
+            Coverage(scanned(push, "batch"), "ACTIVE", "SCAN_FREQUENCY_SCAN_ON_PUSH"),
+            covered(fine, repo="web"),
+            covered(old, "UNSUPPORTED_OS", repo="legacy"),  # INACTIVE, never monitored: unscanned, not lapsed
+        ],
+    )
+    assert report.summary.not_monitored_running_images == 2
+    assert [u.reason for u in report.unscanned] == ["scan_unsupported", "not_monitored"]
+    monitored = {e.image.digest: e.scan_status.monitored for e in report.images if e.scan_status}
+    assert monitored == {amd: False, arm: False, fine: True}
 
 
 def test_no_coverage_record_is_not_covered() -> None:
@@ -466,7 +577,6 @@ def test_a_clean_scanned_image_is_in_neither_list() -> None:
     report = run([w], [manifest(w, d)], coverage=[covered(d, "SUCCESSFUL")])
     assert (report.images, report.exposures, report.unscanned) == ((), (), ())
     assert (report.summary.running_images, report.summary.unscanned_running_images) == (1, 0)
-    assert coverage_reason("SUCCESSFUL") is None
 
 
 def test_an_index_with_one_child_unscanned_and_one_vulnerable_is_in_both_lists() -> None:

@@ -50,19 +50,28 @@ def test_digests_asked_early_go_ten_a_request_and_only_the_scanned_ones_are_kept
     )
     # 0..9 early; then the two that waited (10, 11) with the three new ones (12..14): every digest asked once.
     assert batches == sorted([[digest(n) for n in range(10)], [digest(n) for n in range(10, 15)]])
-    assert sim_aws.calls.count("inspector2", "ListCoverage") == 0  # every scanned image had findings
+    # Coverage goes with the findings, in the same batches: findings cannot say whether Inspector still
+    # watches an image. Only the scanned images' records are kept.
+    coverage_batches = sorted(
+        sorted(v["value"].rsplit("/", 1)[1] for v in c.params["filterCriteria"]["resourceId"])
+        for c in sim_aws.calls.select("inspector2", "ListCoverage")
+    )
+    assert coverage_batches == batches
+    assert sorted(c.image.digest for c in result.coverage) == sorted(digest(n) for n in range(5, 15))
 
 
-def test_coverage_is_asked_only_for_the_final_images_without_findings(
+def test_coverage_is_kept_only_for_the_final_images_with_findings_or_without(
     sim_aws: SimAWS, inspector: Inspector2Sim
 ) -> None:
+    inspector.set_coverage(REGION, repository="team/api", digest=digest(50))
     with FindingsLookup(Aws(), workers=2) as lookup:
-        lookup.ask([image(50)])  # asked early, then not among the scanned images: no coverage asked for it
+        lookup.ask([image(50)])  # asked early, then not among the scanned images: its record is not kept
         result = lookup.finish([image(1), image(60)])
     assert [f.vulnerability_id for f in result.findings] == ["CVE-1-1"]
     (coverage,) = sim_aws.calls.select("inspector2", "ListCoverage")
-    asked = [v["value"] for v in coverage.params["filterCriteria"]["resourceId"]]
-    assert len(asked) == 1 and asked[0].endswith(digest(60))
+    asked = sorted(v["value"].rsplit("/", 1)[1] for v in coverage.params["filterCriteria"]["resourceId"])
+    assert asked == [digest(1), digest(50), digest(60)]  # one request: the early one had not filled a batch
+    assert [c.image.digest for c in result.coverage] == [digest(1)]  # 60 has no record; 50 is not scanned
 
 
 def _in_thread(work: Callable[[], object], timeout: float = 5.0) -> bool:

@@ -7,7 +7,7 @@ import fcntl
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -82,9 +82,11 @@ def check_run(
     errors: Sequence[SourceError] = (),
     filters: Filters | None = None,
     unresolved: Sequence[Workload] = (),
+    lapsed: Mapping[str, str] | None = None,
 ) -> CheckRun:
     """What check_run would return for these workloads and findings: ECR resolves every workload's digest as a
-    manifest (except `unresolved`: ECR could not be asked), every image is scanned."""
+    manifest (except `unresolved`: ECR could not be asked), every image is scanned and monitored, except the
+    digests of `lapsed`, whose coverage gives the reason Inspector stopped monitoring them."""
     resolved = {}
     for w in workloads:
         key = ecr_key(w)
@@ -98,7 +100,11 @@ def check_run(
         errors=tuple(errors)
         + tuple(SourceError(f"ecs:{REGION}/{c}", "denied", "AccessDeniedException") for c in unread),
     )
-    coverage = tuple(Coverage(s, "ACTIVE", "SUCCESSFUL") for s in scanned)
+    lapsed = lapsed or {}
+    coverage = tuple(
+        Coverage(s, "INACTIVE", lapsed[s.digest]) if s.digest in lapsed else Coverage(s, "ACTIVE", "SUCCESSFUL")
+        for s in scanned
+    )
     report = correlate(
         inventory,
         resolved,
@@ -109,7 +115,7 @@ def check_run(
         generated_at=NOW,
         tool_version="test",
     )
-    return CheckRun(report, inventory, resolved)
+    return CheckRun(report, inventory, resolved, {c.image: c for c in coverage})
 
 
 def scope(run: CheckRun, **request: Any) -> RunScope:
@@ -248,6 +254,22 @@ def test_a_finding_no_longer_listed_is_closed_unless_a_filter_could_hide_it() ->
         first.state, check_run([api_task("1" * 32)], [cve("CVE-1", severity="CRITICAL")]), filters=Filters("CRITICAL")
     )
     assert reasons(filtered) == [("CVE-2", "filtered", ["api"])]
+
+
+@pytest.mark.parametrize(
+    "inspector_reason", ["SCAN_ELIGIBILITY_EXPIRED", "IMAGE_ARCHIVED", "PENDING_DISABLE", "SCAN_FREQUENCY_SCAN_ON_PUSH"]
+)
+def test_a_finding_gone_with_inspectors_monitoring_is_not_called_fixed(inspector_reason: str) -> None:
+    first = diff(None, check_run([api_task("1" * 32)], [cve("CVE-1", severity="CRITICAL"), cve("CVE-2")]))
+    lapsed = check_run([api_task("1" * 32)], [cve("CVE-1", severity="CRITICAL")], lapsed={API: inspector_reason})
+    assert reasons(diff(first.state, lapsed)) == [("CVE-2", "no_longer_monitored", ["api"])]
+
+
+def test_a_finding_gone_from_an_image_inspector_has_no_record_of_cannot_be_told_fixed() -> None:
+    first = diff(None, check_run([api_task("1" * 32)], [cve("CVE-1")]))
+    run = check_run([api_task("1" * 32)], [])
+    forgotten = replace(run, coverage={})  # e.g. ECR scanning deactivated: Inspector deleted findings and coverage
+    assert reasons(diff(first.state, forgotten)) == [("CVE-1", None, ["api"])]
 
 
 def test_event_mode_judges_only_the_events_finding() -> None:

@@ -21,6 +21,7 @@ from ecrwatch.findings import FindingFilters, FindingsLookup
 from ecrwatch.inventory.ecs import collect_ecs_regions, parse_cluster_selector
 from ecrwatch.inventory.eks import collect_kubernetes, plan_kubernetes
 from ecrwatch.models import (
+    Coverage,
     EcrImageKey,
     Filters,
     Finding,
@@ -63,6 +64,9 @@ class CheckRun:
     report: Report
     inventory: Inventory
     resolved: Mapping[EcrImageKey, ResolvedImage]
+    # Inspector's coverage of each scanned digest read this run: a finding that went away from an image
+    # Inspector no longer monitors was not fixed.
+    coverage: Mapping[ScannedImage, Coverage] = field(default_factory=dict)
 
 
 def scanned_images(resolved: Sequence[ResolvedImage]) -> list[ScannedImage]:
@@ -182,7 +186,7 @@ def _check_run(aws: Aws, request: CheckRequest, progress: Progress, lookup: Find
         inventory, images_resolved = event.restrict(inventory, resolved.images)
         findings = FindingsResult(findings=request.event_findings)
     report = _report(request, inventory, images_resolved, findings, [account], resolved.errors)
-    return CheckRun(report, inventory, images_resolved)
+    return CheckRun(report, inventory, images_resolved, {c.image: c for c in findings.coverage})
 
 
 def _report(

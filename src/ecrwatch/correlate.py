@@ -31,6 +31,7 @@ from ecrwatch.models import (
     Report,
     ResolvedImage,
     ScannedImage,
+    ScanStatus,
     Scope,
     SourceError,
     Summary,
@@ -42,7 +43,9 @@ from ecrwatch.models import (
 
 log = logging.getLogger(__name__)
 
-# Inspector coverage `scanStatus.reason` -> unscanned reason (DESIGN.md); SUCCESSFUL means scanned.
+# Inspector coverage `scanStatus.reason` -> unscanned reason, for a running digest with no finding (DESIGN.md,
+# "Details that scripts rely on"). SUCCESSFUL means scanned; a reason not here is reported in Inspector's own
+# words as `not_covered` (coverage not established), never as a failure Inspector did not report.
 _COVERAGE_REASONS: dict[str, UnscannedReason] = {
     "PENDING_INITIAL_SCAN": "scan_pending",
     "SCAN_IN_PROGRESS": "scan_pending",
@@ -53,10 +56,37 @@ _COVERAGE_REASONS: dict[str, UnscannedReason] = {
     "IMAGE_SIZE_EXCEEDED": "scan_unsupported",
     "SCAN_ELIGIBILITY_EXPIRED": "scan_expired",
     "IMAGE_ARCHIVED": "scan_expired",
+    "SCAN_FREQUENCY_SCAN_ON_PUSH": "not_monitored",
     "SCAN_FREQUENCY_MANUAL": "not_covered",
     "NO_SCAN_CONFIGURATION_ASSOCIATED": "not_covered",
     "EXCLUDED_BY_TAG": "not_covered",
+    "PENDING_DISABLE": "not_covered",
+    "RESOURCE_TERMINATED": "not_found_in_ecr",
+    # The failures Inspector's API reference describes as such (it could not scan the image).
+    "ACCESS_DENIED": "scan_failed",
+    "ACCESS_DENIED_TO_ENCRYPTION_KEY": "scan_failed",
+    "INTERNAL_ERROR": "scan_failed",
+    "INVALID_ARTIFACT": "scan_failed",
 }
+# Reasons for which Inspector no longer looks for new vulnerabilities in the image (its findings, if any, are
+# as of lastScannedAt): scanned once at push; scan duration lapsed or image archived (findings to be closed
+# with no fix); scanning being turned off; and the reasons it never did (manual, excluded, unconfigured, gone).
+NOT_MONITORED_REASONS = frozenset(
+    {
+        "SCAN_FREQUENCY_SCAN_ON_PUSH",
+        "SCAN_ELIGIBILITY_EXPIRED",
+        "IMAGE_ARCHIVED",
+        "PENDING_DISABLE",
+        "SCAN_FREQUENCY_MANUAL",
+        "EXCLUDED_BY_TAG",
+        "NO_SCAN_CONFIGURATION_ASSOCIATED",
+        "RESOURCE_TERMINATED",
+    }
+)
+# Monitoring that lapsed on its own: a finding that went away with one of these was not fixed.
+LAPSED_REASONS = frozenset(
+    {"SCAN_ELIGIBILITY_EXPIRED", "IMAGE_ARCHIVED", "PENDING_DISABLE", "SCAN_FREQUENCY_SCAN_ON_PUSH"}
+)
 _SCANNED = "SUCCESSFUL"
 _FIXABLE = frozenset({"YES", "PARTIAL"})
 _REASON_ORDER: dict[str, int] = {reason: i for i, reason in enumerate(get_args(UnscannedReason))}
@@ -64,11 +94,46 @@ _REASON_ORDER: dict[str, int] = {reason: i for i, reason in enumerate(get_args(U
 _ARCH_ALIASES = {"x86_64": "amd64", "aarch64": "arm64"}
 
 
-def coverage_reason(status_reason: str) -> UnscannedReason | None:
+def coverage_reason(status_reason: str | None) -> UnscannedReason | None:
     """The unscanned reason for an Inspector coverage reason; None where the image was scanned."""
     if status_reason == _SCANNED:
         return None
-    return _COVERAGE_REASONS.get(status_reason, "scan_failed")
+    return _COVERAGE_REASONS.get(status_reason or "", "not_covered")
+
+
+def scan_status(record: Coverage) -> ScanStatus:
+    """The report's `scan_status` of a coverage record. `monitored` needs Inspector to say so: an INACTIVE
+    status, a reason for which Inspector does not rescan, or no scan status at all is not monitored."""
+    monitored = (
+        record.status_code == "ACTIVE"
+        and record.status_reason is not None
+        and record.status_reason not in NOT_MONITORED_REASONS
+    )
+    return ScanStatus(record.status_code or "UNKNOWN", record.status_reason, record.last_scanned_at, monitored)
+
+
+def _coverage_detail(record: Coverage) -> str:
+    """Inspector's words for a coverage record, with what they mean where the reason alone would mislead."""
+    if record.status_reason is None:
+        return "Inspector's coverage record for this image carries no scan status"
+    said = f"Inspector scan status {record.status_reason} ({record.status_code or 'no status code'})"
+    if record.last_scanned_at and record.status_reason in LAPSED_REASONS:
+        said += f", last scanned {record.last_scanned_at[:10]}"
+    meaning = _COVERAGE_MEANINGS.get(record.status_reason)
+    if meaning is None and record.status_reason not in _COVERAGE_REASONS:
+        meaning = "a scan status ecrwatch does not know: not known to be scanned"
+    return f"{said}: {meaning}" if meaning else said
+
+
+_COVERAGE_MEANINGS: dict[str, str] = {
+    "SCAN_FREQUENCY_SCAN_ON_PUSH": "scanned once at push, never rescanned, so vulnerabilities published since are"
+    " not found",
+    "RESOURCE_TERMINATED": "the image was deleted from ECR (an ECR lifecycle policy, or someone) while it still"
+    " runs; Inspector is cleaning up its findings and coverage",
+    "PENDING_DISABLE": "Inspector's ECR scanning is being turned off",
+    "SCAN_ELIGIBILITY_EXPIRED": "the rescan duration lapsed; Inspector no longer scans this image",
+    "IMAGE_ARCHIVED": "the image was archived in ECR; Inspector no longer scans it",
+}
 
 
 def _named_tag(workload: Workload) -> str | None:
@@ -205,6 +270,9 @@ class _Verdict:
     tags: tuple[str, ...] = ()
     reason: UnscannedReason | None = None
     detail: str | None = None
+    scan_status: ScanStatus | None = None  # None where no coverage record was read
+    # Inspector stopped monitoring a digest it had scanned: its findings, or its clean bill, are out of date.
+    lapsed: bool = False
 
 
 class _Inspector:
@@ -237,22 +305,27 @@ class _Inspector:
         return known
 
     def _judge(self, image: ScannedImage) -> _Verdict:
+        record = self._coverage.get(image)
+        status = scan_status(record) if record is not None else None
         active = self._findings.get(image)
         if active:
             tags = sorted({tag for f in active.values() for tag in f.image_tags})
             reported = tuple(f for f in active.values() if is_reported(f, self._filters))
-            return _Verdict(reported=reported, tags=tuple(tags))
-        record = self._coverage.get(image)
+            # Findings Inspector no longer updates, whatever its reason: they are as of its last scan.
+            lapsed = status is not None and not status.monitored
+            return _Verdict(reported=reported, tags=tuple(tags), scan_status=status, lapsed=lapsed)
         if record is not None and record.status_reason != _SCANNED:
             return _Verdict(
                 reason=coverage_reason(record.status_reason),
-                detail=f"Inspector scan status {record.status_reason} ({record.status_code})",
+                detail=_coverage_detail(record),
+                scan_status=status,
+                lapsed=record.status_reason in LAPSED_REASONS,
             )
         if image.region in self._unread_regions:
             return _Verdict(reason="not_covered", detail=f"Inspector could not be read in {image.region} (see errors)")
         if record is None:
             return _Verdict(reason="not_covered", detail="Inspector has no coverage record")
-        return _Verdict()  # scanned, no active finding
+        return _Verdict(scan_status=status)  # scanned, no active finding
 
 
 # --- accumulators ------------------------------------------------------------------------------------
@@ -298,6 +371,7 @@ class _Join:
         self.running: set[str] = set()
         self.vulnerable: set[str] = set()
         self.blind: set[str] = set()
+        self.not_monitored: set[str] = set()  # running images with a scanned digest whose monitoring lapsed
 
     def add(self, workloads: Sequence[Workload]) -> None:
         """Every workload; those of one ECR image (an `ecr_key`) are judged together: tens of thousands of
@@ -386,6 +460,8 @@ class _Join:
         for child, runners in platform_runners(children, members, reference):
             scanned = ScannedImage(key.account, key.region, key.repository, child.digest)
             verdict = self._inspector.verdict(scanned)
+            if verdict.lapsed:
+                self.not_monitored.add(identity)
             if verdict.reason is not None:
                 blind_spots.setdefault(verdict.reason, []).append((child, verdict.detail, runners))
             elif verdict.reported:
@@ -493,6 +569,7 @@ def correlate(
             workloads=workloads,
             exposures=len(verdict.reported),
             max_severity=min((f.severity for f in verdict.reported), key=severity_rank),
+            scan_status=verdict.scan_status,
         )
         exposures.extend(Exposure(f, info, len(workloads)) for f in verdict.reported)
     exposures.sort(key=exposure_sort_key)
@@ -537,6 +614,7 @@ def correlate(
             exposures=len(exposures),
             by_severity=by_severity,
             unscanned_running_images=len(join.blind),
+            not_monitored_running_images=len(join.not_monitored),
         ),
         images=tuple(ordered.values()),
         exposures=tuple(exposures),

@@ -2,8 +2,10 @@
 
 Findings are asked for by `ecrImageHash`, ten digests a request (the filter's limit), in the region of each
 image's registry, with the report's severity and fix filters pushed down so Inspector returns only what will
-be reported. Coverage is asked only for the digests that returned no finding, to tell "scanned and clean"
-from "never scanned". Never page through every finding of the account: that is what this tool beats.
+be reported. Coverage is asked for every one of those digests too (`resourceId`, ten a request), in the same
+pass: it tells "scanned and clean" from "never scanned", and findings alone cannot say whether Inspector still
+watches an image (an image whose scan eligibility expired keeps its findings until Inspector closes them,
+with no fix). Never page through every finding of the account: that is what this tool beats.
 """
 
 from __future__ import annotations
@@ -66,19 +68,19 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 def fetch_findings(
     aws: Aws, images: Iterable[ScannedImage], *, filters: FindingFilters | None = None, workers: int = 8
 ) -> FindingsResult:
-    """ACTIVE findings of every image, then coverage of those without any, regions and batches concurrently."""
+    """ACTIVE findings and the coverage of every image, regions and batches concurrently."""
     with FindingsLookup(aws, filters=filters, workers=workers) as lookup:
         return lookup.finish(images)
 
 
 class FindingsLookup:
-    """Findings asked for while the digests are still being discovered.
+    """Findings and coverage asked for while the digests are still being discovered.
 
     `ask` takes digests as soon as they are known (a cluster's workloads, before the rest are read): each
-    region's digests go to Inspector ten a request, as soon as ten are waiting. `finish` takes the digests
-    Inspector scans for the whole run, asks for those not asked yet, keeps the findings of exactly those, and
-    asks for coverage where they have none. A digest asked for early that turns out not to be scanned (a
-    multi-arch index: Inspector scans its platform images) costs a place in a request, never a request.
+    region's digests go to Inspector ten a request, for findings and for coverage alike, as soon as ten are
+    waiting. `finish` takes the digests Inspector scans for the whole run, asks for those not asked yet, and
+    keeps the findings and coverage of exactly those. A digest asked for early that turns out not to be scanned
+    (a multi-arch index: Inspector scans its platform images) costs a place in a request, never a request.
     """
 
     def __init__(self, aws: Aws, *, filters: FindingFilters | None = None, workers: int = 8) -> None:
@@ -90,6 +92,10 @@ class FindingsLookup:
         self._waiting: dict[str, list[str]] = defaultdict(list)  # region -> digests not asked for yet
         self._asked: set[tuple[str, str]] = set()
         self._jobs: list[tuple[str, Future[list[Finding]]]] = []
+        # Coverage is per image (repository and digest: the resource id), findings per digest.
+        self._uncovered: dict[str, list[ScannedImage]] = defaultdict(list)  # region -> images not asked yet
+        self._covered: set[ScannedImage] = set()
+        self._coverage_jobs: list[tuple[str, Future[list[Coverage]]]] = []
 
     def __enter__(self) -> FindingsLookup:
         return self
@@ -105,68 +111,76 @@ class FindingsLookup:
         """Digests that run: asked for ten at a time, per region, as they come."""
         with self._lock:
             for image in images:
-                key = (image.region, image.digest)
-                if key not in self._asked:
-                    self._asked.add(key)
-                    waiting = self._waiting[image.region]
-                    waiting.append(image.digest)
-                    if len(waiting) == FILTER_VALUES_LIMIT:
-                        self._submit(image.region, waiting)
-                        self._waiting[image.region] = []
+                self._queue(image)
+
+    def _queue(self, image: ScannedImage) -> None:
+        """Ask for the image's findings and coverage, ten a request, unless already asked (caller holds the lock)."""
+        region = image.region
+        key = (region, image.digest)
+        if key not in self._asked:
+            self._asked.add(key)
+            waiting = self._waiting[region]
+            waiting.append(image.digest)
+            if len(waiting) == FILTER_VALUES_LIMIT:
+                self._submit(region, waiting)
+                self._waiting[region] = []
+        if image not in self._covered:
+            self._covered.add(image)
+            uncovered = self._uncovered[region]
+            uncovered.append(image)
+            if len(uncovered) == FILTER_VALUES_LIMIT:
+                self._submit_coverage(region, uncovered)
+                self._uncovered[region] = []
 
     def _submit(self, region: str, digests: Sequence[str]) -> None:
         batch = tuple(digests)
         self._jobs.append((region, self._pool.submit(_list_findings, self._aws, region, batch, self._filters)))
 
+    def _submit_coverage(self, region: str, images: Sequence[ScannedImage]) -> None:
+        batch = tuple(images)
+        self._coverage_jobs.append((region, self._pool.submit(_list_coverage, self._aws, region, batch)))
+
     def finish(self, images: Iterable[ScannedImage]) -> FindingsResult:
-        """The findings of exactly these images (asked for now where they were not yet), and the coverage of
-        those that have none."""
-        wanted = list(dict.fromkeys(images))
-        by_region: dict[str, list[ScannedImage]] = defaultdict(list)
-        for image in wanted:
-            by_region[image.region].append(image)
+        """The findings and coverage of exactly these images (asked for now where they were not yet)."""
+        wanted = sorted(dict.fromkeys(images), key=lambda i: (i.region, i.digest, resource_id(i)))
         with self._lock:
-            for region, region_images in sorted(by_region.items()):
-                digests = sorted({i.digest for i in region_images if (region, i.digest) not in self._asked})
-                self._asked.update((region, d) for d in digests)
-                self._waiting[region].extend(digests)
+            for image in wanted:
+                self._queue(image)
             for region, waiting in sorted(self._waiting.items()):
                 for batch in chunks(waiting, FILTER_VALUES_LIMIT):
                     self._submit(region, batch)
+            for region, uncovered in sorted(self._uncovered.items()):
+                for some in chunks(uncovered, FILTER_VALUES_LIMIT):
+                    self._submit_coverage(region, some)
             self._waiting.clear()
+            self._uncovered.clear()
             jobs = list(self._jobs)
+            coverage_jobs = list(self._coverage_jobs)
 
         kept = {(i.region, i.digest) for i in wanted}
         findings: dict[str, Finding] = {}
         errors: list[SourceError] = []
-        failed_regions: set[str] = set()
         for region, job in jobs:
             try:
                 outcome = job.result()
             except AwsCallError as exc:
-                failed_regions.add(region)
                 _add_error(errors, f"inspector2:{region}", exc)
                 continue
             for finding in outcome:
                 if (finding.image.region, finding.image.digest) in kept:
                     findings.setdefault(finding.finding_arn, finding)
 
-        seen = {f.image for f in findings.values()}
-        # Coverage on the lookup's own pool: its threads are idle now, and keep their clients.
-        asked: list[tuple[str, Future[list[Coverage]]]] = []
-        for region, region_images in sorted(by_region.items()):
-            if region in failed_regions:
-                continue  # without findings, coverage alone would call vulnerable images clean
-            unseen = sorted((i for i in region_images if i not in seen), key=resource_id)
-            for some in chunks(unseen, FILTER_VALUES_LIMIT):
-                asked.append((region, self._pool.submit(_list_coverage, self._aws, region, some)))
+        wanted_images = set(wanted)
         coverage: dict[ScannedImage, Coverage] = {}
-        for region, pending in asked:
+        for region, pending in coverage_jobs:
             try:
-                coverage.update((c.image, c) for c in pending.result())
+                records = pending.result()
             except AwsCallError as exc:
                 _add_error(errors, f"inspector2:{region}", exc)
-        # An `inspector2:REGION` error tells the join not to call that region's images clean.
+                continue
+            coverage.update((c.image, c) for c in records if c.image in wanted_images)
+        # An `inspector2:REGION` error tells the join not to call that region's images clean, whichever of
+        # findings and coverage failed.
         return FindingsResult(tuple(findings.values()), tuple(coverage.values()), tuple(errors))
 
 
@@ -201,9 +215,18 @@ def _list_coverage(aws: Aws, region: str, images: Sequence[ScannedImage]) -> lis
         for page in pages:
             for record in page.get("coveredResources", []):
                 image = wanted.get(record.get("resourceId", ""))
+                if image is None:
+                    continue
+                # scanStatus is optional in the model: where it is missing, say so (None), never guess.
                 status: Any = record.get("scanStatus") or {}
-                if image is not None:
-                    out.append(Coverage(image, status.get("statusCode", ""), status.get("reason", "")))
+                out.append(
+                    Coverage(
+                        image,
+                        status.get("statusCode") or None,
+                        status.get("reason") or None,
+                        _timestamp(record.get("lastScannedAt")),
+                    )
+                )
     return out
 
 

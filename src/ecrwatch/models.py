@@ -23,8 +23,9 @@ UnscannedReason = Literal[
     "scan_failed",
     "scan_expired",
     "not_covered",
+    "not_monitored",
 ]
-ResolvedReason = Literal["finding_closed", "no_longer_running", "filtered"]
+ResolvedReason = Literal["finding_closed", "no_longer_running", "filtered", "no_longer_monitored"]
 
 
 def severity_rank(severity: str) -> int:
@@ -219,11 +220,24 @@ class Finding:
 
 @dataclass(frozen=True)
 class Coverage:
-    """Inspector's coverage record for one image digest."""
+    """Inspector's coverage record for one image digest. `status_code` and `status_reason` are None where the
+    record carries no `scanStatus` (the model makes it optional)."""
 
     image: ScannedImage
-    status_code: str  # ACTIVE or INACTIVE
-    status_reason: str  # e.g. SUCCESSFUL, PENDING_INITIAL_SCAN, UNSUPPORTED_OS
+    status_code: str | None  # ACTIVE or INACTIVE
+    status_reason: str | None  # e.g. SUCCESSFUL, PENDING_INITIAL_SCAN, SCAN_ELIGIBILITY_EXPIRED
+    last_scanned_at: str | None = None  # RFC 3339, UTC: the record's lastScannedAt
+
+
+@dataclass(frozen=True)
+class ScanStatus:
+    """The schema's `images[].scan_status`: Inspector's coverage of a scanned digest, and whether Inspector
+    still looks for new vulnerabilities in it (`monitored`)."""
+
+    status: str
+    reason: str | None
+    last_scanned_at: str | None
+    monitored: bool
 
 
 @dataclass(frozen=True)
@@ -261,6 +275,7 @@ class ImageEntry:
     workloads: tuple[MatchedWorkload, ...]
     exposures: int
     max_severity: str
+    scan_status: ScanStatus | None = None  # None where coverage was not read (event mode)
 
 
 @dataclass(frozen=True)
@@ -294,6 +309,10 @@ class Summary:
     exposures: int
     by_severity: dict[str, int]
     unscanned_running_images: int
+    # Running images with a scanned digest whose Inspector monitoring lapsed: it has findings Inspector no
+    # longer updates (scan_status.monitored false), or none and Inspector scanned it once and stopped (scanned
+    # on push only, scan eligibility expired, archived, scanning being disabled).
+    not_monitored_running_images: int = 0
 
 
 @dataclass(frozen=True)

@@ -41,12 +41,13 @@ from types import TracebackType
 from typing import Any, Literal, get_args
 
 from ecrwatch.check import CheckRequest, CheckRun
-from ecrwatch.correlate import ecr_key, is_reported
+from ecrwatch.correlate import ecr_key, is_reported, scan_status
 from ecrwatch.errors import EcrwatchError, UsageError
 from ecrwatch.images import ImageReferenceError, parse_image_reference
 from ecrwatch.models import (
     SEVERITIES,
     ContainerType,
+    Coverage,
     EcrImageKey,
     Exposure,
     Filters,
@@ -174,7 +175,7 @@ class SeenExposure:
 
 
 ExposureKey = tuple[str, ScannedImage]  # (finding ARN, scanned digest)
-_Verdict = Literal["no_longer_running", "filtered", "finding_closed", "carry"] | None
+_Verdict = Literal["no_longer_running", "filtered", "finding_closed", "no_longer_monitored", "carry"] | None
 
 
 @dataclass(frozen=True)
@@ -546,9 +547,12 @@ def diff_state(previous: State | None, run: CheckRun, scope: RunScope, *, now: s
     evidence: the workload's source was read (or its cluster is gone from a full listing), in event mode the
     finding is the event's, and where the workload still runs the digest, Inspector was read in the image's
     region. Judged, it is resolved: `no_longer_running` (the workload runs no container of that digest),
-    `filtered` (the current filters would hide it), `finding_closed` (it runs the digest, Inspector was asked
-    for its ACTIVE findings and this is not one) or None (the filters could have hidden it, so the run cannot
-    tell). Not judged, it is carried into the new state as it was and not listed.
+    `filtered` (the current filters would hide it), `no_longer_monitored` (it runs the digest and Inspector's
+    coverage says Inspector no longer monitors it: the finding went with the monitoring, not with a fix),
+    `finding_closed` (it runs the digest, Inspector still monitors it, was asked for its ACTIVE findings and
+    this is not one) or None (the filters could have hidden it, or Inspector has no coverage record or scan
+    status for the digest any more, so the run cannot tell). Not judged, it is carried into the new state as it
+    was and not listed.
     """
     previous = previous or State()
     report = run.report
@@ -578,7 +582,8 @@ def diff_state(previous: State | None, run: CheckRun, scope: RunScope, *, now: s
     for key, before in previous.exposures.items():
         now_seen = exposures.get(key)
         for wid in before.workloads - (now_seen.workloads if now_seen else frozenset()):
-            verdict = _judge(before, previous.images[key[1]].workloads[wid].source, running.get(wid), scope)
+            source = previous.images[key[1]].workloads[wid].source
+            verdict = _judge(before, source, running.get(wid), scope, run.coverage.get(key[1]))
             if verdict == "carry":
                 _carry(previous, key, wid, exposures, images)
             else:
@@ -604,7 +609,9 @@ def _seen(exposure: Exposure, workloads: frozenset[str], first_seen: str) -> See
     return SeenExposure(f.finding_arn, f.image, f.vulnerability_id, f.severity, f.fix_available, first_seen, workloads)
 
 
-def _judge(before: SeenExposure, source: str, running: _Running | None, scope: RunScope) -> _Verdict:
+def _judge(
+    before: SeenExposure, source: str, running: _Running | None, scope: RunScope, coverage: Coverage | None
+) -> _Verdict:
     if scope.findings is not None and before.finding_arn not in scope.findings:
         return "carry"  # event mode looked at another finding only
     if not scope.judges(source):
@@ -615,7 +622,9 @@ def _judge(before: SeenExposure, source: str, running: _Running | None, scope: R
         return "carry"
     if scope.findings is not None or not is_reported(before.as_finding(), scope.filters):
         return "filtered"  # in event mode the finding is ACTIVE: only the filters can hide it
-    return None if scope.filters_hide else "finding_closed"
+    if scope.filters_hide or coverage is None or coverage.status_reason is None:
+        return None  # hidden by the filters, or Inspector no longer says how it watches the image
+    return "finding_closed" if scan_status(coverage).monitored else "no_longer_monitored"
 
 
 def _carry(

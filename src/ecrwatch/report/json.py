@@ -24,6 +24,7 @@ from ecrwatch.models import (
     Package,
     Report,
     ResolvedExposure,
+    ScanStatus,
     Scope,
     SourceError,
     Summary,
@@ -44,6 +45,7 @@ __all__ = [
     "render_json",
     "report_to_dict",
     "resolved_to_dict",
+    "scan_status_to_dict",
     "scope_to_dict",
     "summary_to_dict",
     "unscanned_to_dict",
@@ -131,12 +133,24 @@ def exposure_to_dict(exposure: Exposure) -> dict[str, Any]:
     return out
 
 
+def scan_status_to_dict(status: ScanStatus | None) -> dict[str, Any] | None:
+    if status is None:
+        return None
+    return {
+        "status": status.status,
+        "reason": status.reason,
+        "last_scanned_at": status.last_scanned_at,
+        "monitored": status.monitored,
+    }
+
+
 def image_entry_to_dict(entry: ImageEntry) -> dict[str, Any]:
     return {
         "image": image_to_dict(entry.image),
         "workloads": [matched_workload_to_dict(m) for m in entry.workloads],
         "exposures": entry.exposures,
         "max_severity": entry.max_severity,
+        "scan_status": scan_status_to_dict(entry.scan_status),
     }
 
 
@@ -202,6 +216,7 @@ def summary_to_dict(summary: Summary) -> dict[str, Any]:
         "exposures": summary.exposures,
         "by_severity": by_severity,
         "unscanned_running_images": summary.unscanned_running_images,
+        "not_monitored_running_images": summary.not_monitored_running_images,
     }
 
 

@@ -28,6 +28,7 @@ from ecrwatch.models import (
     Package,
     Report,
     ResolvedExposure,
+    ScanStatus,
     UnscannedEntry,
     Workload,
     severity_rank,
@@ -139,6 +140,8 @@ def _summary_panel(report: Report, g: _Glyphs) -> Panel:
         "Unscanned images",
         Text(str(s.unscanned_running_images), style="yellow" if s.unscanned_running_images else ""),
     )
+    if s.not_monitored_running_images:
+        grid.add_row("Not monitored", Text(str(s.not_monitored_running_images), style="yellow"))
     grid.add_row("Errors", Text(str(len(report.errors)), style="bold red" if report.errors else ""))
 
     scope = report.scope
@@ -294,12 +297,66 @@ def _image_lines(image: ImageInfo, g: _Glyphs) -> Text:
     return out
 
 
+# What to do about an image Inspector no longer monitors, by Inspector's reason.
+_RESCAN_ADVICE = (
+    "a task that has run longer than the pull rescan duration does this: raise it "
+    "(ecrwatch enable-scanning --pull-rescan-duration 180d) or use the LAST_IN_USE_AT pull date rescan mode"
+)
+
+
+def _continuous_advice(image: ImageInfo) -> str:
+    region = f" --region {image.region}" if image.region else ""
+    return f"add the repository to the continuous rule: ecrwatch enable-scanning{region} --filter {image.repository}"
+
+
+def _not_monitored_text(status: ScanStatus, image: ImageInfo) -> str:
+    """Why Inspector's findings on this image are not current, and what to do."""
+    reason = status.reason
+    since = f" (last scanned {status.last_scanned_at[:10]})" if status.last_scanned_at else ""  # the day is enough
+    if reason == "SCAN_FREQUENCY_SCAN_ON_PUSH":
+        said = f"scanned once at push{since}, never since: vulnerabilities published later are not found"
+        return f"{said}; {_continuous_advice(image)}"
+    if reason == "SCAN_ELIGIBILITY_EXPIRED":
+        said = f"Inspector's rescan duration lapsed{since}: its findings will be closed with no fix"
+        return f"{said}; {_RESCAN_ADVICE}"
+    if reason == "IMAGE_ARCHIVED":
+        return f"archived in ECR{since}: Inspector no longer scans it and will close its findings with no fix"
+    if reason == "PENDING_DISABLE":
+        return (
+            f"Inspector's ECR scanning is being turned off{since}: its findings will be deleted (see ecrwatch status)"
+        )
+    if reason == "SCAN_FREQUENCY_MANUAL":
+        return f"its repository is not scanned by Inspector{since}; {_continuous_advice(image)}"
+    if reason == "RESOURCE_TERMINATED":
+        gone = "deleted from ECR while it still runs (an ECR lifecycle policy?)"
+        return f"{gone}{since}: Inspector is removing its findings"
+    if reason is None:
+        return "Inspector's coverage record carries no scan status: whether it still monitors this image is unknown"
+    return f"Inspector scan status {reason} ({status.status}){since}: Inspector does not monitor this image"
+
+
+def _scan_status_line(status: ScanStatus | None, image: ImageInfo) -> Text | None:
+    if status is None or status.monitored:
+        return None
+    line = _text("Not monitored by Inspector: ", "bold yellow")
+    line.append_text(_text(_not_monitored_text(status, image), "yellow"))
+    return line
+
+
 def _image_block(
-    image: ImageInfo, max_severity: str, exposures: Sequence[Exposure], workloads: Sequence[MatchedWorkload], g: _Glyphs
+    image: ImageInfo,
+    max_severity: str,
+    exposures: Sequence[Exposure],
+    workloads: Sequence[MatchedWorkload],
+    g: _Glyphs,
+    scan_status: ScanStatus | None = None,
 ) -> RenderableType:
     heading = _severity(max_severity)
     heading.append(f" {g.dot} {len(exposures)} exposure{'s' if len(exposures) != 1 else ''}", style="")
     parts: list[RenderableType] = [heading, _image_lines(image, g)]
+    lapsed = _scan_status_line(scan_status, image)
+    if lapsed is not None:
+        parts.append(lapsed)
     count = len(workloads)
     parts.append(Text(f"Running in {count} container{'s' if count != 1 else ''}:" if count else "Running in:"))
     if workloads:
@@ -320,7 +377,7 @@ def _exposure_blocks(report: Report, g: _Glyphs) -> list[RenderableType]:
     for entry in entries:
         found = by_key.pop(_image_key(entry.image), [])
         if found:
-            blocks.append(_image_block(entry.image, entry.max_severity, found, entry.workloads, g))
+            blocks.append(_image_block(entry.image, entry.max_severity, found, entry.workloads, g, entry.scan_status))
     # Exposures whose image has no images[] entry are still shown, never dropped.
     for found in by_key.values():
         worst = min((e.finding.severity for e in found), key=severity_rank)
@@ -331,17 +388,31 @@ def _exposure_blocks(report: Report, g: _Glyphs) -> list[RenderableType]:
 # --- unscanned and errors ------------------------------------------------------------------------------
 
 
+def _unscanned_advice(entry: UnscannedEntry) -> str | None:
+    if entry.reason == "not_monitored":
+        return _continuous_advice(entry.image)
+    if entry.reason == "scan_expired":
+        return "Inspector stopped scanning it: " + _RESCAN_ADVICE
+    return None
+
+
 def _unscanned_block(entry: UnscannedEntry, g: _Glyphs) -> RenderableType:
     reason = _text(entry.reason, "yellow")
     if entry.detail:
         reason.append_text(_text(f": {entry.detail}"))
-    return Group(_image_lines(entry.image, g), reason, _workloads_table(entry.workloads, g))
+    parts: list[RenderableType] = [_image_lines(entry.image, g), reason]
+    advice = _unscanned_advice(entry)
+    if advice:
+        parts.append(_text(f"To do: {advice}", "yellow"))
+    parts.append(_workloads_table(entry.workloads, g))
+    return Group(*parts)
 
 
 _RESOLVED_REASONS = {
     "no_longer_running": "no longer running",
     "finding_closed": "finding closed",
     "filtered": "filtered out",
+    "no_longer_monitored": "no longer monitored by Inspector (not a fix)",
 }
 
 
