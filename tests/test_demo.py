@@ -74,6 +74,17 @@ def test_the_demo_runs_every_step_and_prints_what_a_user_would_see() -> None:
     assert "kube-system/DaemonSet log-agent" in check and "CVE-2024-45337" in check
     assert "jobs/CronJob nightly-payouts" in check and "fetch-config" in check
     assert "2 clusters" in check
+    # Two running images Inspector no longer watches, each with what to do about it: the ledger service has
+    # run on one digest longer than the pull rescan duration (its finding is still shown, and will be closed
+    # with no fix), and the nightly export's repository in the data team's registry is scanned on push only.
+    words = " ".join(check[: check.index("9. From cron")].split())
+    assert "Not monitored 2" in words
+    assert "shop/ledger" in words and "CVE-2023-38545" in words
+    assert "Not monitored by Inspector: Inspector's rescan duration lapsed (last scanned " in words
+    assert "raise it (ecrwatch enable-scanning --pull-rescan-duration 180d) or use the LAST_IN_USE_AT" in words
+    assert "not_monitored: Inspector scan status SCAN_FREQUENCY_SCAN_ON_PUSH" in words
+    assert "To do: add the repository to the continuous rule: ecrwatch enable-scanning --region eu-west-1" in words
+    assert "--filter data/nightly-export" in words
     assert "--filter 'Shop/*'" in result.stderr  # the refused filter, named
     assert dict(os.environ) == before  # the environment is put back
 

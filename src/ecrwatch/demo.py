@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +199,78 @@ def seed_eks(ctx: DemoContext) -> None:
 
 SEEDS: list[Seed] = [seed_registry, seed_inspector, seed_ecs, seed_eks]
 
+EXPORT_REGION = "eu-west-1"  # the data team's registry, where their own scan-on-push rule applies
+
+
+def seed_monitoring_gaps(ctx: DemoContext) -> None:
+    """Two images Inspector does not watch any more, though they run: the ledger service, up for months on one
+    digest (longer than the pull rescan duration), and a nightly export task pulling from the data team's
+    registry in another region, whose repository is scanned on push only."""
+    ecr = ctx.client("ecr")
+    ecr.create_repository(repositoryName="shop/ledger")
+    ledger = push_image(ecr, "shop/ledger", "3.2.0")
+    export_ecr = boto3.client("ecr", region_name=EXPORT_REGION)
+    export_ecr.create_repository(repositoryName="data/nightly-export")
+    export = push_image(export_ecr, "data/nightly-export", "1.0.0")
+    ecs = ctx.sim.extension(EcsSim)
+    host = f"{ACCOUNT_ID}.dkr.ecr.{ctx.region}.amazonaws.com"
+    export_host = f"{ACCOUNT_ID}.dkr.ecr.{EXPORT_REGION}.amazonaws.com"
+    ecs.add_task(
+        ctx.region,
+        "shop-prod",
+        service="ledger",
+        containers=[EcsContainerSeed("ledger", f"{host}/shop/ledger:3.2.0", ledger)],
+    )
+    ecs.add_task(
+        ctx.region,
+        "shop-prod",
+        family="nightly-export",
+        containers=[EcsContainerSeed("export", f"{export_host}/data/nightly-export:1.0.0", export)],
+    )
+
+
+SEEDS.append(seed_monitoring_gaps)
+
+
+def inspector_stops_watching(ctx: DemoContext) -> None:
+    """The ledger's last scan was 100 days ago: its scan eligibility expired, and its finding, still open, will
+    be closed with no fix. The export image was scanned once, at push, and found clean then."""
+    inspector = ctx.sim.extension(Inspector2Sim)
+    ledger = tag_digest(ctx, "shop/ledger", "3.2.0")
+    now = datetime.now(UTC)
+    inspector.add_finding(
+        ctx.region,
+        repository="shop/ledger",
+        digest=ledger,
+        tags=("3.2.0",),
+        vulnerability_id="CVE-2023-38545",
+        severity="HIGH",
+        title="CVE-2023-38545 - curl",
+        packages=[Package("curl", "7.88.1-10", "7.88.1-10+deb12u4")],
+        epss=0.26,
+    )
+    inspector.set_coverage(
+        ctx.region,
+        repository="shop/ledger",
+        digest=ledger,
+        tags=("3.2.0",),
+        status_code="INACTIVE",
+        reason="SCAN_ELIGIBILITY_EXPIRED",
+        last_scanned_at=now - timedelta(days=100),
+    )
+    export_ecr = boto3.client("ecr", region_name=EXPORT_REGION)
+    images = export_ecr.batch_get_image(repositoryName="data/nightly-export", imageIds=[{"imageTag": "1.0.0"}])
+    inspector.set_coverage(
+        EXPORT_REGION,
+        repository="data/nightly-export",
+        digest=str(images["images"][0]["imageId"]["imageDigest"]),
+        tags=("1.0.0",),
+        status_code="ACTIVE",
+        reason="SCAN_FREQUENCY_SCAN_ON_PUSH",
+        scan_frequency="SCAN_ON_PUSH",
+        last_scanned_at=now - timedelta(days=40),
+    )
+
 
 def inspector_finds_vulnerabilities(ctx: DemoContext) -> None:
     """Findings on running images (the api's digest, both platforms of the web index) and on an image that
@@ -276,6 +349,7 @@ def inspector_finds_vulnerabilities(ctx: DemoContext) -> None:
             architecture=arch,
             fix_available="YES",
         )
+    inspector_stops_watching(ctx)
 
 
 def inspector_scans_the_registry(ctx: DemoContext) -> None:
