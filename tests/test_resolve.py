@@ -204,3 +204,13 @@ def test_an_index_is_asked_for_with_the_index_media_types(ecr: object, sim_aws: 
     assert (resolved.kind, resolved.digest) == ("index", pushed.digest)
     (call,) = sim_aws.calls.select("ecr", "BatchGetImage")
     assert OCI_INDEX in call.params["acceptedMediaTypes"]
+
+
+def test_a_registry_that_denies_is_asked_once_however_many_images_it_holds(sim_aws: SimAWS) -> None:
+    keys = [EcrImageKey("999999999999", REGION, "vendor/agent", "sha256:" + f"{i:064x}", None) for i in range(150)]
+    result = resolve_images(Aws(), keys, home_accounts=[ACCOUNT_ID])
+    assert {(r.kind, r.detail) for r in result.images.values()} == {
+        ("unknown", "registry 999999999999 (us-east-1) denied ecr:BatchGetImage on vendor/agent")
+    }
+    assert len(result.images) == 150 and result.errors == ()
+    assert sim_aws.calls.count("ecr", "BatchGetImage") == 1  # the second chunk would be denied the same way

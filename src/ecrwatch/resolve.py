@@ -179,14 +179,12 @@ def _resolve_repository(
                 )
         except AwsCallError as exc:
             images, error = _unresolvable(chunk, account, region, repository, exc, home_accounts)
-            result.update(images)
-            if error is not None and error not in errors:
-                errors.append(error)
             if error is None:  # no such repository, or a foreign registry that denies: the rest would be the same
-                rest = keys[start + BATCH_GET_IMAGE_LIMIT :]
-                detail = next(iter(images.values())).detail
-                result.update({k: ResolvedImage(k, images[chunk[0]].kind, k.digest, detail=detail) for k in rest})
+                result.update(_unresolvable(keys[start:], account, region, repository, exc, home_accounts)[0])
                 break
+            result.update(images)
+            if error not in errors:
+                errors.append(error)
             continue
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for image in response.get("images", []):
