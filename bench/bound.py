@@ -11,8 +11,9 @@ Calls (from the scenario's facts, not from what ecrwatch did):
 - Inspector: per region, ListFindings at least once per 10 running digests (the ecrImageHash filter takes
   10 values) and at least once per 25 findings on them: a page holds at most 25 findings (the model's
   FindingList maximum, whatever maxResults asks), so the count is max(ceil(D/10), ceil(F/25)), which no
-  grouping of digests into queries can beat. ListCoverage once per 10 scanned digests without a finding (a
-  page holds 200 records, more than 10 digests can have); none for the others.
+  grouping of digests into queries can beat. ListCoverage once per 10 running scanned digests, with findings
+  or without (the resourceId filter takes 10 values; a page holds 200 records, more than 10 digests can have):
+  findings alone cannot say whether Inspector still monitors an image.
 - Nothing else: the caller's account is in the ARNs ECS returns, so STS GetCallerIdentity is not counted;
   EKS tokens are presigned locally.
 
@@ -22,8 +23,8 @@ schedule of that work on that many parallel callers (CPU time is taken to be zer
 - an EKS cluster: ListClusters pages -> DescribeCluster -> the longest of its Kubernetes lists, page by page;
 - a scanned digest: the earliest a workload can reveal it (ECS ListClusters -> ListTasks -> DescribeTasks,
   or EKS ListClusters -> DescribeCluster -> a pods page) -> BatchGetImage where only ECR can name it (an
-  index's platform manifests, a tag) -> its own findings pages (ceil(f/25), at least one) -> ListCoverage
-  where it has none.
+  index's platform manifests, a tag) -> its own findings pages (ceil(f/25), at least one), with its
+  ListCoverage beside them (independent of the findings, so it lengthens the chain only where it is longer).
 """
 
 from __future__ import annotations
@@ -130,11 +131,11 @@ def lower_bound(facts: dict[str, Any], concurrency: int) -> Bound:
                 "inspector2:ListFindings",
                 max(-(-len(by_digest) // FILTER_VALUES), -(-sum(by_digest.values()) // FINDINGS_PAGE)),
             )
-            add("inspector2:ListCoverage", -(-sum(1 for n in by_digest.values() if n == 0) // FILTER_VALUES))
+            add("inspector2:ListCoverage", -(-len(by_digest) // FILTER_VALUES))
         resolved_first = set(facts["needs_resolution"].get(region, []))
         for digest, n in by_digest.items():
             chain = earliest + (AWS_LATENCY if digest in resolved_first else 0.0)
-            chain += pages(n, FINDINGS_PAGE) * LIST_FINDINGS_LATENCY + (AWS_LATENCY if n == 0 else 0.0)
+            chain += max(pages(n, FINDINGS_PAGE) * LIST_FINDINGS_LATENCY, AWS_LATENCY)
             chains.append(chain)
 
     work = sum(n * latency_of(op) for op, n in calls.items())
