@@ -95,7 +95,10 @@ INSPECTOR_FINDINGS = Statement(
     "ReadInspectorFindings",
     (
         Grant("inspector2:ListFindings", "the ACTIVE findings of the running digests"),
-        Grant("inspector2:ListCoverage", "tell scanned-and-clean from never scanned"),
+        Grant(
+            "inspector2:ListCoverage",
+            "scanned and clean or never scanned, and whether Inspector still monitors each running image",
+        ),
     ),
 )
 SCANNING_READ = Statement(
