@@ -272,14 +272,20 @@ def test_no_timestamp_text_makes_the_parser_fail(value: Any) -> None:
         max_leaves=12,
     )
 )
-def test_any_json_either_parses_or_is_an_event_error(value: Any) -> None:
+def test_whatever_the_details_hold_the_resource_id_names_the_image(value: Any) -> None:
+    """`details` is optional in the model and the resource id (required) names the same image: a finding is
+    never dropped, nor the event refused, for details it cannot use; the image comes from the id."""
     event = documented_event()
     event["detail"]["resources"][0]["details"] = value
-    try:
-        found = parse_event(json.loads(json.dumps(event)))
-    except EventError:
-        return
-    assert found.findings and found.findings[0].image.digest == DIGEST
+    (finding,) = parse_event(json.loads(json.dumps(event))).findings
+    assert finding.image == ScannedImage("123456789012", "eu-central-1", "inspector2", DIGEST)
+
+
+def test_details_that_name_a_malformed_digest_are_refused_naming_it() -> None:
+    event = documented_event()
+    event["detail"]["resources"][0]["details"] = {"awsEcrContainerImage": {"imageHash": "sha256:xyz"}}
+    with pytest.raises(EventError, match="imageHash 'sha256:xyz' is not a sha256 digest"):
+        parse_event(event)
 
 
 # --- narrowing a run to the event's images ------------------------------------------------------------------

@@ -20,24 +20,29 @@ READ = re.compile(r"^(List|Describe|Get|BatchGet)[A-Z]\w*$")
 
 
 @pytest.mark.parametrize(
-    "options",
+    ("options", "exit_code"),
     [
-        (),
-        ("--ecs-cluster", "prod", "--ecs-cluster", "edge", "--eks-cluster", "shop"),
-        ("--min-severity", "HIGH", "--fixable-only", "--fail-on", "LOW"),
-        ("--format", "table"),
-        ("--format", "csv", "--workers", "1"),
+        ((), 0),
+        (("--ecs-cluster", "prod", "--ecs-cluster", "edge", "--eks-cluster", "shop"), 0),
+        # The account runs CRITICAL and HIGH findings with a fix: --fail-on LOW fails the run.
+        (("--min-severity", "HIGH", "--fixable-only", "--fail-on", "LOW"), 1),
+        (("--format", "table"), 0),
+        (("--format", "csv", "--workers", "1"), 0),
     ],
     ids=["everything", "named-clusters", "filters", "table", "csv"],
 )
 def test_check_calls_nothing_but_reads(
-    sim_aws: SimAWS, sim_eks_cluster: Callable[..., SimKube], tmp_path: Path, options: tuple[str, ...]
+    sim_aws: SimAWS,
+    sim_eks_cluster: Callable[..., SimKube],
+    tmp_path: Path,
+    options: tuple[str, ...],
+    exit_code: int,
 ) -> None:
     account = seed_account(sim_aws)
     kube = add_eks_cluster(sim_eks_cluster, account)
     sim_aws.calls.clear()
     result = check(*options, "--output", str(tmp_path / "report"))
-    assert result.exit_code in (0, 1), result.output
+    assert result.exit_code == exit_code, result.output
     operations = sim_aws.calls.by_operation()
     writes = sorted(op for op in operations if not READ.match(op.split(":", 1)[1]))
     assert writes == []

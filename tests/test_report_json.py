@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from conftest import REPORT_VALIDATOR, SCHEMA
-from ecrwatch.models import Exposure, Filters, Summary
+from ecrwatch.models import Exposure, Filters, ScanStatus, Summary
 from ecrwatch.report import json as json_report
 from ecrwatch.report.json import exposure_to_dict, iter_json, render_json, report_to_dict, workload_to_dict
 from factories import (
@@ -196,16 +196,34 @@ def test_text_is_stable_indented_ascii_with_a_trailing_newline() -> None:
     entry = image_entry(API_AMD64, [matched(ECS_SERVICE, "digest")], [f])
     report = make_report(images=[(entry, [f])])
     text = render_json(report)
-    assert text == render_json(report)
+    # One fixed key order, the schema's (so two runs over the same data give the same bytes).
+    assert list(json.loads(text)) == [
+        "schema_version",
+        "generated_at",
+        "tool_version",
+        "scope",
+        "summary",
+        "images",
+        "exposures",
+        "unscanned",
+        "errors",
+    ]
     assert text.endswith("}\n") and not text.endswith("\n\n")
     assert text.splitlines()[1] == '  "schema_version": "1",'
     assert text.isascii()
     assert json.loads(text)["exposures"][0]["title"] == "déjà vu — ünïcode"
 
 
-def test_report_to_dict_matches_the_rendered_text() -> None:
+def test_the_text_carries_the_reports_exposures_unscanned_images_and_errors() -> None:
     report = sample_report()
-    assert json.loads(render_json(report)) == report_to_dict(report)
+    data = json.loads(render_json(report))
+    assert [(e["vulnerability_id"], e["image"]["digest"]) for e in data["exposures"]] == [
+        (e.finding.vulnerability_id, e.finding.image.digest) for e in report.exposures
+    ]
+    assert [(u["reason"], u["image"]["reference"]) for u in data["unscanned"]] == [
+        (u.reason, u.image.reference) for u in report.unscanned
+    ]
+    assert [(e["source"], e["code"]) for e in data["errors"]] == [(e.source, e.code) for e in report.errors]
 
 
 @pytest.mark.parametrize(
@@ -268,3 +286,22 @@ def test_an_exposure_object_validates_on_its_own() -> None:
         exposure_to_dict(exposure)
     )
     assert exposure_to_dict(exposure)["image"]["digest"] == API_ENTRY.image.digest
+
+
+def test_an_images_scan_status_and_the_not_monitored_count_are_written_as_the_schema_says() -> None:
+    f = finding("CVE-2024-9999", "HIGH", API_AMD64)
+    lapsed = ScanStatus("INACTIVE", "SCAN_ELIGIBILITY_EXPIRED", "2026-01-02T03:04:05Z", False)
+    entry = dataclasses.replace(image_entry(API_AMD64, [matched(ECS_SERVICE, "digest")], [f]), scan_status=lapsed)
+    report = make_report(images=[(entry, [f])])
+    report = dataclasses.replace(report, summary=dataclasses.replace(report.summary, not_monitored_running_images=1))
+    data = _rendered(report)
+    VALIDATOR.validate(data)
+    assert data["images"][0]["scan_status"] == {
+        "status": "INACTIVE",
+        "reason": "SCAN_ELIGIBILITY_EXPIRED",
+        "last_scanned_at": "2026-01-02T03:04:05Z",
+        "monitored": False,
+    }
+    assert data["summary"]["not_monitored_running_images"] == 1
+    unread = _rendered(make_report(images=[(image_entry(API_AMD64, [matched(ECS_SERVICE, "digest")], [f]), [f])]))
+    assert unread["images"][0]["scan_status"] is None  # coverage not read: no verdict, not a guess
