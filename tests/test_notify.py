@@ -147,6 +147,18 @@ def test_the_text_lists_five_and_counts_the_rest_and_marks_new_ones_when_some_ar
     assert summary_text(all_new).startswith("ecrwatch: 8 new exposures") and "(new)" not in summary_text(all_new)
 
 
+def test_the_text_says_how_many_running_images_inspector_no_longer_rescans() -> None:
+    report = sample_report()
+    assert "Not monitored" not in summary_text(report)
+    lapsed = replace(report, summary=replace(report.summary, not_monitored_running_images=2))
+    lines = summary_text(lapsed).splitlines()
+    assert (
+        "Not monitored: Inspector no longer rescans 2 running images: new vulnerabilities in them go unreported "
+        "(see scan_status and unscanned in the report)"
+    ) in lines
+    assert lines[-1].startswith("Incomplete:")  # what could not be read stays last
+
+
 def _check_parts(report: Report, parts: list[dict[str, Any]], limit: int) -> None:
     total = len(parts)
     assert [p["part"] for p in parts] == [f"{i}/{total}" for i in range(1, total + 1)]

@@ -187,6 +187,12 @@ def summary_text(report: Report) -> str:
             lines.append(f"... and {count - TOP_EXPOSURES} more")
     else:
         lines.append("ecrwatch: no exposure to report")
+    lapsed = report.summary.not_monitored_running_images
+    if lapsed:
+        lines.append(
+            f"Not monitored: Inspector no longer rescans {lapsed} running image{'s' if lapsed != 1 else ''}: "
+            "new vulnerabilities in them go unreported (see scan_status and unscanned in the report)"
+        )
     if report.errors:
         shown = "; ".join(f"{e.source} ({e.code})" if e.code else e.source for e in report.errors[:3])
         more = f" and {len(report.errors) - 3} more" if len(report.errors) > 3 else ""
