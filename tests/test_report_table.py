@@ -9,7 +9,7 @@ import re
 import pytest
 from rich.console import Console
 
-from ecrwatch.models import Filters, Owner, Report, SourceError
+from ecrwatch.models import Filters, Owner, Report, ScanStatus, SourceError
 from ecrwatch.report.table import render_table, short_digest
 from factories import (
     API_AMD64,
@@ -221,3 +221,39 @@ def test_every_cluster_and_error_source_is_named(width: int) -> None:
     assert "eks payments" in text
     for error in ERRORS:
         assert error.source in text
+
+
+# What a person must read beside an image whose findings Inspector no longer updates, by Inspector's reason
+# (its API reference's words, and DESIGN.md's advice for the two a user can fix with ecrwatch).
+LAPSED_SAYINGS = [
+    ("INACTIVE", "SCAN_ELIGIBILITY_EXPIRED", "its findings will be closed with no fix", "--pull-rescan-duration"),
+    ("INACTIVE", "IMAGE_ARCHIVED", "archived in ECR", "close its findings with no fix"),
+    ("ACTIVE", "SCAN_FREQUENCY_SCAN_ON_PUSH", "scanned once at push", "enable-scanning --region us-east-1 --filter"),
+    ("INACTIVE", "PENDING_DISABLE", "being turned off", "its findings will be deleted"),
+    ("INACTIVE", "RESOURCE_TERMINATED", "deleted from ECR while it still runs", "lifecycle policy"),
+    ("INACTIVE", "SCAN_FREQUENCY_MANUAL", "not scanned by Inspector", "enable-scanning --region us-east-1 --filter"),
+    ("INACTIVE", "SOME_FUTURE_REASON", "Inspector scan status SOME_FUTURE_REASON (INACTIVE)", "does not monitor"),
+    ("UNKNOWN", None, "carries no scan status", "unknown"),
+]
+
+
+@pytest.mark.parametrize(("code", "reason", "says", "advises"), LAPSED_SAYINGS)
+def test_an_image_inspector_no_longer_monitors_says_so_beside_it(
+    code: str, reason: str | None, says: str, advises: str
+) -> None:
+    f = finding("CVE-2024-1234", "HIGH", API_AMD64)
+    status = ScanStatus(code, reason, "2026-02-03T04:05:06.789Z", False)
+    entry = dataclasses.replace(image_entry(API_AMD64, [matched(ECS_SERVICE, "digest")], [f]), scan_status=status)
+    _, text = _render(make_report(images=[(entry, [f])]), width=400)
+    (line,) = [line for line in text.splitlines() if line.startswith("Not monitored by Inspector: ")]
+    assert says in line and advises in line
+    if reason is not None and reason != "SOME_FUTURE_REASON":
+        assert "(last scanned 2026-02-03)" in line  # the day, not the microseconds
+
+
+def test_a_monitored_image_or_one_whose_coverage_was_not_read_says_nothing_of_the_kind() -> None:
+    f = finding("CVE-2024-1234", "HIGH", API_AMD64)
+    for status in (ScanStatus("ACTIVE", "SUCCESSFUL", "2026-02-03T04:05:06Z", True), None):
+        entry = dataclasses.replace(image_entry(API_AMD64, [matched(ECS_SERVICE, "digest")], [f]), scan_status=status)
+        _, text = _render(make_report(images=[(entry, [f])]), width=400)
+        assert "Not monitored" not in text
