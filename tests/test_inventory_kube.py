@@ -212,7 +212,12 @@ def test_each_owner_chain_is_resolved_with_one_list_per_kind(sim_kube: SimKube) 
         "gone-rs-x1": Owner("ReplicaSet", "deleted-meanwhile"),
     }
     # One list of ReplicaSets, one of Jobs, one of pods; never a GET of a single object.
-    assert [r.path for r in sim_kube.requests] == ["/apis/apps/v1/replicasets", "/apis/batch/v1/jobs", "/api/v1/pods"]
+    assert [r.path for r in sim_kube.requests] == [
+        "/apis/apps/v1/replicasets",
+        "/apis/batch/v1/jobs",
+        "/api/v1/nodes",
+        "/api/v1/pods",
+    ]
 
 
 # --- paging -------------------------------------------------------------------------------------------
@@ -291,7 +296,9 @@ def test_a_forbidden_listing_is_a_403_naming_the_user(sim_kube: SimKube, tmp_pat
     )
     inventory = read_cluster(config_target, timeouts=FAST)
     codes = [(e.code, "as alice" in e.message, "HINT-403" in e.message) for e in inventory.errors]
-    assert codes == [("403", True, True)] * 3  # replicasets, jobs, pods: each refused, each said
+    # replicasets, jobs, nodes, pods: each refused, each said; nodes with their own hint (a cluster-wide grant)
+    assert codes == [("403", True, True), ("403", True, True), ("403", True, False), ("403", True, True)]
+    assert "grant get/list on nodes" in inventory.errors[2].message
     assert not inventory.clusters[0].ok
 
 
@@ -329,6 +336,58 @@ def test_owner_lists_that_fail_leave_owners_at_the_replicaset(sim_kube: SimKube)
     assert workload.pod == pod and workload.owner is not None and workload.owner.kind == "ReplicaSet"
     assert [e.code for e in inventory.errors] == ["500"]
     assert not inventory.clusters[0].ok  # owners are incomplete: the run says so
+
+
+# --- the architecture each pod runs on -----------------------------------------------------------------
+
+GRAVITON = "ip-10-0-2-20.us-west-2.compute.internal"
+INTEL = "ip-10-0-3-30.us-west-2.compute.internal"
+
+
+def test_each_pod_runs_on_the_architecture_its_node_is_labelled_with(sim_kube: SimKube) -> None:
+    sim_kube.add_node(GRAVITON, architecture="arm64")
+    sim_kube.add_node(INTEL, architecture="amd64")
+    app = [KubeContainerSeed("app", f"{REPO}:1.4", image_id=f"{REPO}@{D1}")]
+    sim_kube.run_deployment("shop", "arm", app, replicas=2, node_name=GRAVITON)
+    sim_kube.run_deployment("shop", "intel", app, replicas=1, node_name=INTEL)
+    sim_kube.add_pod("shop", "elsewhere", containers=app, node_name="ip-10-0-9-99.us-west-2.compute.internal")
+    sim_kube.add_pod("shop", "unscheduled", containers=app, node_name=None, phase="Pending")
+    inventory = read(sim_kube)
+    assert inventory.errors == () and inventory.clusters[0].ok
+    by_owner = sorted(((w.owner.name if w.owner else w.pod), w.architecture) for w in inventory.workloads)
+    assert by_owner == [
+        ("arm", "arm64"),
+        ("arm", "arm64"),
+        ("elsewhere", None),  # a node the list did not have (gone, or added since): unknown, not guessed
+        ("intel", "amd64"),
+        ("unscheduled", None),
+    ]
+    assert sim_kube.request_count("/api/v1/nodes") == 1  # one list per cluster, never a GET per node
+
+
+def test_nodes_are_listed_in_pages_of_500(sim_kube: SimKube) -> None:
+    for index in range(501):
+        sim_kube.add_node(f"ip-10-1-{index // 250}-{index % 250}.us-west-2.compute.internal", architecture="arm64")
+    last = "ip-10-1-2-0.us-west-2.compute.internal"
+    sim_kube.add_pod("shop", "web", containers=[KubeContainerSeed("app", f"{REPO}:1.4")], node_name=last)
+    [workload] = read(sim_kube).workloads
+    assert sim_kube.limits("/api/v1/nodes") == [500, 500]
+    assert workload.architecture == "arm64"  # its node is on the second page
+
+
+def test_nodes_rbac_does_not_grant_are_an_error_and_the_pods_are_kept_on_an_unknown_architecture(
+    sim_kube: SimKube,
+) -> None:
+    sim_kube.add_node(GRAVITON, architecture="arm64")
+    sim_kube.run_deployment("shop", "web", [KubeContainerSeed("app", f"{REPO}:1.4")], replicas=2, node_name=GRAVITON)
+    sim_kube.denied.add("nodes")
+    inventory = read(sim_kube)
+    assert [(w.owner.name if w.owner else None, w.architecture) for w in inventory.workloads] == [("web", None)] * 2
+    [error] = inventory.errors
+    assert (error.source, error.code) == ("kube-context:sim", "403")
+    assert "does not allow listing nodes" in error.message
+    assert "`ecrwatch iam-policy --kubernetes`" in error.message and "architectures are unknown" in error.message
+    assert not inventory.clusters[0].ok  # a grant the printed ClusterRole has is missing: the run says so
 
 
 # --- kubeconfig contexts ------------------------------------------------------------------------------

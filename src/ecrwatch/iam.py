@@ -166,10 +166,11 @@ POLICIES: Mapping[str, tuple[Statement, ...]] = {
     "status": (SCANNING_READ, STATUS_COVERAGE),
 }
 
-# What ecrwatch reads from a Kubernetes API: pods cluster-wide, and the owners it follows
-# (ReplicaSet -> Deployment, Job -> CronJob) with list calls.
+# What ecrwatch reads from a Kubernetes API: pods cluster-wide, the nodes they run on (for each pod's CPU
+# architecture), and the owners it follows (ReplicaSet -> Deployment, Job -> CronJob) with list calls.
 KUBERNETES_RULES = (
     KubernetesRule("", ("pods",)),
+    KubernetesRule("", ("nodes",)),
     KubernetesRule("apps", ("replicasets",)),
     KubernetesRule("batch", ("jobs",)),
 )
@@ -336,10 +337,14 @@ def render_kubernetes(partition: str = "aws") -> str:
     """The ClusterRole and its binding (for `kubectl apply -f -`), preceded by how an EKS cluster grants
     access to the IAM role ecrwatch runs as."""
     header = [
-        "# Read-only access for ecrwatch: pods, replicasets and jobs, get and list, cluster-wide.",
+        "# Read-only access for ecrwatch: pods, nodes, replicasets and jobs, get and list, cluster-wide.",
         "#",
-        f"# EKS, with access entries: the AWS-managed {EKS_VIEW_POLICY} (read-only, no Secrets) covers it:",
+        f"# EKS, with access entries: the AWS-managed {EKS_VIEW_POLICY} (read-only, no Secrets) covers pods,",
+        "# replicasets and jobs:",
         *(f"#   {line}" for line in eks_access_commands(partition)),
+        "# Nodes are cluster-scoped: where that policy does not grant them, give the access entry the group below",
+        f"# too (--kubernetes-groups {KUBERNETES_GROUP}); without nodes each pod's CPU architecture is unknown, and",
+        "# every platform image of a multi-arch image is charged to it (check reports the missing grant).",
         f"# Or, narrower: an access entry with --kubernetes-groups {KUBERNETES_GROUP} and no access policy,",
         "# plus the ClusterRole and ClusterRoleBinding below.",
         "#",

@@ -317,10 +317,12 @@ def test_every_list_kind_deserialises_strictly_from_the_raw_json(kube: SimKube, 
     kube.run_cronjob("batch", "nightly", [web()], init_containers=[web()])
     kube.run_daemonset("kube-system", "agent", [web()])
     kube.run_statefulset("db", "pg", [web()])
+    kube.add_node("ip-10-0-2-9.us-west-2.compute.internal", architecture="arm64")
     client = api_client(kube, tmp_path)
     lists = {
         "V1PodList": "/api/v1/pods",
         "V1NamespaceList": "/api/v1/namespaces",
+        "V1NodeList": "/api/v1/nodes",
         "V1ReplicaSetList": "/apis/apps/v1/replicasets",
         "V1DeploymentList": "/apis/apps/v1/deployments",
         "V1DaemonSetList": "/apis/apps/v1/daemonsets",
@@ -418,6 +420,51 @@ def test_forbid_answers_403_naming_the_resource_but_version_stays_public(kube: S
     assert 'cannot list resource "replicasets" in API group "apps" in the namespace "shop"' in status["message"]
     assert kubernetes.client.VersionApi(client).get_code().git_version == "v1.31.4"
     assert kubernetes.client.AppsV1Api(client).get_api_resources().group_version == "apps/v1"  # system:discovery
+
+
+def test_nodes_are_listed_in_pages_with_the_labels_their_kubelet_sets(kube: SimKube, tmp_path: Path) -> None:
+    names = {f"ip-10-0-{i}-{i + 10}.us-west-2.compute.internal": "arm64" if i % 2 else "amd64" for i in range(5)}
+    for name, architecture in names.items():
+        kube.add_node(name, architecture=architecture)
+    core = kubernetes.client.CoreV1Api(api_client(kube, tmp_path))
+    seen: dict[str, str] = {}
+    token: str | None = None
+    pages = 0
+    while True:
+        page = core.list_node(limit=2, _continue=token)
+        pages += 1
+        assert len(page.items) <= 2
+        for node in page.items:
+            assert node.metadata.name not in seen
+            assert node.status.node_info.architecture == node.metadata.labels["kubernetes.io/arch"]
+            assert node.metadata.labels["kubernetes.io/os"] == "linux"
+            assert node.metadata.labels["kubernetes.io/hostname"] == node.metadata.name
+            seen[node.metadata.name] = node.metadata.labels["kubernetes.io/arch"]
+        token = page.metadata._continue
+        if not token:
+            break
+    assert (seen, pages) == (names, 3)
+    assert kube.limits("/api/v1/nodes") == [2, 2, 2]
+    one = core.read_node("ip-10-0-1-11.us-west-2.compute.internal")
+    assert one.status.node_info.architecture == "arm64"
+    assert [a.address for a in one.status.addresses if a.type == "InternalIP"] == ["10.0.1.11"]
+    assert {c.type: c.status for c in one.status.conditions}["Ready"] == "True"
+
+
+def test_a_resource_rbac_does_not_grant_is_refused_alone(kube: SimKube, tmp_path: Path) -> None:
+    kube.add_node("ip-10-0-1-17.us-west-2.compute.internal")
+    kube.add_pod("shop", "web-1", containers=[web()])
+    kube.denied.add("nodes")
+    core = kubernetes.client.CoreV1Api(api_client(kube, tmp_path))
+    with pytest.raises(ApiException) as caught:
+        core.list_node()
+    assert caught.value.status == 403
+    status = status_of(caught.value)
+    assert status["reason"] == "Forbidden" and status["details"] == {"kind": "nodes"}
+    assert 'User "sim-admin" cannot list resource "nodes" in API group "" at the cluster scope' in status["message"]
+    assert [p.metadata.name for p in core.list_pod_for_all_namespaces().items] == ["web-1"]  # pods still granted
+    kube.reset()
+    assert kube.denied == set()
 
 
 def test_a_client_with_the_wrong_ca_refuses_the_server(kube: SimKube, tmp_path: Path) -> None:

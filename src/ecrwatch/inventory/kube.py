@@ -1,7 +1,8 @@
 """Running containers of one Kubernetes cluster, read through the official `kubernetes` client.
 
 Per cluster: one paged list of ReplicaSets and one of Jobs (all namespaces) to resolve owners
-(ReplicaSet -> Deployment, Job -> CronJob), then one paged list of the pods that are not finished
+(ReplicaSet -> Deployment, Job -> CronJob), one of the nodes for the CPU architecture each pod runs on (the
+node's `kubernetes.io/arch` label), then one paged list of the pods that are not finished
 (`fieldSelector status.phase!=Succeeded,status.phase!=Failed`, checked again here). Every container, init
 container (a `sidecar` when its restartPolicy is Always) and ephemeral container becomes a Workload; its
 `running_digest` is the manifest digest in the matching status's `imageID`, else the digest in the spec's
@@ -56,6 +57,14 @@ _CONTAINER_GROUPS: tuple[tuple[str, str, ContainerType], ...] = (
 )
 # Controllers whose own controller is looked up in the lists read first: (kind, API group).
 _RESOLVED_KINDS = frozenset({("ReplicaSet", "apps"), ("Job", "batch")})
+# The label the kubelet sets on its node to the node's CPU architecture, as Go names it (amd64, arm64): the
+# name an image index gives its platform images.
+ARCH_LABEL = "kubernetes.io/arch"
+NODES_FORBIDDEN_HINT = (
+    "grant get/list on nodes (cluster-scoped) to ecrwatch's user or group: the ClusterRole `ecrwatch iam-policy "
+    "--kubernetes` prints has it. Until then the pods' architectures are unknown and each is charged with every "
+    "platform image of a multi-arch image"
+)
 # Connection attempts are retried, reads once (an idempotent GET on a stale pooled connection), TLS failures
 # and statuses never here; the client's client-go mode honours Retry-After on 429 and 5xx, up to `total`.
 _RETRIES = Retry(total=3, connect=2, read=1, status=0, redirect=0, other=0)
@@ -169,6 +178,29 @@ class OwnerIndex:
         return self.owner(kind, name)
 
 
+class NodeArchitectures:
+    """Each node's CPU architecture, from the node list's pages: the architecture its pods run on."""
+
+    def __init__(self) -> None:
+        self._by_node: dict[str, str] = {}
+
+    def add(self, items: Iterable[Mapping[str, Any]]) -> None:
+        for item in items:
+            metadata = item.get("metadata") or {}
+            name, labels = metadata.get("name"), metadata.get("labels") or {}
+            architecture = labels.get(ARCH_LABEL) if isinstance(labels, dict) else None
+            if isinstance(name, str) and isinstance(architecture, str) and architecture:
+                self._by_node[name] = sys.intern(architecture)
+
+    def forget(self) -> None:
+        self._by_node.clear()
+
+    def of(self, node: object) -> str | None:
+        """The architecture of the node a pod names in `spec.nodeName`; None for an unscheduled pod, or a node
+        the list did not have (or could not be read)."""
+        return self._by_node.get(node) if isinstance(node, str) else None
+
+
 # --- pods -> workloads (pure) -------------------------------------------------------------------------
 
 
@@ -210,16 +242,22 @@ def is_running(pod: Mapping[str, Any]) -> bool:
 
 
 def pod_workloads(
-    pod: Mapping[str, Any], cluster: ClusterInfo, owners: OwnerIndex, cache: ImageCache
+    pod: Mapping[str, Any],
+    cluster: ClusterInfo,
+    owners: OwnerIndex,
+    cache: ImageCache,
+    nodes: NodeArchitectures | None = None,
 ) -> tuple[list[Workload], list[SourceError]]:
-    """One Workload per container of every type; a container whose image cannot be parsed is an error
-    (it runs, but nothing can be said about it), never silently dropped."""
+    """One Workload per container of every type, on the architecture of the pod's node where `nodes` knows
+    it; a container whose image cannot be parsed is an error (it runs, but nothing can be said about it),
+    never silently dropped."""
     metadata = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
     status = pod.get("status") or {}
     namespace = sys.intern(str(metadata.get("namespace") or ""))
     name = str(metadata.get("name") or "")
     owner = owners.top(namespace, controller_ref(metadata))
+    architecture = nodes.of(spec.get("nodeName")) if nodes is not None else None
     workloads: list[Workload] = []
     errors: list[SourceError] = []
     for spec_key, status_key, group_type in _CONTAINER_GROUPS:
@@ -262,6 +300,7 @@ def pod_workloads(
                     namespace=namespace,
                     pod=name,
                     owner=owner,
+                    architecture=architecture,
                 )
             )
     return workloads, errors
@@ -425,6 +464,9 @@ class _Reader:
             return self._failure("401", message, hints.unauthorized, True)
         if status == 403:
             who = f" as {user}" if user else ""
+            if what == "nodes":  # cluster-scoped, and asked for another reason than the rest
+                message = f"{server} does not allow listing nodes{who} (403 {reason})"
+                return self._failure("403", message, NODES_FORBIDDEN_HINT, False)
             message = f"{server} does not allow listing {what} in all namespaces{who} (403 {reason})"
             return self._failure("403", message, hints.forbidden, False)
         if status == 410:
@@ -484,12 +526,13 @@ def read_cluster(
     errors: list[SourceError] = []
     failures: list[SourceError] = []
     owners = OwnerIndex()
+    nodes = NodeArchitectures()
     cache = ImageCache()
 
     def add_pods(items: list[dict[str, Any]]) -> None:
         for pod in items:
             if is_running(pod):
-                found, bad = pod_workloads(pod, info, owners, cache)
+                found, bad = pod_workloads(pod, info, owners, cache, nodes)
                 workloads.extend(found)
                 errors.extend(bad)
 
@@ -510,6 +553,16 @@ def read_cluster(
                 failures.append(failure.error)
                 if failure.fatal:
                     raise
+        try:
+            reader.read_list(reader.core.list_node, "nodes", nodes.add, nodes.forget)
+        except _ListFailed as failure:
+            # Without nodes pods are still read, on an unknown architecture: every platform image of an index
+            # applies to them. An error all the same: the ClusterRole ecrwatch prints grants nodes, and a
+            # permission that is missing must be seen, not only make the report say more than is true.
+            log.warning("%s: nodes could not be listed; the pods' architectures are unknown", info.source)
+            failures.append(failure.error)
+            if failure.fatal:
+                raise
         reader.read_list(
             reader.core.list_pod_for_all_namespaces, "pods", add_pods, restart_pods, field_selector=RUNNING_PODS
         )

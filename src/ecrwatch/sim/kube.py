@@ -4,7 +4,7 @@
 JSON that the official `kubernetes` client and `kubectl` read as they would a real cluster's:
 
 - `/version`, discovery (`/api`, `/apis`, `/api/v1`, `/apis/{apps,batch}/v1`);
-- lists, cluster-wide and namespaced, and GETs of single objects, for pods, namespaces, replicasets,
+- lists, cluster-wide and namespaced, and GETs of single objects, for pods, namespaces, nodes, replicasets,
   deployments, daemonsets, statefulsets, jobs and cronjobs, with `limit` / `continue`
   (`metadata.continue`, `metadata.resourceVersion`, `remainingItemCount`), `fieldSelector` and
   `labelSelector` (a selector the API server would refuse gets 400, never silence), 410 Expired for a
@@ -13,9 +13,9 @@ JSON that the official `kubernetes` client and `kubectl` read as they would a re
   STS URL signs `x-k8s-aws-id: <cluster name>`) or by a TLS client certificate from the CA; 401/403 as
   `Status` objects.
 
-Tests seed it (`add_pod`, `run_deployment`, ...), switch behaviour (`forbid`, `latency`, `fail`, `stall`,
-`expire_next_continues`, `clock`) and read its request log (`requests`, `request_count`, `limits`), which
-records how each caller authenticated but never a credential.
+Tests seed it (`add_pod`, `add_node`, `run_deployment`, ...), switch behaviour (`forbid`, `denied`, `latency`,
+`fail`, `stall`, `expire_next_continues`, `clock`) and read its request log (`requests`, `request_count`,
+`limits`), which records how each caller authenticated but never a credential.
 
     with SimKube() as kube:
         kube.run_deployment("shop", "web", [KubeContainerSeed("app", IMAGE, image_id=f"{REPO}@{DIGEST}")])
@@ -48,6 +48,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ecrwatch.sim.certs import CertificateAuthority, IssuedCert
 from ecrwatch.sim.kube_auth import TOKEN_PREFIX, TokenRejected, verify_eks_token
+from ecrwatch.sim.kube_nodes import build_node
 from ecrwatch.sim.kube_objects import (
     DEFAULT_NODE,
     JsonDict,
@@ -327,6 +328,8 @@ class SimKube:
         self.git_version = git_version or ("v1.31.4-eks-2d5f260" if eks_cluster_name else "v1.31.4")
         # Switches tests flip at any time.
         self.forbid = False  # 403 for every resource request of an authenticated caller
+        # Resources (plural names: "nodes") the caller's RBAC does not grant: 403 for those alone.
+        self.denied: set[str] = set()
         self.latency = 0.0  # seconds added to every request
         self.store = KubeStore(lambda: self.clock())
         self._faults: list[_Fault] = []
@@ -379,6 +382,7 @@ class SimKube:
         self.clear_faults()
         self.clear_requests()
         self.forbid = False
+        self.denied.clear()
         self.latency = 0.0
         self.clock = self._initial_clock
 
@@ -495,6 +499,27 @@ class SimKube:
         )
         return self.store.put(resource_type("Pod"), pod)
 
+    def add_node(
+        self,
+        name: str,
+        *,
+        architecture: str = "amd64",
+        operating_system: str = "linux",
+        labels: Mapping[str, str] | None = None,
+        created: datetime.datetime | None = None,
+    ) -> JsonDict:
+        """Register a Ready node labelled `kubernetes.io/arch=ARCHITECTURE` (as its kubelet would); pods name
+        it in `node_name`."""
+        node = build_node(
+            name,
+            architecture=architecture,
+            operating_system=operating_system,
+            labels=labels,
+            created=created or self._created(),
+            kubelet_version=self.git_version,
+        )
+        return self.store.put(resource_type("Node"), node)
+
     def _add_workload(
         self,
         kind: str,
@@ -599,8 +624,10 @@ class SimKube:
         init_containers: Sequence[KubeContainerSeed] = (),
         phase: PodPhase = "Running",
         created: datetime.datetime | None = None,
+        node_name: str = DEFAULT_NODE,
     ) -> list[str]:
-        """A Deployment, its ReplicaSet `NAME-<hash>` and `replicas` pods `NAME-<hash>-<suffix>`. Returns pod names."""
+        """A Deployment, its ReplicaSet `NAME-<hash>` and `replicas` pods `NAME-<hash>-<suffix>`, scheduled on
+        `node_name`. Returns pod names."""
         template_hash = name_suffix(f"{namespace}/{name}", 10)
         labels = {"app": name, "pod-template-hash": template_hash}
         self.add_deployment(namespace, name, containers=containers, replicas=replicas, labels={"app": name})
@@ -617,6 +644,7 @@ class SimKube:
             labels,
             phase,
             created,
+            node_name=node_name,
         )
 
     def run_daemonset(
@@ -695,6 +723,7 @@ class SimKube:
         phase: PodPhase,
         created: datetime.datetime | None = None,
         restart_policy: str = "Always",
+        node_name: str = DEFAULT_NODE,
     ) -> list[str]:
         created = created or self._created()
         for pod in names:
@@ -708,6 +737,7 @@ class SimKube:
                 phase=phase,
                 created=created,
                 restart_policy=restart_policy,
+                node_name=node_name,
             )
         return list(names)
 
@@ -826,8 +856,7 @@ class SimKube:
             response = _Response.error(
                 ApiError(405, "MethodNotAllowed", "the simulated API server only serves GET requests")
             )
-        elif self.forbid and path not in _PUBLIC_PATHS and self._discovery(path) is None:
-            # Discovery stays open to every authenticated user (system:discovery), as on a real cluster.
+        elif self._refused(path):
             response = _Response.error(self._forbidden(path, auth.user))
         else:
             fault = self._take_fault(path)
@@ -917,6 +946,16 @@ class SimKube:
         if credential in self.tokens:
             return _Auth("token", "sim-admin")
         return _Auth("token", None, "unknown-token")
+
+    def _refused(self, path: str) -> bool:
+        """Whether RBAC refuses the path: everything under `forbid`, the `denied` resources otherwise. Discovery
+        stays open to every authenticated user (system:discovery), as on a real cluster."""
+        if path in _PUBLIC_PATHS or self._discovery(path) is not None:
+            return False
+        if self.forbid:
+            return True
+        target = self._parse_resource_path(path)
+        return target is not None and target[0].plural in self.denied
 
     def _forbidden(self, path: str, user: str | None) -> ApiError:
         target = self._parse_resource_path(path)

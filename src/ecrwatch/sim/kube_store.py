@@ -87,6 +87,7 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         ),
     ),
     ResourceType("Namespace", "namespaces", "namespace", "", "v1", False, ("ns",), ("status.phase",)),
+    ResourceType("Node", "nodes", "node", "", "v1", False, ("no",), ("spec.unschedulable",)),
     ResourceType("ReplicaSet", "replicasets", "replicaset", "apps", "v1", True, ("rs",), ("status.replicas",)),
     ResourceType("Deployment", "deployments", "deployment", "apps", "v1", True, ("deploy",)),
     ResourceType("DaemonSet", "daemonsets", "daemonset", "apps", "v1", True, ("ds",)),
