@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from ecrwatch.errors import UsageError
 from ecrwatch.models import Report, SourceError
 from ecrwatch.notify import (
+    SNS_MESSAGE_LIMIT,
     Notifications,
     SnsTopic,
     Webhook,
@@ -201,6 +202,45 @@ def test_many_exposures_and_workloads_split_into_self_contained_parts() -> None:
 def test_any_report_splits_within_the_limit(images: int, exposures: int, workloads: int, kib: int) -> None:
     report = report_with(images, exposures, workloads, title=200)
     _check_parts(report, payload_parts(report, "s", kib * 1024), kib * 1024)
+
+
+def _workloads_beside_exposures(parts: list[dict[str, Any]]) -> list[tuple[int, set[str]]]:
+    """For each part, per image it reports an exposure of: (its exposures there, the services it names)."""
+    found = []
+    for p in parts:
+        entries = {e["image"]["digest"]: e for e in p["images"]}
+        for image_digest in dict.fromkeys(x["image"]["digest"] for x in p["exposures"]):
+            count = sum(1 for x in p["exposures"] if x["image"]["digest"] == image_digest)
+            found.append((count, {w["service"] for w in entries[image_digest]["workloads"]}))
+    return found
+
+
+def test_a_large_alert_names_every_task_beside_each_exposure_in_every_part() -> None:
+    # One image run by three services, with more findings than one SNS message holds.
+    report = report_with(1, 400, 3, title=900)
+    parts = payload_parts(report, "summary", SNS_MESSAGE_LIMIT)
+    assert len(parts) >= 2
+    _check_parts(report, parts, SNS_MESSAGE_LIMIT)
+    beside = _workloads_beside_exposures(parts)
+    assert sum(count for count, _ in beside) == 400
+    assert all(services == {"s0-0", "s0-1", "s0-2"} for _, services in beside)
+
+
+def test_images_that_fit_go_whole_into_a_part_rather_than_split_over_two() -> None:
+    report = report_with(6, 30, 20, title=400)  # each image about a third of a part
+    parts = payload_parts(report, "summary", 48 * 1024)
+    _check_parts(report, parts, 48 * 1024)
+    every = {f"s{i}-{w}" for i in range(6) for w in range(20)}
+    for _, services in _workloads_beside_exposures(parts):
+        assert len(services) == 20 and services <= every
+    assert sorted(count for count, _ in _workloads_beside_exposures(parts)) == [30] * 6  # never split
+
+
+def test_only_workloads_that_overflow_a_part_on_their_own_are_spread() -> None:
+    report = report_with(1, 5, 400)  # 400 services: more than a 16 KiB part holds
+    parts = payload_parts(report, "summary", 16 * 1024)
+    _check_parts(report, parts, 16 * 1024)  # every workload somewhere, every exposure beside its image
+    assert len(parts) > 1
 
 
 def test_a_clean_but_incomplete_run_still_has_one_part_with_its_errors() -> None:

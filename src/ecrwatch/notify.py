@@ -5,8 +5,8 @@ incomplete. Its body is `{"text", "part", "exposures", "images", "errors"}`: `te
 chat tools such as Slack show as is (Slack's control characters escaped), the rest the report's own schema
 form, each exposure with the images[] entry of its image. A body larger than the target takes (SNS: 256 KiB)
 is split into parts numbered "i/n", each self-contained: every exposure in a part comes with its image's
-entry (an image with more workloads than fit in one part has them spread over several parts, each part
-repeating the image).
+entry and all the workloads that run it (only an image with more workloads than fit in one part has them
+spread over several parts, each part repeating the image).
 
 Webhook URLs are secrets (a Slack incoming-webhook URL is its own credential): they are shown as
 `https://host/…` in every message and log line, path and query hidden. https is required, except plain
@@ -256,8 +256,10 @@ def payload_parts(report: Report, text: str, limit: int) -> list[dict[str, Any]]
 
 
 class _Packer:
-    """Fills parts up to a byte budget. An image enters a part with one workload at least (its next one, or
-    its first again), so that every exposure in a part has its image's entry there."""
+    """Fills parts up to a byte budget, one image at a time: its exposures with its entry and every one of its
+    workloads where they fit in a part, so that a part names all that runs what it reports. Where they do not
+    all fit together, the exposures are spread over parts that each repeat the entry with every workload; only
+    an image whose workloads alone overflow a part has them spread, each part carrying as many as fit."""
 
     def __init__(self, budget: int) -> None:
         self._budget = budget
@@ -275,7 +277,57 @@ class _Packer:
     def _fits(self, size: int, *, alone: bool) -> bool:
         return alone or self._used + size + 1 <= self._budget
 
+    def _put(
+        self,
+        reference: str,
+        header: dict[str, Any],
+        workloads: list[dict[str, Any]],
+        exposures: list[dict[str, Any]],
+        size: int,
+    ) -> None:
+        """The image with these workloads and exposures, in this part (the caller made room)."""
+        self._images[reference] = {**header, "workloads": list(workloads)}
+        self._exposures.extend(exposures)
+        self._used += size
+        self._items += len(exposures) + len(workloads) - 1
+
     def add_image(self, reference: str, entry: dict[str, Any] | None, exposures: list[dict[str, Any]]) -> None:
+        workloads = list(entry["workloads"]) if entry else []
+        if entry is None or not workloads:
+            self._add_spread(reference, entry, exposures)
+            return
+        header = {**entry, "workloads": []}
+        # Sizes with the comma that joins each to the one before it.
+        entry_size = _size(header) + 1 + sum(_size(w) + 1 for w in workloads)
+        exposure_sizes = [_size(x) + 1 for x in exposures]
+        whole = entry_size + sum(exposure_sizes)
+        if self._used + whole <= self._budget:
+            self._put(reference, header, workloads, exposures, whole)
+            return
+        if whole <= self._budget:
+            self._next_part()
+            self._put(reference, header, workloads, exposures, whole)
+            return
+        if entry_size + max(exposure_sizes, default=0) > self._budget:
+            self._add_spread(reference, entry, exposures)  # the workloads alone overflow a part
+            return
+        # The exposures over as many parts as they need, each with the whole entry.
+        batch: list[dict[str, Any]] = []
+        used = entry_size
+        room = self._budget - self._used
+        for exposure, size in zip(exposures, exposure_sizes, strict=True):
+            if used + size > room:
+                if batch:
+                    self._put(reference, header, workloads, batch, used)
+                self._next_part()
+                batch, used, room = [], entry_size, self._budget
+            batch.append(exposure)
+            used += size
+        self._put(reference, header, workloads, batch, used)
+
+    def _add_spread(self, reference: str, entry: dict[str, Any] | None, exposures: list[dict[str, Any]]) -> None:
+        """An image whose workloads cannot all go with its exposures: it enters a part with one workload at
+        least (its next one, or its first again), so that every exposure in a part has its image's entry there."""
         workloads = list(entry["workloads"]) if entry else []
         header = {**entry, "workloads": []} if entry and workloads else None
         # Exposures first, so that a part holds exposures with their image rather than workloads alone.
