@@ -20,9 +20,14 @@ from factories import (
     NGINX_UNSCANNED,
     PENDING_UNSCANNED,
     WORKER_ARM64,
+    digest,
+    ecr_uri,
+    ecs_workload,
     empty_report,
     finding,
     image_entry,
+    image_info,
+    k8s_workload,
     make_report,
     matched,
     sample_report,
@@ -100,6 +105,64 @@ def test_exposures_are_grouped_by_image_with_their_workloads_and_findings() -> N
     assert "CVE-2024-0001" not in worker_block
     assert "CVE-2023-9999" in worker_block and "curl 7.88.1 → 8.0.0" in worker_block
     assert "batch/CronJob nightly" in worker_block and "fetch (init)" in worker_block
+
+
+def _multi_arch_report() -> Report:
+    """shop/web:v2, a multi-arch index: CVE-2024-1000 in both platform images, CVE-2024-2000 in arm64 alone;
+    an amd64 and an arm64 ECS service, and a pod of unknown architecture that runs both."""
+    index = digest("shop/web index")
+    amd64 = image_info("shop/web", digest("shop/web amd64"), tags=(), platform="linux/amd64")
+    arm64 = image_info("shop/web", digest("shop/web arm64"), tags=(), platform="linux/arm64")
+    uri = ecr_uri("shop/web", tag="v2")
+    intel = ecs_workload(image_reference=uri, running_digest=index, service="web-intel", task_id="a" * 32)
+    graviton = ecs_workload(image_reference=uri, running_digest=index, service="web-graviton", task_id="b" * 32)
+    pod = k8s_workload(image_reference=uri, running_digest=None, pod="web-next", namespace="shop")
+    both_amd = finding("CVE-2024-1000", "HIGH", amd64, epss=0.2)
+    both_arm = finding("CVE-2024-1000", "HIGH", arm64, epss=0.2)
+    arm_only = finding("CVE-2024-2000", "CRITICAL", arm64, epss=0.5)
+    arm_entry = image_entry(arm64, [matched(graviton, "index"), matched(pod, "tag")], [arm_only, both_arm])
+    amd_entry = image_entry(amd64, [matched(intel, "index"), matched(pod, "tag")], [both_amd])
+    return make_report(images=[(arm_entry, [arm_only, both_arm]), (amd_entry, [both_amd])])
+
+
+def test_the_platform_images_of_a_multi_arch_image_are_one_block_under_the_name_users_know() -> None:
+    _, text = _render(_multi_arch_report(), width=120)
+    assert text.count("shop/web:v2") == 1  # one block, named as the workloads name it
+    assert f"multi-arch index {short_digest(digest('shop/web index'))}" in text
+    assert f"linux/amd64: {short_digest(digest('shop/web amd64'))} (1 exposure)" in text
+    # A CVE found in both platform images is one row, listing both; the arm64-only one lists arm64 alone.
+    assert text.count("CVE-2024-1000") == 1 and text.count("CVE-2024-2000") == 1
+    lines = text.splitlines()
+    both = next(i for i, line in enumerate(lines) if "CVE-2024-1000" in line)
+    assert lines[both].rstrip().endswith("linux/arm64") and lines[both + 1].strip() == "linux/amd64"
+    arm_row = next(line for line in lines if "CVE-2024-2000" in line)
+    assert arm_row.rstrip().endswith("linux/arm64") and "linux/amd64" not in arm_row
+    assert text.index("CVE-2024-2000") < text.index("CVE-2024-1000")  # the worst first
+    # Each workload once, with the platform image it runs (the pod of unknown architecture runs both).
+    rows = {
+        name: line for line in text.splitlines() for name in ("web-intel", "web-graviton", "web-next") if name in line
+    }
+    assert "linux/amd64" in rows["web-intel"] and "linux/arm64" not in rows["web-intel"]
+    assert "linux/arm64" in rows["web-graviton"] and "linux/amd64" not in rows["web-graviton"]
+    assert "linux/arm64, linux/amd64" in rows["web-next"]
+    assert text.count("web-next") == 1 and "Running in 3 containers" in text
+
+
+def test_a_platform_image_inspector_stopped_monitoring_says_so_in_the_multi_arch_block() -> None:
+    report = _multi_arch_report()
+    lapsed = ScanStatus("INACTIVE", "SCAN_ELIGIBILITY_EXPIRED", "2025-01-01T00:00:00Z", monitored=False)
+    arm, amd = report.images
+    report = dataclasses.replace(report, images=(arm, dataclasses.replace(amd, scan_status=lapsed)))
+    _, text = _render(report, width=120)
+    amd_line = text.index(f"linux/amd64: {short_digest(digest('shop/web amd64'))}")
+    assert "Not monitored by Inspector" in text[amd_line:] and "Not monitored" not in text[:amd_line]
+
+
+def test_a_multi_arch_block_fits_80_columns() -> None:
+    raw, text = _render(_multi_arch_report())
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "\x1b" not in raw
+    assert "CVE-2024-1000" in text and "linux/amd64" in text
 
 
 def test_digests_are_shortened_in_the_table_and_nothing_else_is_cut() -> None:

@@ -1,6 +1,10 @@
 """The report for a person, rendered with rich: a summary, exposures grouped by image with the workloads that
 run it, the unscanned images, the errors. The only module that imports rich's tables.
 
+The platform images of one multi-arch image are shown together under the name its users know
+(repository:tag), one row per vulnerability with the platforms it was found in: the same CVE in the amd64
+and the arm64 image is one problem, not two. The JSON report keeps one images[] entry per scanned digest.
+
 Readable at 80 columns: every column folds rather than truncates (a reference or ARN wraps, it is never cut
 off with an ellipsis); only digests are shortened here, and only here (JSON and CSV carry them whole).
 Colour is the console's decision: nothing here forces a terminal. Every value from the report is put in a
@@ -11,7 +15,7 @@ messages can carry anything.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rich import box
@@ -20,6 +24,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ecrwatch.correlate import exposure_sort_key as exposure_order
 from ecrwatch.models import (
     Exposure,
     ImageEntry,
@@ -201,17 +206,25 @@ def _group_key(m: MatchedWorkload) -> tuple[object, ...] | None:
     )
 
 
-def _workload_rows(workloads: Sequence[MatchedWorkload]) -> list[list[MatchedWorkload]]:
+def _workload_rows(
+    workloads: Sequence[MatchedWorkload], platforms: Mapping[Workload, str] | None = None
+) -> list[list[MatchedWorkload]]:
     groups: dict[object, list[MatchedWorkload]] = {}
     for i, m in enumerate(workloads):
         key = _group_key(m)
+        if key is not None and platforms is not None:
+            key = (*key, platforms.get(m.workload))  # a service's tasks on two platforms are two rows
         groups.setdefault(key if key is not None else ("single", i), []).append(m)
     return list(groups.values())
 
 
-def _workloads_table(workloads: Sequence[MatchedWorkload], g: _Glyphs) -> Table:
-    table = _table("Cluster", "Workload", "Container", "Via")
-    for group in _workload_rows(workloads):
+def _workloads_table(
+    workloads: Sequence[MatchedWorkload], g: _Glyphs, platforms: Mapping[Workload, str] | None = None
+) -> Table:
+    """One row per controller (or bare pod, standalone task); with `platforms`, a column saying which
+    platform image of a multi-arch image each runs."""
+    table = _table("Cluster", "Workload", "Container", "Via", *(["Platform"] if platforms is not None else []))
+    for group in _workload_rows(workloads, platforms):
         first = group[0]
         w = first.workload
         where = _lines([f"{w.platform} {w.cluster}"])
@@ -234,7 +247,10 @@ def _workloads_table(workloads: Sequence[MatchedWorkload], g: _Glyphs) -> Table:
         container = _text(w.container)
         if w.container_type != "app":
             container.append_text(_text(f" ({w.container_type})", "dim"))
-        table.add_row(where, _lines(lines), container, _text(first.matched_via or g.dash))
+        cells = [where, _lines(lines), container, _text(first.matched_via or g.dash)]
+        if platforms is not None:
+            cells.append(_text(platforms.get(w) or g.dash))
+        table.add_row(*cells)
     return table
 
 
@@ -368,15 +384,125 @@ def _image_block(
     return Group(*parts)
 
 
+def _index_of(entry: ImageEntry) -> str | None:
+    """What the workloads of a platform image run, where it is a multi-arch image they know by another name:
+    the index digest (matched via index) or the tag (matched via tag). None for an image run by its own digest."""
+    names = sorted(
+        f"tag:{m.workload.image.tag or 'latest'}" if m.matched_via == "tag" else f"index:{digest}"
+        for m in entry.workloads
+        if m.matched_via in ("index", "tag")
+        for digest in [m.workload.running_digest or m.workload.image.digest]
+    )
+    return names[0] if names else None
+
+
+def _platform_groups(entries: Sequence[ImageEntry]) -> list[list[ImageEntry]]:
+    """The platform images of one multi-arch image together, in the order the report lists them (its worst
+    first); any other image alone."""
+    groups: dict[object, list[ImageEntry]] = {}
+    for i, entry in enumerate(entries):
+        index = _index_of(entry)
+        image = entry.image
+        key = (image.registry, image.region, image.repository, index) if index else ("alone", i)
+        groups.setdefault(key, []).append(entry)
+    return list(groups.values())
+
+
+def _known_as(entries: Sequence[ImageEntry], g: _Glyphs) -> Text:
+    """A multi-arch image as its users know it: repository:tag, and the index digest they run."""
+    first = entries[0].image
+    workloads = [m.workload for e in entries for m in e.workloads]
+    tags = sorted({w.image.tag for w in workloads if w.image.tag} | {t for e in entries for t in e.image.tags})
+    indexes = sorted({d for w in workloads if (d := w.running_digest or w.image.digest)})
+    host = first.reference.split("/", 1)[0]
+    name = f"{host}/{first.repository}" + (f":{', '.join(tags)}" if tags else "")
+    out = _text(name, "bold")
+    facts = [f"multi-arch index {short_digest(d, g.ellipsis)}" for d in indexes]
+    facts.append(f"{len(entries)} platform images with findings")
+    if first.registry:
+        facts.append(f"account {first.registry}")
+    if first.region:
+        facts.append(first.region)
+    out.append("\n")
+    out.append_text(_text(f" {g.dot} ".join(facts), "dim"))
+    return out
+
+
+def _platform_name(image: ImageInfo) -> str:
+    return image.platform or short_digest(image.digest or image.reference)
+
+
+def _merged_findings_table(found: Sequence[tuple[ImageEntry, Sequence[Exposure]]], g: _Glyphs) -> Table:
+    """One row per vulnerability, with the platform images it was found in: the same CVE in the amd64 and
+    the arm64 image is one problem to fix, not two."""
+    rows: dict[str, list[tuple[ImageInfo, Exposure]]] = {}
+    for entry, exposures in found:
+        for exposure in exposures:
+            rows.setdefault(exposure.finding.vulnerability_id, []).append((entry.image, exposure))
+    ordered = sorted(rows.values(), key=lambda row: min(exposure_order(e) for _, e in row))
+    table = _table("Severity", "Vulnerability", f"Package {g.arrow} fixed", "EPSS", "Score", "Platforms")
+    for row in ordered:
+        worst = min((e for _, e in row), key=exposure_order)
+        f = worst.finding
+        packages = list(
+            dict.fromkeys(_package_line(p, e.finding.fix_available, g) for _, e in row for p in e.finding.packages)
+        )
+        vulnerability = _text(f.vulnerability_id)
+        if any(e.new for _, e in row):
+            vulnerability.append_text(_text(" new", "bold"))
+        table.add_row(
+            _severity(f.severity),
+            vulnerability,
+            _lines(packages or [g.dash]),
+            _text(_percent(f.epss_score, g)),
+            _text(_score(f.inspector_score, g)),
+            _lines(dict.fromkeys(_platform_name(image) for image, _ in row)),
+        )
+    return table
+
+
+def _index_block(found: Sequence[tuple[ImageEntry, Sequence[Exposure]]], g: _Glyphs) -> RenderableType:
+    entries = [entry for entry, _ in found]
+    worst = min((entry.max_severity for entry in entries), key=severity_rank)
+    vulnerabilities = len({e.finding.vulnerability_id for _, exposures in found for e in exposures})
+    heading = _severity(worst)
+    heading.append(f" {g.dot} {vulnerabilities} vulnerabilit{'ies' if vulnerabilities != 1 else 'y'}", style="")
+    parts: list[RenderableType] = [heading, _known_as(entries, g), Text("Platform images:")]
+    for entry, exposures in found:
+        line = _text(f"  {_platform_name(entry.image)}: ")
+        line.append_text(_text(short_digest(entry.image.digest, g.ellipsis) if entry.image.digest else g.dash))
+        line.append_text(_text(f" ({len(exposures)} exposure{'s' if len(exposures) != 1 else ''})", "dim"))
+        parts.append(line)
+        lapsed = _scan_status_line(entry.scan_status, entry.image)
+        if lapsed is not None:
+            parts.append(lapsed)
+    platforms: dict[Workload, str] = {}
+    workloads: dict[Workload, MatchedWorkload] = {}
+    for entry in entries:
+        for m in entry.workloads:
+            workloads.setdefault(m.workload, m)
+            name = _platform_name(entry.image)
+            platforms[m.workload] = f"{platforms[m.workload]}, {name}" if m.workload in platforms else name
+    count = len(workloads)
+    parts.append(Text(f"Running in {count} container{'s' if count != 1 else ''}:"))
+    parts.append(_workloads_table(list(workloads.values()), g, platforms))
+    parts.append(Text(f"Findings ({vulnerabilities}):"))
+    parts.append(_merged_findings_table(found, g))
+    return Group(*parts)
+
+
 def _exposure_blocks(report: Report, g: _Glyphs) -> list[RenderableType]:
     by_key: dict[tuple[str | None, str | None, str, str | None], list[Exposure]] = {}
     for exposure in report.exposures:
         by_key.setdefault(_image_key(exposure.image), []).append(exposure)
     blocks: list[RenderableType] = []
-    entries: list[ImageEntry] = list(report.images)
-    for entry in entries:
-        found = by_key.pop(_image_key(entry.image), [])
-        if found:
+    for group in _platform_groups(report.images):
+        reported = [(entry, by_key.pop(_image_key(entry.image), [])) for entry in group]
+        reported = [(entry, found) for entry, found in reported if found]
+        if len(reported) > 1:
+            blocks.append(_index_block(reported, g))
+            continue
+        for entry, found in reported:
             blocks.append(_image_block(entry.image, entry.max_severity, found, entry.workloads, g, entry.scan_status))
     # Exposures whose image has no images[] entry are still shown, never dropped.
     for found in by_key.values():
