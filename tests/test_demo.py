@@ -85,6 +85,13 @@ def test_the_demo_runs_every_step_and_prints_what_a_user_would_see() -> None:
     assert "not_monitored: Inspector scan status SCAN_FREQUENCY_SCAN_ON_PUSH" in words
     assert "To do: add the repository to the continuous rule: ecrwatch enable-scanning --region eu-west-1" in words
     assert "--filter data/nightly-export" in words
+    # Findings charged to the platform that runs: the web index's arm64-only CVE is the Graviton ECS service's,
+    # and the storefront pods on an amd64 node are charged only with what the amd64 image has.
+    web_block = check[check.index("shop/web:1.4.2") : check.index("platform/base-python")]
+    rows = {line.split()[2]: line.split()[-1] for line in web_block.splitlines() if line.startswith(("ecs ", "eks "))}
+    assert rows == {"service": "arm64", "shop/Deployment": "amd64"}
+    arm_only = next(line for line in web_block.splitlines() if "CVE-2024-5535" in line)
+    assert arm_only.split()[-1] == "arm64" and "amd64" not in arm_only
     assert "--filter 'Shop/*'" in result.stderr  # the refused filter, named
     assert dict(os.environ) == before  # the environment is put back
 

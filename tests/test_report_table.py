@@ -134,17 +134,17 @@ def test_the_platform_images_of_a_multi_arch_image_are_one_block_under_the_name_
     assert text.count("CVE-2024-1000") == 1 and text.count("CVE-2024-2000") == 1
     lines = text.splitlines()
     both = next(i for i, line in enumerate(lines) if "CVE-2024-1000" in line)
-    assert lines[both].rstrip().endswith("linux/arm64") and lines[both + 1].strip() == "linux/amd64"
+    assert lines[both].rstrip().endswith("arm64") and lines[both + 1].strip() == "amd64"
     arm_row = next(line for line in lines if "CVE-2024-2000" in line)
-    assert arm_row.rstrip().endswith("linux/arm64") and "linux/amd64" not in arm_row
+    assert arm_row.rstrip().endswith("arm64") and "amd64" not in arm_row
     assert text.index("CVE-2024-2000") < text.index("CVE-2024-1000")  # the worst first
     # Each workload once, with the platform image it runs (the pod of unknown architecture runs both).
     rows = {
         name: line for line in text.splitlines() for name in ("web-intel", "web-graviton", "web-next") if name in line
     }
-    assert "linux/amd64" in rows["web-intel"] and "linux/arm64" not in rows["web-intel"]
-    assert "linux/arm64" in rows["web-graviton"] and "linux/amd64" not in rows["web-graviton"]
-    assert "linux/arm64, linux/amd64" in rows["web-next"]
+    assert rows["web-intel"].rstrip().endswith("amd64") and "arm64" not in rows["web-intel"]
+    assert rows["web-graviton"].rstrip().endswith("arm64") and "amd64" not in rows["web-graviton"]
+    assert rows["web-next"].rstrip().endswith("arm64, amd64")
     assert text.count("web-next") == 1 and "Running in 3 containers" in text
 
 
@@ -162,7 +162,7 @@ def test_a_multi_arch_block_fits_80_columns() -> None:
     raw, text = _render(_multi_arch_report())
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "\x1b" not in raw
-    assert "CVE-2024-1000" in text and "linux/amd64" in text
+    assert "CVE-2024-1000" in text and "linux/amd64: " in text
 
 
 def test_digests_are_shortened_in_the_table_and_nothing_else_is_cut() -> None:

@@ -116,12 +116,13 @@ def seed_ecs(ctx: DemoContext) -> None:
     host = f"{ACCOUNT_ID}.dkr.ecr.{ctx.region}.amazonaws.com"
     ecs = ctx.sim.extension(EcsSim)
     ecs.add_cluster(ctx.region, "shop-prod")
-    for _ in range(2):
+    for _ in range(2):  # on Graviton: the arm64 platform image of the web index is the one that runs
         ecs.add_task(
             ctx.region,
             "shop-prod",
             service="web",
             containers=[EcsContainerSeed("web", f"{host}/shop/web:1.4.2", index["1.4.2"])],
+            cpu_architecture="arm64",
         )
     ecs.add_task(
         ctx.region,
@@ -172,11 +173,15 @@ def seed_eks(ctx: DemoContext) -> None:
     )
     ctx.sim.extension(EksSim).add_cluster(ctx.region, "shop-eks", endpoint=kube.url, ca_pem=kube.ca_pem)
     host = f"{ACCOUNT_ID}.dkr.ecr.{ctx.region}.amazonaws.com"
+    intel, graviton = "ip-10-0-1-17.ec2.internal", "ip-10-0-2-41.ec2.internal"
+    kube.add_node(intel, architecture="amd64")
+    kube.add_node(graviton, architecture="arm64")
     kube.run_deployment(
         "shop",
         "storefront",
         [KubeContainerSeed("web", f"{host}/shop/web:1.4.2", f"{host}/shop/web@{web_index}")],
         replicas=3,
+        node_name=intel,
     )
     kube.run_cronjob(
         "jobs",
@@ -193,7 +198,7 @@ def seed_eks(ctx: DemoContext) -> None:
         "kube-system",
         "log-agent",
         [KubeContainerSeed("agent", f"{host}/platform/log-agent:2.1.0", f"{host}/platform/log-agent@{agent.digest}")],
-        nodes=("ip-10-0-1-17.ec2.internal", "ip-10-0-2-41.ec2.internal"),
+        nodes=(intel, graviton),
     )
 
 
@@ -273,8 +278,8 @@ def inspector_stops_watching(ctx: DemoContext) -> None:
 
 
 def inspector_finds_vulnerabilities(ctx: DemoContext) -> None:
-    """Findings on running images (the api's digest, both platforms of the web index) and on an image that
-    no longer runs (api 2.0.0): only the first are live exposures."""
+    """Findings on running images (the api's digest, both platforms of the web index, one of them in its
+    arm64 image alone) and on an image that no longer runs (api 2.0.0): only the first are live exposures."""
     inspector = ctx.sim.extension(Inspector2Sim)
     api = {t: d for r, d, t in ctx.images if r == "shop/api"}
     web = [d for r, d, _t in ctx.images if r == "shop/web"]
@@ -349,6 +354,19 @@ def inspector_finds_vulnerabilities(ctx: DemoContext) -> None:
             architecture=arch,
             fix_available="YES",
         )
+    # The arm64 build pinned an older OpenSSL: its finding is charged to what runs on arm64 (the Graviton ECS
+    # service), not to the storefront pods on amd64 nodes.
+    add(
+        ctx.region,
+        repository="shop/web",
+        digest=web[1],
+        vulnerability_id="CVE-2024-5535",
+        packages=[Package("libssl3", "3.0.11-1~deb12u1", "3.0.15-1~deb12u1")],
+        severity="MEDIUM",
+        title="CVE-2024-5535 - openssl",
+        architecture="arm64",
+        fix_available="YES",
+    )
     inspector_stops_watching(ctx)
 
 

@@ -432,6 +432,12 @@ def _platform_name(image: ImageInfo) -> str:
     return image.platform or short_digest(image.digest or image.reference)
 
 
+def _architecture_name(image: ImageInfo) -> str:
+    """A platform in a column: `arm64` for linux/arm64 (Inspector scans Linux images), anything else whole."""
+    name = _platform_name(image)
+    return name.removeprefix("linux/") if image.platform else name
+
+
 def _merged_findings_table(found: Sequence[tuple[ImageEntry, Sequence[Exposure]]], g: _Glyphs) -> Table:
     """One row per vulnerability, with the platform images it was found in: the same CVE in the amd64 and
     the arm64 image is one problem to fix, not two."""
@@ -456,7 +462,7 @@ def _merged_findings_table(found: Sequence[tuple[ImageEntry, Sequence[Exposure]]
             _lines(packages or [g.dash]),
             _text(_percent(f.epss_score, g)),
             _text(_score(f.inspector_score, g)),
-            _lines(dict.fromkeys(_platform_name(image) for image, _ in row)),
+            _lines(dict.fromkeys(_architecture_name(image) for image, _ in row)),
         )
     return table
 
@@ -481,7 +487,7 @@ def _index_block(found: Sequence[tuple[ImageEntry, Sequence[Exposure]]], g: _Gly
     for entry in entries:
         for m in entry.workloads:
             workloads.setdefault(m.workload, m)
-            name = _platform_name(entry.image)
+            name = _architecture_name(entry.image)
             platforms[m.workload] = f"{platforms[m.workload]}, {name}" if m.workload in platforms else name
     count = len(workloads)
     parts.append(Text(f"Running in {count} container{'s' if count != 1 else ''}:"))
