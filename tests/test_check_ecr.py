@@ -161,6 +161,10 @@ def test_a_kms_error_entry_is_an_error_exit_3_and_its_images_are_not_clean(sim_a
     by_reference = {u["image"]["reference"]: u for u in report["unscanned"]}
     assert set(by_reference) == {f"{HOST}/team/locked@{locked}", f"{HOST}/team/locked:v2"}
     assert by_reference[f"{HOST}/team/locked@{locked}"]["reason"] == "not_covered"
+    assert by_reference[f"{HOST}/team/locked@{locked}"]["detail"] == (
+        f"Inspector shows no finding for this digest, but ECR could not say what it is; "
+        f"ECR could not return it: KmsError: {reason} (see errors)"
+    )
     assert by_reference[f"{HOST}/team/locked:v2"]["reason"] == "digest_unknown"
     assert all("KmsError" in u["detail"] for u in report["unscanned"])
 

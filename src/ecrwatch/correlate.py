@@ -498,7 +498,7 @@ class _Join:
         if self._home and key.account not in self._home:
             text += f"; image in another account's registry ({key.account})"
         if resolved.kind == "unknown" and resolved.detail:
-            text += f"; ECR: {resolved.detail}"
+            text += "; " + (resolved.detail if resolved.detail.startswith("ECR ") else f"ECR: {resolved.detail}")
         return text
 
     def _unscanned(
