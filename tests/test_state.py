@@ -265,6 +265,13 @@ def test_a_finding_gone_with_inspectors_monitoring_is_not_called_fixed(inspector
     assert reasons(diff(first.state, lapsed)) == [("CVE-2", "no_longer_monitored", ["api"])]
 
 
+def test_a_finding_gone_while_inspector_waits_to_revive_the_image_is_not_called_fixed() -> None:
+    first = diff(None, check_run([api_task("1" * 32)], [cve("CVE-1", severity="CRITICAL"), cve("CVE-2")]))
+    run = check_run([api_task("1" * 32)], [cve("CVE-1", severity="CRITICAL")])
+    reviving = replace(run, coverage={s: Coverage(s, "ACTIVE", "PENDING_REVIVAL_SCAN") for s in run.coverage})
+    assert reasons(diff(first.state, reviving)) == [("CVE-2", "no_longer_monitored", ["api"])]
+
+
 def test_a_finding_gone_from_an_image_inspector_has_no_record_of_cannot_be_told_fixed() -> None:
     first = diff(None, check_run([api_task("1" * 32)], [cve("CVE-1")]))
     run = check_run([api_task("1" * 32)], [])

@@ -624,7 +624,14 @@ def _judge(
         return "filtered"  # in event mode the finding is ACTIVE: only the filters can hide it
     if scope.filters_hide or coverage is None or coverage.status_reason is None:
         return None  # hidden by the filters, or Inspector no longer says how it watches the image
-    return "finding_closed" if scan_status(coverage).monitored else "no_longer_monitored"
+    if not scan_status(coverage).monitored or coverage.status_reason == _REVIVING:
+        return "no_longer_monitored"
+    return "finding_closed"
+
+
+# Inspector is resuming the monitoring of an image whose scan eligibility had expired: a finding that went
+# away meanwhile went with the lapse, not with a fix (the revival scan has not run yet).
+_REVIVING = "PENDING_REVIVAL_SCAN"
 
 
 def _carry(
