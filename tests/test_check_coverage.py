@@ -17,7 +17,7 @@ from ecrwatch.cli import main
 from ecrwatch.images import ecr_registry_host
 from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
 from ecrwatch.sim.inspector2 import Inspector2Sim
-from ecrwatch.sim.seed import push_image
+from ecrwatch.sim.seed import push_image, push_index
 from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
 
 REGION = "us-east-1"
@@ -239,3 +239,32 @@ def _finding_arns(account: Account) -> list[str]:
     client = boto3.client("inspector2", region_name=REGION)
     pages = client.get_paginator("list_findings").paginate()
     return [f["findingArn"] for page in pages for f in page["findings"]]
+
+
+def test_a_multi_arch_image_says_which_platform_image_inspector_stopped_watching(account: Account) -> None:
+    account.ecr.create_repository(repositoryName="shop/web")
+    web = push_index(account.ecr, "shop/web", "v2")
+    for architecture in ("x86_64", "arm64"):  # the service runs on both: each task is charged its platform
+        account.ecs.add_task(
+            REGION,
+            "prod",
+            service="web",
+            containers=[EcsContainerSeed("web", f"{HOST}/shop/web:v2", web.digest)],
+            cpu_architecture=architecture,
+        )
+    amd, arm = web.platforms["linux/amd64"], web.platforms["linux/arm64"]
+    account.finding("shop/web", amd, "CVE-2025-7777")
+    account.finding("shop/web", arm, "CVE-2025-7777")
+    account.coverage("shop/web", arm, "INACTIVE", "IMAGE_ARCHIVED", last_scanned_at=LAPSED_AT)
+
+    report = report_of(run("--format", "json"))
+    assert {e["image"]["digest"]: e["scan_status"]["monitored"] for e in report["images"]} == {amd: True, arm: False}
+    assert report["summary"]["not_monitored_running_images"] == 1  # one running image (the index)
+
+    # The table groups the two platform images under shop/web:v2; the line is said under the arm64 one only.
+    table = table_of(run("--format", "table"))
+    assert table.count("Not monitored by Inspector") == 1
+    platforms = table[table.index("Platform images:") : table.index("Running in")]
+    arm64 = platforms[platforms.index("linux/arm64: ") :]
+    assert "Not monitored by Inspector: archived in ECR (last scanned 2026-01-15)" in arm64
+    assert "Not monitored" not in platforms[: platforms.index("linux/arm64: ")]
