@@ -83,7 +83,8 @@ NOT_MONITORED_REASONS = frozenset(
         "RESOURCE_TERMINATED",
     }
 )
-# Monitoring that lapsed on its own: a finding that went away with one of these was not fixed.
+# Inspector scanned the image and then stopped: an image without findings and one of these counts as not
+# monitored in the summary (its clean bill is as of its last scan), and its detail gives that date.
 LAPSED_REASONS = frozenset(
     {"SCAN_ELIGIBILITY_EXPIRED", "IMAGE_ARCHIVED", "PENDING_DISABLE", "SCAN_FREQUENCY_SCAN_ON_PUSH"}
 )
