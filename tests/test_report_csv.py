@@ -14,6 +14,7 @@ from factories import (
     API_AMD64,
     ECS_SERVICE,
     EKS_CRONJOB_INIT,
+    EKS_DEPLOYMENT_POD,
     WORKER_ARM64,
     empty_report,
     finding,
@@ -84,6 +85,17 @@ def test_cells_carry_what_a_spreadsheet_user_filters_on() -> None:
     init = next(r for r in rows if r["vulnerability_id"] == "CVE-2023-9999")
     assert (init["container_type"], init["owner"]) == ("init", "CronJob/nightly")
     assert init["running_digest"] == WORKER_ARM64.digest
+
+
+def test_each_row_says_the_architecture_its_workload_runs_on_and_empty_where_unknown() -> None:
+    graviton = dataclasses.replace(ECS_SERVICE, architecture="arm64")
+    f = finding("CVE-2024-1234", "HIGH", API_AMD64)
+    entry = image_entry(API_AMD64, [matched(graviton, "index"), matched(EKS_DEPLOYMENT_POD, "index")], [f])
+    rows = _rows(make_report(images=[(entry, [f])]))
+    assert sorted((r["service"] or r["pod"], r["architecture"]) for r in rows) == [
+        ("api", "arm64"),
+        (EKS_DEPLOYMENT_POD.pod, ""),
+    ]
 
 
 def test_quoting_round_trips_commas_quotes_and_line_breaks() -> None:

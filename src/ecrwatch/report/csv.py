@@ -47,6 +47,7 @@ COLUMNS: tuple[str, ...] = (
     "launch_type",
     "container",
     "container_type",
+    "architecture",
     "workload_image",
     "running_digest",
     "matched_via",
@@ -83,7 +84,7 @@ def _image_key(image: ImageInfo) -> _ImageKey:
 
 def _workload_cells(matched: MatchedWorkload | None) -> list[str]:
     if matched is None:
-        return [""] * 14
+        return [""] * 15
     w: Workload = matched.workload
     return [
         csv_cell(w.platform),
@@ -98,6 +99,7 @@ def _workload_cells(matched: MatchedWorkload | None) -> list[str]:
         csv_cell(w.launch_type),
         csv_cell(w.container),
         csv_cell(w.container_type),
+        csv_cell(w.architecture),
         csv_cell(w.image_reference),
         csv_cell(w.running_digest),
     ]
