@@ -26,6 +26,7 @@ from ecrwatch.models import (
     FindingsResult,
     Inventory,
     Owner,
+    PlatformManifest,
     ResolvedImage,
     ScannedImage,
     SourceError,
@@ -199,6 +200,39 @@ def test_one_service_moving_off_a_digest_resolves_its_workload_only() -> None:
     assert second.new == frozenset()
     (kept,) = second.state.exposures.values()
     assert len(kept.workloads) == 1
+
+
+def index_run(architecture: str | None) -> CheckRun:
+    """One web task on a multi-arch index with an arm64-only finding, running on `architecture`."""
+    index, amd, arm = digest("web index"), digest("web amd64"), digest("web arm64")
+    task = replace(web_task("1" * 32), running_digest=index, architecture=architecture)
+    key = ecr_key(task)
+    assert key is not None
+    children = (PlatformManifest(amd, "linux/amd64"), PlatformManifest(arm, "linux/arm64"))
+    resolved = {key: ResolvedImage(key, "index", index, children)}
+    coverage = tuple(Coverage(ScannedImage(ACCOUNT, REGION, "team/web", d), "ACTIVE", "SUCCESSFUL") for d in (amd, arm))
+    inventory = Inventory(workloads=(task,), clusters=(ClusterScope("ecs", "prod", None, REGION, True),))
+    report = correlate(
+        inventory,
+        resolved,
+        FindingsResult((cve("CVE-ARM", "team/web", arm),), coverage),
+        filters=Filters(),
+        accounts=[ACCOUNT],
+        regions=[REGION],
+        generated_at=NOW,
+        tool_version="test",
+    )
+    return CheckRun(report, inventory, resolved, {c.image: c for c in coverage})
+
+
+def test_a_task_no_longer_charged_with_another_platform_s_finding_is_not_told_it_was_fixed() -> None:
+    # Before its architecture was known, the task was charged with every platform image of the index.
+    before = diff(None, index_run(None))
+    assert [e.vulnerability_id for e in before.state.exposures.values()] == ["CVE-ARM"]
+    # Known to run amd64, it does not run the arm64 image: the finding is still open there, not closed.
+    after = diff(before.state, index_run("amd64"))
+    assert reasons(after) == [("CVE-ARM", "no_longer_running", ["web"])]
+    assert after.state.exposures == {}
 
 
 def test_a_cluster_that_could_not_be_read_keeps_its_exposures_and_resolves_nothing() -> None:

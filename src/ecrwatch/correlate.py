@@ -227,33 +227,40 @@ def _architecture_of(platform: str | None) -> str | None:
     return (parts[1] or None) if len(parts) >= 2 else None
 
 
+def platforms_run(children: Sequence[PlatformManifest], architecture: str | None) -> tuple[PlatformManifest, ...]:
+    """The platform images of an index that a workload on `architecture` runs: the child of its architecture.
+    Where that is unknown (no architecture recorded, a child whose platform is not named) every child applies,
+    as nothing says which one runs; so does every child for an architecture the index does not offer (it cannot
+    have pulled the index as recorded: rather than drop its findings, all of them are its)."""
+    offered = {_architecture_of(child.platform) for child in children}
+    if architecture is None or len(children) < 2 or None in offered or architecture not in offered:
+        return tuple(children)
+    return tuple(child for child in children if _architecture_of(child.platform) == architecture)
+
+
 def platform_runners(
     children: Sequence[PlatformManifest], members: Sequence[tuple[int, Workload]], reference: str
 ) -> list[tuple[PlatformManifest, list[tuple[int, Workload]]]]:
-    """Each platform image with the workloads that run it, leaving out those no workload runs.
-
-    A workload runs the child of its own architecture. Where that is unknown (no architecture recorded, a
-    child whose platform is not named) every child applies to it, as nothing says which one runs. A workload
-    whose architecture the index does not offer cannot have pulled it as recorded: rather than drop its
-    findings, every child applies to it too, and the log says so."""
+    """Each platform image with the workloads that run it (see `platforms_run`), leaving out those no workload
+    runs. A workload on an architecture the index does not offer is logged."""
     offered = {_architecture_of(child.platform) for child in children}
-    if len(children) < 2 or None in offered:
-        return [(child, list(members)) for child in children]
     unmatched = sorted({w.architecture for _, w in members if w.architecture and w.architecture not in offered})
-    if unmatched:
+    if unmatched and len(children) > 1 and None not in offered:
         log.warning(
             "%s offers %s, not %s, which some of its workloads run on: every platform image is charged to them",
             reference,
             ", ".join(sorted(a for a in offered if a)),
             ", ".join(unmatched),
         )
-    runners: list[tuple[PlatformManifest, list[tuple[int, Workload]]]] = []
-    for child in children:
-        architecture = _architecture_of(child.platform)
-        some = [(i, w) for i, w in members if w.architecture in (architecture, None) or w.architecture in unmatched]
-        if some:
-            runners.append((child, some))
-    return runners
+    by_architecture: dict[str | None, tuple[PlatformManifest, ...]] = {}
+    runners: dict[str, list[tuple[int, Workload]]] = {child.digest: [] for child in children}
+    for index, workload in members:
+        run = by_architecture.get(workload.architecture)
+        if run is None:
+            run = by_architecture[workload.architecture] = platforms_run(children, workload.architecture)
+        for child in run:
+            runners[child.digest].append((index, workload))
+    return [(child, runners[child.digest]) for child in children if runners[child.digest]]
 
 
 _UNREAD_ECR = "Inspector shows no finding for this digest, but ECR could not say what it is"

@@ -41,7 +41,7 @@ from types import TracebackType
 from typing import Any, Literal, get_args
 
 from ecrwatch.check import CheckRequest, CheckRun
-from ecrwatch.correlate import ecr_key, is_reported, scan_status
+from ecrwatch.correlate import ecr_key, is_reported, platforms_run, scan_status
 from ecrwatch.errors import EcrwatchError, UsageError
 from ecrwatch.images import ImageReferenceError, parse_image_reference
 from ecrwatch.models import (
@@ -520,7 +520,8 @@ def _running(workloads: Iterable[Workload], resolved: Mapping[EcrImageKey, Resol
             out.setdefault(wid, _Running())
             continue
         image = resolved.get(key)
-        scanned = [c.digest for c in image.scanned_digests] if image else []
+        # Of an index, only the platform image the workload runs, as the join charges it (its architecture).
+        scanned = [c.digest for c in platforms_run(image.scanned_digests, workload.architecture)] if image else []
         known = image is not None and image.kind in ("manifest", "index")
         if not known and key.digest:
             scanned.append(key.digest)  # matched as itself, as the join does
