@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -327,3 +328,19 @@ def test_a_run_narrows_to_the_workloads_that_run_the_events_image() -> None:
     narrowed, kept = scope.restrict(inventory, resolved)
     assert [w.container for w in narrowed.workloads] == ["direct", "index", "pending"]
     assert kept[key(via_index)].children == (PlatformManifest(DIGEST, "linux/arm64"),)  # only the event's platform
+
+
+def test_an_event_about_one_platform_image_leaves_out_the_workloads_on_another_platform() -> None:
+    scope = EventScope.of(parse_event(documented_event()).findings)  # the event's image: DIGEST, arm64 here
+    host = "123456789012.dkr.ecr.eu-central-1.amazonaws.com"
+    index = "sha256:" + "2" * 64
+    tasks = {
+        arch: replace(_workload(f"{host}/inspector2:multi", index, f"on-{arch}"), architecture=arch)
+        for arch in ("amd64", "arm64", None)
+    }
+    key = EcrImageKey("123456789012", "eu-central-1", "inspector2", index, "multi")
+    children = (PlatformManifest(OTHER, "linux/amd64"), PlatformManifest(DIGEST, "linux/arm64"))
+    resolved = {key: ResolvedImage(key, "index", index, children)}
+    narrowed, _ = scope.restrict(Inventory(workloads=tuple(tasks.values())), resolved)
+    # The amd64 task runs the index's other platform image, not the event's; unknown architecture keeps it.
+    assert [w.container for w in narrowed.workloads] == ["on-arm64", "on-None"]

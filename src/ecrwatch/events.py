@@ -26,11 +26,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ecrwatch.correlate import ecr_key
+from ecrwatch.correlate import ecr_key, platforms_run
 from ecrwatch.errors import UsageError
 from ecrwatch.findings import parse_finding
 from ecrwatch.images import is_digest
-from ecrwatch.models import EcrImageKey, Finding, Inventory, ResolvedImage, ScannedImage
+from ecrwatch.models import EcrImageKey, Finding, Inventory, ResolvedImage, ScannedImage, Workload
 from ecrwatch.regions import REGION_PATTERN
 
 __all__ = [
@@ -229,8 +229,22 @@ class EventScope:
             narrowed = self._narrow(key, image)
             if narrowed is not None:
                 kept[key] = narrowed
-        workloads = tuple(w for w in inventory.workloads if (k := ecr_key(w)) is not None and k in kept)
+        workloads = tuple(
+            w
+            for w in inventory.workloads
+            if (k := ecr_key(w)) is not None and k in kept and self._runs_ours(w, resolved[k], kept[k])
+        )
         return replace(inventory, workloads=workloads), kept
+
+    @staticmethod
+    def _runs_ours(workload: Workload, image: ResolvedImage, narrowed: ResolvedImage) -> bool:
+        """Whether the workload runs one of the event's platform images of an index: judged on the whole index,
+        as the join judges it (an amd64 task does not run the event's arm64 image; one of unknown
+        architecture may)."""
+        if image.kind != "index":
+            return True
+        ours = {child.digest for child in narrowed.children}
+        return any(child.digest in ours for child in platforms_run(image.children, workload.architecture))
 
     def _narrow(self, key: EcrImageKey, image: ResolvedImage) -> ResolvedImage | None:
         def ours(digest: str | None) -> bool:
