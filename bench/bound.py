@@ -4,7 +4,8 @@ Calls (from the scenario's facts, not from what ecrwatch did):
 - ECS: per region ListClusters pages (100 a page; one even for no cluster); per cluster ListTasks pages
   (100 a page, desiredStatus RUNNING) and DescribeTasks (100 tasks a call).
 - EKS: per region ListClusters pages (100); DescribeCluster per cluster; per cluster the Kubernetes lists in
-  pages of 500 (the page size kubectl and ecrwatch use; the API sets no maximum): pods, ReplicaSets where a
+  pages of 500 (the page size kubectl and ecrwatch use; the API sets no maximum): pods, nodes (each pod's CPU
+  architecture picks the platform image of an index it runs; one page even for no node), ReplicaSets where a
   pod is owned by one, Jobs where a pod is owned by one.
 - ECR: per repository holding running images, BatchGetImage for every 100 image ids asked about (the
   running digests, and the tags of workloads that report none): index resolution per repository.
@@ -107,8 +108,9 @@ def lower_bound(facts: dict[str, Any], concurrency: int) -> Bound:
         add("eks:ListClusters", list_pages)
         for cluster in clusters:
             add("eks:DescribeCluster", 1)
-            lists = [pages(cluster["pods"], KUBE_PAGE)]
+            lists = [pages(cluster["pods"], KUBE_PAGE), pages(cluster.get("nodes", 0), KUBE_PAGE)]
             add("kube:pods", lists[0])
+            add("kube:nodes", lists[1])  # each pod's CPU architecture: its node's kubernetes.io/arch label
             if cluster["pods"] > cluster["job_pods"]:  # pods owned by ReplicaSets (Deployments)
                 lists.append(pages(cluster["replicasets"], KUBE_PAGE))
                 add("kube:replicasets", lists[-1])
