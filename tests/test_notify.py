@@ -28,6 +28,7 @@ from ecrwatch.notify import (
     slack_escape,
     summary_text,
 )
+from ecrwatch.report.json import exposure_to_dict, image_entry_to_dict
 from factories import (
     digest,
     ecr_uri,
@@ -179,6 +180,18 @@ def _check_parts(report: Report, parts: list[dict[str, Any]], limit: int) -> Non
             for w in e["workloads"]
         }
         assert seen == {m.workload.service for m in entry.workloads}  # every workload, somewhere
+        # Where the whole entry fits in a part beside its largest exposure, every part reporting one of its
+        # exposures names every workload that runs it.
+        compact = {"separators": (",", ":")}
+        largest = max(
+            len(json.dumps(exposure_to_dict(e), **compact).encode()) for e in report.exposures if e.image == entry.image
+        )
+        envelope = len(json.dumps({**parts[0], "exposures": [], "images": []}, **compact).encode())
+        if envelope + len(json.dumps(image_entry_to_dict(entry), **compact).encode()) + largest + 8 <= limit:
+            for p in parts:
+                if any(x["image"]["digest"] == entry.image.digest for x in p["exposures"]):
+                    (shown,) = [e for e in p["images"] if e["image"]["digest"] == entry.image.digest]
+                    assert len(shown["workloads"]) == len(entry.workloads)
 
 
 def test_a_small_report_is_one_part_with_everything() -> None:
