@@ -365,6 +365,27 @@ def test_each_pod_runs_on_the_architecture_its_node_is_labelled_with(sim_kube: S
     assert sim_kube.request_count("/api/v1/nodes") == 1  # one list per cluster, never a GET per node
 
 
+def test_a_node_without_the_label_is_known_by_the_architecture_its_kubelet_reports(sim_kube: SimKube) -> None:
+    node = sim_kube.add_node(GRAVITON, architecture="arm64")
+    del node["metadata"]["labels"]["kubernetes.io/arch"]
+    sim_kube.add_object({"kind": "Node", **node})
+    sim_kube.add_pod("shop", "web", containers=[KubeContainerSeed("app", f"{REPO}:1.4")], node_name=GRAVITON)
+    [workload] = read(sim_kube).workloads
+    assert workload.architecture == "arm64"
+
+
+def test_an_expired_node_listing_restarts_and_forgets_nothing_it_needs(sim_kube: SimKube) -> None:
+    for index in range(501):
+        sim_kube.add_node(f"ip-10-1-{index // 250}-{index % 250}.us-west-2.compute.internal", architecture="arm64")
+    last = "ip-10-1-2-0.us-west-2.compute.internal"
+    sim_kube.add_pod("shop", "web", containers=[KubeContainerSeed("app", f"{REPO}:1.4")], node_name=last)
+    sim_kube.expire_next_continues(1)
+    inventory = read(sim_kube)
+    assert inventory.errors == () and [w.architecture for w in inventory.workloads] == ["arm64"]
+    statuses = [(bool(r.query.get("continue")), r.status) for r in sim_kube.requests if r.path == "/api/v1/nodes"]
+    assert statuses == [(False, 200), (True, 410), (False, 200), (True, 200)]
+
+
 def test_nodes_are_listed_in_pages_of_500(sim_kube: SimKube) -> None:
     for index in range(501):
         sim_kube.add_node(f"ip-10-1-{index // 250}-{index % 250}.us-west-2.compute.internal", architecture="arm64")

@@ -189,6 +189,10 @@ class NodeArchitectures:
             metadata = item.get("metadata") or {}
             name, labels = metadata.get("name"), metadata.get("labels") or {}
             architecture = labels.get(ARCH_LABEL) if isinstance(labels, dict) else None
+            if not isinstance(architecture, str) or not architecture:
+                # A label removed or never set (a kubelet that does not manage it): what the kubelet reports.
+                info = (item.get("status") or {}).get("nodeInfo") or {}
+                architecture = info.get("architecture") if isinstance(info, dict) else None
             if isinstance(name, str) and isinstance(architecture, str) and architecture:
                 self._by_node[name] = sys.intern(architecture)
 
