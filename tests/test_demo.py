@@ -99,8 +99,7 @@ def test_the_demo_runs_every_step_and_prints_what_a_user_would_see() -> None:
 def test_a_step_that_does_not_behave_as_shown_fails_the_demo() -> None:
     console = Console(file=io.StringIO(), width=200)
     status = run_demo(
-        main,
-        steps=[DemoStep("status is meant to succeed here", ("status",), expect=3)], seeds=SEEDS, console=console
+        main, steps=[DemoStep("status is meant to succeed here", ("status",), expect=3)], seeds=SEEDS, console=console
     )
     assert status == 3
     assert "step 1 exited 0; it was meant to exit 3" in console.file.getvalue()  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from ecrwatch import __version__
@@ -34,6 +34,8 @@ from ecrwatch.models import (
     Workload,
 )
 from ecrwatch.resolve import resolve_images
+from ecrwatch.triage.fail import mark_failing
+from ecrwatch.triage.policy import TriagePolicy
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class CheckRequest:
     # Event mode: check only these findings' images, with these findings (from an EventBridge event; Inspector
     # may not list them yet) instead of asking Inspector.
     event_findings: tuple[Finding, ...] = ()
+    triage: TriagePolicy = field(default_factory=TriagePolicy)
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,16 @@ def _check_run(aws: Aws, request: CheckRequest, progress: Progress, lookup: Find
         inventory, images_resolved = event.restrict(inventory, resolved.images)
         findings = FindingsResult(findings=request.event_findings)
     report = _report(request, inventory, images_resolved, findings, [account], resolved.errors)
-    return CheckRun(report, inventory, images_resolved, {c.image: c for c in findings.coverage})
+    coverage = {c.image: c for c in findings.coverage}
+    return CheckRun(_triaged(report, request), inventory, images_resolved, coverage)
+
+
+def _triaged(report: Report, request: CheckRequest) -> Report:
+    """The report with each exposure saying whether it fails the run."""
+    conditions = request.triage.fail
+    if conditions.severity is None and request.filters.fail_on:
+        conditions = replace(conditions, severity=request.filters.fail_on)
+    return mark_failing(report, conditions)
 
 
 def _report(

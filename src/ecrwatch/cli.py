@@ -19,7 +19,14 @@ from ecrwatch.collector import fewer_collections
 from ecrwatch.errors import EXIT_INCOMPLETE, EXIT_OK, EcrwatchError, UsageError
 from ecrwatch.logging_json import json_logs, notice
 from ecrwatch.models import Filters
-from ecrwatch.options import GlobalOptions, SeverityType, common_options, progress_reporter, selected_regions
+from ecrwatch.options import (
+    GlobalOptions,
+    ProbabilityType,
+    SeverityType,
+    common_options,
+    progress_reporter,
+    selected_regions,
+)
 from ecrwatch.output import check_writable, write_atomically
 from ecrwatch.scanning import PULL_RESCAN_DURATION_OPTIONS, RESCAN_DURATION_OPTIONS
 
@@ -74,6 +81,25 @@ def main() -> None:
 @click.option("--min-severity", type=SeverityType(), help="Hide findings below this severity.")
 @click.option("--fail-on", type=SeverityType(), help="Exit 1 when an exposure at or above this severity is reported.")
 @click.option("--fixable-only", is_flag=True, help="Only findings with a fix available (YES or PARTIAL).")
+@click.option("--fail-on-kev", is_flag=True, help="Exit 1 when a reported exposure is in CISA's KEV catalogue.")
+@click.option(
+    "--fail-on-exploitable",
+    is_flag=True,
+    help="Exit 1 when a reported exposure has a known exploit (Inspector's exploitAvailable) or is in KEV.",
+)
+@click.option(
+    "--fail-on-epss",
+    type=ProbabilityType(),
+    help="Exit 1 when a reported exposure's EPSS score is P or more (0-1, e.g. 0.1).",
+)
+@click.option(
+    "--sort",
+    "sort_order",
+    type=click.Choice(["severity", "risk"]),
+    default="severity",
+    show_default=True,
+    help="Table order: severity (then EPSS, score), or risk (KEV first, then EPSS, then severity).",
+)
 @click.option(
     "--format",
     "output_format",
@@ -139,6 +165,10 @@ def check(
     min_severity: str | None,
     fail_on: str | None,
     fixable_only: bool,
+    fail_on_kev: bool,
+    fail_on_exploitable: bool,
+    fail_on_epss: float | None,
+    sort_order: str,
     output_format: str | None,
     output: str | None,
     workers: int,
@@ -152,12 +182,15 @@ def check(
 ) -> None:
     """Report Inspector findings live in running containers, and running images nobody scans.
 
-    Exit status: 0 nothing at or above --fail-on, 1 exposures at or above --fail-on, 2 usage or
-    configuration error, 3 incomplete (something could not be read; the report says what).
+    Exit status: 0 nothing meets a fail condition, 1 a reported exposure meets one (--fail-on,
+    --fail-on-kev, --fail-on-exploitable, --fail-on-epss), 2 usage or configuration error, 3 incomplete
+    (something could not be read; the report says what; 3 beats 1).
     """
     from ecrwatch.aws import Aws
     from ecrwatch.check import CheckRequest
     from ecrwatch.notify import Notifications
+    from ecrwatch.triage.fail import FailConditions
+    from ecrwatch.triage.policy import TriagePolicy
     from ecrwatch.unattended import Unattended, load_event
 
     target = check_writable(output) if output is not None else None
@@ -185,14 +218,21 @@ def check(
         filters=Filters(min_severity, fixable_only, fail_on),
         workers=workers,
         event_findings=event.findings if event else (),
+        triage=TriagePolicy(fail=FailConditions(fail_on, fail_on_kev, fail_on_exploitable, fail_on_epss)),
     )
     with fewer_collections():  # the report's rendering too (see collector.py)
-        status = _run_and_write(aws, request, unattended, opts, fmt, target)
+        status = _run_and_write(aws, request, unattended, opts, fmt, target, sort_order)
     sys.exit(status)
 
 
 def _run_and_write(
-    aws: Aws, request: CheckRequest, unattended: Unattended, opts: GlobalOptions, fmt: str, target: Path | None
+    aws: Aws,
+    request: CheckRequest,
+    unattended: Unattended,
+    opts: GlobalOptions,
+    fmt: str,
+    target: Path | None,
+    sort_order: str,
 ) -> int:
     """Run the check and write its report; the exit status it calls for."""
     from rich.console import Console
@@ -212,7 +252,7 @@ def _run_and_write(
             width=120 if target else None,
             highlight=False,
         )
-        render_table(report, console)
+        render_table(report, console, sort=sort_order)
         if target is not None:
             write_atomically(target, console.file.getvalue())  # type: ignore[attr-defined]
     else:

@@ -174,9 +174,12 @@ def at_or_above(severity: str, threshold: str) -> bool:
 
 
 def exit_status(report: Report, fail_on: str | None) -> int:
-    """3 when something could not be read (beats 1), 1 for an exposure at or above `fail_on`, else 0."""
+    """3 when something could not be read (beats 1), 1 for an exposure that fails the run (a --fail-on
+    condition, `fails_run`) or is at or above `fail_on`, else 0."""
     if report.errors:
         return EXIT_INCOMPLETE
+    if any(e.fails_run for e in report.exposures):
+        return EXIT_FINDINGS
     if fail_on and any(at_or_above(e.finding.severity, fail_on) for e in report.exposures):
         return EXIT_FINDINGS
     return EXIT_OK

@@ -287,4 +287,5 @@ def parse_finding(raw: Any) -> Finding | None:
         last_observed_at=_timestamp(raw.get("lastObservedAt")),
         image_tags=tuple(details.get("imageTags") or ()),
         architecture=details.get("architecture"),
+        last_known_exploit_at=_timestamp((raw.get("exploitabilityDetails") or {}).get("lastKnownExploitAt")),
     )

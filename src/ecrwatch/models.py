@@ -216,6 +216,7 @@ class Finding:
     last_observed_at: str | None = None
     image_tags: tuple[str, ...] = ()
     architecture: str | None = None
+    last_known_exploit_at: str | None = None  # Inspector's exploitabilityDetails.lastKnownExploitAt, RFC 3339
 
 
 @dataclass(frozen=True)
@@ -279,11 +280,22 @@ class ImageEntry:
 
 
 @dataclass(frozen=True)
+class Kev:
+    """CISA Known Exploited Vulnerabilities data for a vulnerability, as Inspector's cisaData gives it."""
+
+    date_added: str
+    due_date: str | None = None
+    action: str | None = None
+
+
+@dataclass(frozen=True)
 class Exposure:
     finding: Finding
     image: ImageInfo
     workload_count: int
     new: bool | None = None  # set only when a previous state is known
+    kev: Kev | None = None  # None: not in KEV, or not asked (--no-kev; a failure to ask is an errors entry)
+    fails_run: bool = False  # meets a --fail-on condition
 
 
 @dataclass(frozen=True)

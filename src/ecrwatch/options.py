@@ -73,6 +73,21 @@ class SeverityType(click.ParamType[str]):
         return text
 
 
+class ProbabilityType(click.ParamType[float]):
+    """A probability such as an EPSS score: a number from 0 to 1 (NaN and infinities are not)."""
+
+    name = "P"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not 0.0 <= number <= 1.0:  # False for NaN too
+            self.fail(f"{value!r} is not a probability; give a number from 0 to 1, e.g. 0.1", param, ctx)
+        return number
+
+
 @dataclass(frozen=True)
 class GlobalOptions:
     profile: str | None

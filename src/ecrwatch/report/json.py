@@ -20,6 +20,7 @@ from ecrwatch.models import (
     Filters,
     ImageEntry,
     ImageInfo,
+    Kev,
     MatchedWorkload,
     Package,
     Report,
@@ -110,6 +111,12 @@ def _package_to_dict(package: Package) -> dict[str, Any]:
     }
 
 
+def _kev_to_dict(kev: Kev | None) -> dict[str, Any] | None:
+    if kev is None:
+        return None
+    return {"date_added": kev.date_added, "due_date": kev.due_date, "action": kev.action}
+
+
 def exposure_to_dict(exposure: Exposure) -> dict[str, Any]:
     finding = exposure.finding
     out: dict[str, Any] = {
@@ -122,11 +129,14 @@ def exposure_to_dict(exposure: Exposure) -> dict[str, Any]:
         "epss_score": _number(finding.epss_score),
         "fix_available": finding.fix_available,
         "exploit_available": finding.exploit_available,
+        "last_known_exploit_at": finding.last_known_exploit_at,
+        "kev": _kev_to_dict(exposure.kev),
         "packages": [_package_to_dict(p) for p in finding.packages],
         "first_observed_at": finding.first_observed_at,
         "last_observed_at": finding.last_observed_at,
         "image": image_to_dict(exposure.image),
         "workload_count": exposure.workload_count,
+        "fails_run": exposure.fails_run,
     }
     if exposure.new is not None:  # only a run with a previous state knows what is new
         out["new"] = exposure.new

@@ -38,6 +38,7 @@ from ecrwatch.models import (
     Workload,
     severity_rank,
 )
+from ecrwatch.triage.risk import is_exploitable, risk_sort_key
 
 __all__ = ["SEVERITY_STYLES", "render_table", "short_digest", "workload_label"]
 
@@ -278,6 +279,19 @@ def _package_line(p: Package, fix_available: str | None, g: _Glyphs) -> str:
     return f"{installed} (no fix)" if fix_available in (None, "NO") else installed
 
 
+def _risk_marks(exposure: Exposure) -> Text:
+    """KEV: in CISA's Known Exploited Vulnerabilities catalogue; exploit: Inspector knows a public exploit;
+    fails: meets a --fail-on condition."""
+    marks = Text()
+    if exposure.kev is not None:
+        marks.append(" KEV", style="bold red")
+    elif is_exploitable(exposure):
+        marks.append(" exploit", style="red")
+    if exposure.fails_run:
+        marks.append(" fails", style="bold")
+    return marks
+
+
 def _findings_table(exposures: Iterable[Exposure], g: _Glyphs) -> Table:
     table = _table("Severity", "Vulnerability", f"Package {g.arrow} fixed", "EPSS", "Score")
     for exposure in exposures:
@@ -286,6 +300,7 @@ def _findings_table(exposures: Iterable[Exposure], g: _Glyphs) -> Table:
         vulnerability = _text(f.vulnerability_id)
         if exposure.new:
             vulnerability.append_text(_text(" new", "bold"))
+        vulnerability.append_text(_risk_marks(exposure))
         table.add_row(
             _severity(f.severity),
             vulnerability,
@@ -456,6 +471,7 @@ def _merged_findings_table(found: Sequence[tuple[ImageEntry, Sequence[Exposure]]
         vulnerability = _text(f.vulnerability_id)
         if any(e.new for _, e in row):
             vulnerability.append_text(_text(" new", "bold"))
+        vulnerability.append_text(_risk_marks(worst))
         table.add_row(
             _severity(f.severity),
             vulnerability,
@@ -497,12 +513,19 @@ def _index_block(found: Sequence[tuple[ImageEntry, Sequence[Exposure]]], g: _Gly
     return Group(*parts)
 
 
-def _exposure_blocks(report: Report, g: _Glyphs) -> list[RenderableType]:
+def _exposure_blocks(report: Report, g: _Glyphs, sort: str) -> list[RenderableType]:
+    exposures: Sequence[Exposure] = report.exposures
+    if sort == "risk":
+        exposures = sorted(exposures, key=risk_sort_key)
     by_key: dict[tuple[str | None, str | None, str, str | None], list[Exposure]] = {}
-    for exposure in report.exposures:
+    for exposure in exposures:
         by_key.setdefault(_image_key(exposure.image), []).append(exposure)
     blocks: list[RenderableType] = []
-    for group in _platform_groups(report.images):
+    entries: list[ImageEntry] = list(report.images)
+    if sort == "risk":  # images in the order of their riskiest exposure
+        rank = {key: i for i, key in enumerate(by_key)}
+        entries.sort(key=lambda e: rank.get(_image_key(e.image), len(rank)))
+    for group in _platform_groups(entries):
         reported = [(entry, by_key.pop(_image_key(entry.image), [])) for entry in group]
         reported = [(entry, found) for entry, found in reported if found]
         if len(reported) > 1:
@@ -584,14 +607,15 @@ def _heading(console: Console, title: str, style: str = "bold") -> None:
     console.rule(Text(title, style=style), align="left")
 
 
-def render_table(report: Report, console: Console) -> None:
-    """Print the report for a person on `console` (its width, its terminal detection, its colours)."""
+def render_table(report: Report, console: Console, *, sort: str = "severity") -> None:
+    """Print the report for a person on `console` (its width, its terminal detection, its colours). `sort`
+    "severity" keeps the report's order; "risk" puts KEV first, then EPSS, then severity."""
     g = _glyphs(console)
     console.print(_summary_panel(report, g))
 
     if report.exposures:
         _heading(console, f"Exposures by image ({len(report.exposures)})")
-        for block in _exposure_blocks(report, g):
+        for block in _exposure_blocks(report, g, sort):
             console.print()
             console.print(block)
     else:
