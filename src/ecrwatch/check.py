@@ -20,6 +20,7 @@ from ecrwatch.events import EventScope
 from ecrwatch.findings import FindingFilters, FindingsLookup
 from ecrwatch.inventory.ecs import collect_ecs_regions, parse_cluster_selector
 from ecrwatch.inventory.eks import collect_kubernetes, plan_kubernetes
+from ecrwatch.kev import fetch_kev, with_kev
 from ecrwatch.models import (
     Coverage,
     EcrImageKey,
@@ -190,11 +191,16 @@ def _check_run(aws: Aws, request: CheckRequest, progress: Progress, lookup: Find
         findings = FindingsResult(findings=request.event_findings)
     report = _report(request, inventory, images_resolved, findings, [account], resolved.errors)
     coverage = {c.image: c for c in findings.coverage}
-    return CheckRun(_triaged(report, request), inventory, images_resolved, coverage)
+    return CheckRun(_triaged(aws, report, request, progress), inventory, images_resolved, coverage)
 
 
-def _triaged(report: Report, request: CheckRequest) -> Report:
-    """The report with each exposure saying whether it fails the run."""
+def _triaged(aws: Aws, report: Report, request: CheckRequest, progress: Progress) -> Report:
+    """The report with KEV data on its exposures (unless --no-kev), each saying whether it fails the run.
+    Event mode asks Inspector nothing (the event carries the finding, which Inspector may not list yet): its
+    exposures' kev stays null, as with --no-kev."""
+    if request.triage.kev and report.exposures and not request.event_findings:
+        progress(f"asking Inspector for KEV data on {len(report.exposures)} exposure(s)")
+        report = with_kev(report, fetch_kev(aws, report.exposures, workers=request.workers))
     conditions = request.triage.fail
     if conditions.severity is None and request.filters.fail_on:
         conditions = replace(conditions, severity=request.filters.fail_on)

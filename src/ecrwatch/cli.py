@@ -81,6 +81,12 @@ def main() -> None:
 @click.option("--min-severity", type=SeverityType(), help="Hide findings below this severity.")
 @click.option("--fail-on", type=SeverityType(), help="Exit 1 when an exposure at or above this severity is reported.")
 @click.option("--fixable-only", is_flag=True, help="Only findings with a fix available (YES or PARTIAL).")
+@click.option(
+    "--kev/--no-kev",
+    default=True,
+    show_default=True,
+    help="Ask Inspector (BatchGetFindingDetails) which reported vulnerabilities are in CISA's KEV catalogue.",
+)
 @click.option("--fail-on-kev", is_flag=True, help="Exit 1 when a reported exposure is in CISA's KEV catalogue.")
 @click.option(
     "--fail-on-exploitable",
@@ -165,6 +171,7 @@ def check(
     min_severity: str | None,
     fail_on: str | None,
     fixable_only: bool,
+    kev: bool,
     fail_on_kev: bool,
     fail_on_exploitable: bool,
     fail_on_epss: float | None,
@@ -218,7 +225,10 @@ def check(
         filters=Filters(min_severity, fixable_only, fail_on),
         workers=workers,
         event_findings=event.findings if event else (),
-        triage=TriagePolicy(fail=FailConditions(fail_on, fail_on_kev, fail_on_exploitable, fail_on_epss)),
+        triage=TriagePolicy(
+            fail=FailConditions(fail_on, fail_on_kev, fail_on_exploitable, fail_on_epss),
+            kev=kev,
+        ),
     )
     with fewer_collections():  # the report's rendering too (see collector.py)
         status = _run_and_write(aws, request, unattended, opts, fmt, target, sort_order)

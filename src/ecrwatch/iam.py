@@ -99,6 +99,7 @@ INSPECTOR_FINDINGS = Statement(
             "inspector2:ListCoverage",
             "scanned and clean or never scanned, and whether Inspector still monitors each running image",
         ),
+        Grant("inspector2:BatchGetFindingDetails", "CISA KEV data of the reported vulnerabilities (not with --no-kev)"),
     ),
 )
 SCANNING_READ = Statement(

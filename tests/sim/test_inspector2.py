@@ -14,7 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from model_check import record_raw_bodies, violations
 
-from ecrwatch.sim.inspector2 import FindingSpec, Inspector2Sim, Package
+from ecrwatch.sim.inspector2 import FindingSpec, Inspector2Sim, Package, VulnerabilityIntel
 from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
 
 REGION = "eu-west-1"
@@ -963,3 +963,85 @@ def test_concurrent_readers_see_whole_results_while_findings_are_seeded(store: I
         reader.join()
     assert results == [wanted] * 12
     assert len(all_findings({"ecrImageHash": eq(digest(2))})) == 1000
+
+
+# --- BatchGetFindingDetails ---
+
+
+def test_finding_details_carry_kev_and_observed_exploitation_for_every_finding_of_the_vulnerability(
+    store: Inspector2Sim,
+) -> None:
+    added, due, seen = (
+        datetime(2024, 7, 1, tzinfo=UTC),
+        datetime(2024, 7, 22, tzinfo=UTC),
+        datetime(2025, 1, 2, tzinfo=UTC),
+    )
+    listed = store.add_finding(
+        REGION, repository="shop/api", digest=digest(1), vulnerability_id="CVE-2024-6387", severity="HIGH", epss=0.4
+    )
+    again = store.add_finding(
+        REGION, repository="shop/web", digest=digest(2), vulnerability_id="CVE-2024-6387", severity="HIGH"
+    )
+    plain = store.add_finding(
+        REGION, repository="shop/api", digest=digest(1), vulnerability_id="CVE-2024-0001", severity="LOW"
+    )
+    store.set_vulnerability_intel(
+        "CVE-2024-6387",
+        VulnerabilityIntel(
+            kev_added=added, kev_due=due, kev_action="Apply updates.", exploit_last_seen=seen, cwes=["CWE-364"]
+        ),
+    )
+    inspector = client()
+    raw = record_raw_bodies(inspector)
+    answer = inspector.batch_get_finding_details(findingArns=[listed, again, plain])
+    assert violations(inspector, "BatchGetFindingDetails", raw[0][1]) == []
+    assert answer["errors"] == []
+    details = {d["findingArn"]: d for d in answer["findingDetails"]}
+    for arn in (listed, again):
+        assert details[arn]["cisaData"] == {"dateAdded": added, "dateDue": due, "action": "Apply updates."}
+        assert details[arn]["exploitObserved"] == {"lastSeen": seen}
+        assert details[arn]["cwes"] == ["CWE-364"]
+    assert details[listed]["epssScore"] == 0.4
+    assert "cisaData" not in details[plain] and "exploitObserved" not in details[plain]
+
+
+def test_finding_details_of_an_unknown_arn_are_an_errors_entry_not_a_failed_call(store: Inspector2Sim) -> None:
+    known = store.add_finding(REGION, repository="shop/api", digest=digest(1), vulnerability_id="CVE-1", severity="LOW")
+    unknown = f"arn:aws:inspector2:{REGION}:{ACCOUNT_ID}:finding/{'0' * 32}"
+    elsewhere = known.replace(REGION, "us-east-1")  # the same id asked in another region: not there
+    inspector = client()
+    raw = record_raw_bodies(inspector)
+    answer = inspector.batch_get_finding_details(findingArns=[known, unknown])
+    assert violations(inspector, "BatchGetFindingDetails", raw[0][1]) == []
+    assert [d["findingArn"] for d in answer["findingDetails"]] == [known]
+    assert answer["errors"] == [
+        {
+            "findingArn": unknown,
+            "errorCode": "FINDING_DETAILS_NOT_FOUND",
+            "errorMessage": "Finding details could not be found for the finding ARN.",
+        }
+    ]
+    other = client("us-east-1").batch_get_finding_details(findingArns=[elsewhere])
+    assert [e["errorCode"] for e in other["errors"]] == ["FINDING_DETAILS_NOT_FOUND"]
+
+
+@pytest.mark.parametrize(
+    "arns",
+    [
+        [f"arn:aws:inspector2:{REGION}:{ACCOUNT_ID}:finding/{i:032x}" for i in range(11)],  # FindingArnList max 10
+        [],  # min 1
+        ["arn:aws:inspector2:eu-west-1:123:finding/abc"],  # not the FindingArn pattern
+    ],
+    ids=["eleven", "none", "malformed"],
+)
+def test_finding_details_refuse_what_the_model_refuses(store: Inspector2Sim, arns: list[str]) -> None:
+    with pytest.raises(ClientError) as caught:
+        client(validate=False).batch_get_finding_details(findingArns=arns)
+    validation_error(caught)
+
+
+def test_intel_that_aws_would_never_hold_is_refused_when_seeded(store: Inspector2Sim) -> None:
+    with pytest.raises(ValueError, match="needs kev_added"):
+        store.set_vulnerability_intel("CVE-1", VulnerabilityIntel(kev_due=datetime(2024, 1, 1, tzinfo=UTC)))
+    with pytest.raises(ValueError, match="30 characters"):
+        store.set_vulnerability_intel("CVE-1", VulnerabilityIntel(ttps=["T" * 31]))

@@ -175,6 +175,24 @@ class FindingSpec:
     omit: Sequence[str] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
+class VulnerabilityIntel:
+    """What Inspector knows about a vulnerability beyond one finding (BatchGetFindingDetails' FindingDetail):
+    CISA KEV data (`kev_added` set: listed), observed exploitation, weaknesses and references. Inspector's
+    intelligence is per vulnerability, so every finding of it, in any image, carries the same."""
+
+    kev_added: datetime | None = None  # cisaData.dateAdded
+    kev_due: datetime | None = None  # cisaData.dateDue
+    kev_action: str | None = None  # cisaData.action
+    exploit_first_seen: datetime | None = None  # exploitObserved.firstSeen
+    exploit_last_seen: datetime | None = None  # exploitObserved.lastSeen
+    cwes: Sequence[str] = ()
+    reference_urls: Sequence[str] = ()
+    ttps: Sequence[str] = ()
+    tools: Sequence[str] = ()
+    risk_score: int | None = None
+
+
 def _omittable() -> frozenset[str]:
     finding = optional_members("Finding") - {"networkReachabilityDetails", "codeVulnerabilityDetails"}
     image = {f"awsEcrContainerImage.{m}" for m in optional_members("AwsEcrContainerImageDetails")}
@@ -409,6 +427,7 @@ class Inspector2Sim:
             "ListFindings",
             "ListCoverage",
             "ListCoverageStatistics",
+            "BatchGetFindingDetails",
         }
     )
 
@@ -421,6 +440,7 @@ class Inspector2Sim:
         self.disable_after_polls = 1
         self.ecr_defaults: dict[str, str] = dict(ECR_DEFAULTS)
         self.findings_page_limit = FINDINGS_PAGE_LIMIT
+        self._intel: dict[str, VulnerabilityIntel] = {}  # vulnerability id -> intelligence, every region
         # Told (region, account, status) when ECR scanning settles at ENABLED or DISABLED: the registry's side
         # of the switch (see `sim.registry_scanning`). Wiring, not state: reset() keeps it.
         self._ecr_settled: list[Callable[[str, str, str], None]] = []
@@ -445,6 +465,7 @@ class Inspector2Sim:
             self.disable_after_polls = 1
             self.ecr_defaults = dict(ECR_DEFAULTS)
             self.findings_page_limit = FINDINGS_PAGE_LIMIT
+            self._intel.clear()
 
     # --- seeding: account and configuration ---
 
@@ -614,6 +635,18 @@ class Inspector2Sim:
                         image_pulled_at=None,
                         set_repository=False,
                     )
+
+    def set_vulnerability_intel(self, vulnerability_id: str, intel: VulnerabilityIntel) -> None:
+        """What BatchGetFindingDetails says about every finding of `vulnerability_id` (KEV listing, observed
+        exploitation); checked against the model's limits as AWS would hold them."""
+        if intel.kev_added is None and (intel.kev_due is not None or intel.kev_action is not None):
+            raise ValueError("a KEV due date or action needs kev_added: CISA lists a vulnerability on a date")
+        if any(len(t) > 30 for t in intel.ttps):
+            raise ValueError("a TTP is at most 30 characters (Ttp)")
+        if len(intel.reference_urls) > 100:
+            raise ValueError("at most 100 reference URLs (VulnerabilityReferenceUrls)")
+        with self._lock:
+            self._intel[vulnerability_id] = intel
 
     def set_finding_status(self, arn: str, status: str) -> None:
         """Change a seeded finding's status (ACTIVE, SUPPRESSED, CLOSED), as Inspector does over time."""
@@ -927,6 +960,29 @@ class Inspector2Sim:
             response["nextToken"] = encode_token(query, last)
         return response
 
+    # --- BatchGetFindingDetails ---
+
+    def _op_batch_get_finding_details(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        # The model bounds findingArns to 1-10 ARNs of its pattern (parse_request refused anything else).
+        # An ARN this region has no finding for is an `errors` entry, the call itself succeeds.
+        details: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        with self._lock:
+            store = self._regions.get(region) or _Region()
+            for arn in dict.fromkeys(params["findingArns"]):
+                finding = store.by_arn.get(arn)
+                if finding is None:
+                    errors.append(
+                        {
+                            "findingArn": arn,
+                            "errorCode": "FINDING_DETAILS_NOT_FOUND",
+                            "errorMessage": "Finding details could not be found for the finding ARN.",
+                        }
+                    )
+                else:
+                    details.append(_render_detail(finding, self._intel.get(finding.vulnerability_id)))
+        return {"findingDetails": details, "errors": errors}
+
     # --- ListCoverage, ListCoverageStatistics ---
 
     def _op_list_coverage(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -1144,6 +1200,37 @@ def _render_finding(f: _Finding) -> dict[str, Any]:
     if f.exploit_available == "YES":
         finding["exploitabilityDetails"] = {"lastKnownExploitAt": f.last_observed_at}
     return _drop(finding, f.omit, "")
+
+
+def _render_detail(f: _Finding, intel: VulnerabilityIntel | None) -> dict[str, Any]:
+    """A FindingDetail: what Inspector knows of the finding's vulnerability. Members with nothing to say are
+    left out, as AWS leaves them out (cisaData only for a vulnerability in CISA's KEV catalogue)."""
+    detail: dict[str, Any] = {"findingArn": f.arn}
+    if f.epss is not None:
+        detail["epssScore"] = f.epss
+    if intel is None:
+        return detail
+    if intel.kev_added is not None:
+        cisa: dict[str, Any] = {"dateAdded": epoch(intel.kev_added)}
+        if intel.kev_due is not None:
+            cisa["dateDue"] = epoch(intel.kev_due)
+        if intel.kev_action is not None:
+            cisa["action"] = intel.kev_action
+        detail["cisaData"] = cisa
+    observed = {"firstSeen": intel.exploit_first_seen, "lastSeen": intel.exploit_last_seen}
+    if any(observed.values()):
+        detail["exploitObserved"] = {k: epoch(v) for k, v in observed.items() if v is not None}
+    for member, values in (
+        ("cwes", intel.cwes),
+        ("referenceUrls", intel.reference_urls),
+        ("ttps", intel.ttps),
+        ("tools", intel.tools),
+    ):
+        if values:
+            detail[member] = list(values)
+    if intel.risk_score is not None:
+        detail["riskScore"] = intel.risk_score
+    return detail
 
 
 def _drop(item: dict[str, Any], omit: frozenset[str], prefix: str) -> dict[str, Any]:

@@ -1,0 +1,111 @@
+"""CISA Known Exploited Vulnerabilities data for the reported exposures, from Inspector2's
+BatchGetFindingDetails (its `cisaData`).
+
+KEV is per vulnerability, not per finding: one finding ARN is asked per distinct vulnerability id, ten ARNs
+a call (the model's limit), each in the finding's own region, the calls side by side. Only the exposures the
+report contains are asked about. A call or an ARN that fails is an `inspector2:REGION` errors entry: its
+vulnerabilities are unknown, never "not in KEV".
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from ecrwatch.aws import Aws, calling
+from ecrwatch.errors import AwsCallError
+from ecrwatch.models import Exposure, Kev, Report, SourceError
+
+FINDING_ARNS_PER_CALL = 10  # FindingArnList: max 10
+_FINDING_ARN = re.compile(r"arn:[^:]+:inspector2:(?P<region>[^:]+):\d{12}:finding/.+")
+
+
+@dataclass(frozen=True)
+class KevResult:
+    kev: dict[str, Kev]  # vulnerability id -> KEV data, for those listed
+    errors: tuple[SourceError, ...] = ()
+
+
+def finding_to_ask(exposures: Iterable[Exposure]) -> dict[str, str]:
+    """One finding ARN per distinct vulnerability id (the first in report order), vulnerability id -> ARN."""
+    chosen: dict[str, str] = {}
+    for exposure in exposures:
+        chosen.setdefault(exposure.finding.vulnerability_id, exposure.finding.finding_arn)
+    return chosen
+
+
+def fetch_kev(aws: Aws, exposures: Sequence[Exposure], *, workers: int = 8) -> KevResult:
+    """KEV data of every vulnerability among `exposures`."""
+    by_region: dict[str, list[tuple[str, str]]] = defaultdict(list)  # region -> (arn, vulnerability id)
+    for vulnerability, arn in finding_to_ask(exposures).items():
+        match = _FINDING_ARN.fullmatch(arn)
+        if match is not None:
+            by_region[match["region"]].append((arn, vulnerability))
+    batches = [
+        (region, pairs[start : start + FINDING_ARNS_PER_CALL])
+        for region, pairs in sorted(by_region.items())
+        for start in range(0, len(pairs), FINDING_ARNS_PER_CALL)
+    ]
+    if not batches:
+        return KevResult({})
+    kev: dict[str, Kev] = {}
+    errors: dict[str, SourceError] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(batches))), thread_name_prefix="kev") as pool:
+        answers = pool.map(lambda batch: _ask(aws, *batch), batches)
+        for found, error in answers:
+            kev.update(found)
+            if error is not None:
+                errors.setdefault(error.source, error)
+    return KevResult(kev, tuple(errors.values()))
+
+
+def _ask(aws: Aws, region: str, pairs: Sequence[tuple[str, str]]) -> tuple[dict[str, Kev], SourceError | None]:
+    vulnerability_of = dict(pairs)
+    try:
+        with calling("inspector2", "BatchGetFindingDetails", region):
+            answer = aws.inspector2(region).batch_get_finding_details(findingArns=list(vulnerability_of))
+    except AwsCallError as exc:
+        return {}, SourceError(f"inspector2:{region}", f"KEV data could not be read: {exc.message}", exc.code)
+    found: dict[str, Kev] = {}
+    for detail in answer.get("findingDetails") or ():
+        kev = _kev(detail.get("cisaData"))
+        vulnerability = vulnerability_of.get(detail.get("findingArn") or "")
+        if kev is not None and vulnerability is not None:
+            found[vulnerability] = kev
+    failed = answer.get("errors") or []
+    if not failed:
+        return found, None
+    first = failed[0]
+    unknown = ", ".join(sorted(vulnerability_of.get(e["findingArn"], e["findingArn"]) for e in failed))
+    message = (
+        f"KEV data could not be read for {unknown} (inspector2:BatchGetFindingDetails in {region}: "
+        f"{first['errorCode']}: {first['errorMessage']})"
+    )
+    return found, SourceError(f"inspector2:{region}", message, first["errorCode"])
+
+
+def _day(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).date().isoformat()
+    return None
+
+
+def _kev(cisa: Any) -> Kev | None:
+    """cisaData as a Kev; None where Inspector gives no date added (not in the catalogue)."""
+    if not isinstance(cisa, dict):
+        return None
+    added = _day(cisa.get("dateAdded"))
+    if added is None:
+        return None
+    return Kev(date_added=added, due_date=_day(cisa.get("dateDue")), action=cisa.get("action") or None)
+
+
+def with_kev(report: Report, result: KevResult) -> Report:
+    """The report with each exposure's `kev` set from `result`, and the lookup's errors added."""
+    exposures = tuple(replace(e, kev=result.kev.get(e.finding.vulnerability_id)) for e in report.exposures)
+    return replace(report, exposures=exposures, errors=report.errors + result.errors)
