@@ -6,8 +6,10 @@ with the external id."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from cfnlint.api import lint_file
 from cfnlint.decode import decode
 from click.testing import CliRunner
 
+from ecrwatch.aws_lambda import LambdaConfig
 from ecrwatch.cli import main
 from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
 
@@ -226,3 +229,85 @@ def test_role_names_and_path_are_bounded_as_iam_bounds_them() -> None:
     for value in ("security", "/security", "security/"):
         assert not re.fullmatch(parameters["RolePath"]["AllowedPattern"], value)
         assert not re.fullmatch(path["pattern"], value)
+
+
+# --- the event function: EventBridge rule and Lambda ------------------------------------------------------------
+
+EVENT_LAMBDA = DEPLOY / "aws" / "event-lambda.yaml"
+
+
+def deploy_event_function(**parameters: str) -> dict[str, Any]:
+    """Create the event-function stack (its package in a simulated bucket); the function's configuration."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="ecrwatch-artifacts")
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("ecrwatch/__init__.py", "")
+    s3.put_object(Bucket="ecrwatch-artifacts", Key="ecrwatch.zip", Body=package.getvalue())
+    values = {"CodeBucket": "ecrwatch-artifacts", "CodeKey": "ecrwatch.zip", **parameters}
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    cloudformation.create_stack(
+        StackName="ecrwatch-events",
+        TemplateBody=EVENT_LAMBDA.read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    (stack,) = cloudformation.describe_stacks(StackName="ecrwatch-events")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    function = boto3.client("lambda", region_name="us-east-1").get_function(FunctionName="ecrwatch-events")
+    return dict(function["Configuration"])
+
+
+def function_permissions(function: dict[str, Any]) -> set[tuple[str, str, str, str]]:
+    """Every grant of the function's role, over all its inline policies."""
+    iam = boto3.client("iam")
+    role = function["Role"].rsplit("/", 1)[1]
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    grants: set[tuple[str, str, str, str]] = set()
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        grants |= permissions(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
+    return grants
+
+
+def test_the_event_rule_sends_the_documented_pattern_to_the_function_only(sim_aws: SimAWS) -> None:
+    function = deploy_event_function()
+    events = boto3.client("events", region_name="us-east-1")
+    (rule,) = events.list_rules()["Rules"]
+    assert json.loads(rule["EventPattern"]) == json.loads(
+        (DEPLOY / "aws" / "eventbridge-rule-pattern.json").read_text()
+    )
+    (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"] == function["FunctionArn"]
+    (grant,) = json.loads(
+        boto3.client("lambda", region_name="us-east-1").get_policy(FunctionName="ecrwatch-events")["Policy"]
+    )["Statement"]
+    assert grant["Principal"] == {"Service": "events.amazonaws.com"}
+    assert grant["Condition"]["ArnLike"]["AWS:SourceArn"] == rule["Arn"]
+
+
+def test_the_functions_settings_are_ones_the_handler_accepts(sim_aws: SimAWS) -> None:
+    topic = boto3.client("sns", region_name="us-east-1").create_topic(Name="ecrwatch-alerts")["TopicArn"]
+    function = deploy_event_function(AlertTopicArn=topic, Regions="us-east-1 eu-west-1", MinSeverity="CRITICAL")
+    assert function["Handler"] == "ecrwatch.aws_lambda.handler"
+    config = LambdaConfig.from_environ({**function["Environment"]["Variables"], "AWS_REGION": "us-east-1"})
+    assert config.regions == ("us-east-1", "eu-west-1")
+    assert config.filters.min_severity == "CRITICAL"
+    assert [t.arn for t in config.notifications.topics] == [topic]
+
+
+def test_the_functions_role_holds_the_documented_lambda_policy(sim_aws: SimAWS) -> None:
+    topic = boto3.client("sns", region_name="us-east-1").create_topic(Name="ecrwatch-alerts")["TopicArn"]
+    deployed = function_permissions(deploy_event_function(AlertTopicArn=topic))
+    documented = permissions(json.loads((DEPLOY / "aws" / "lambda-iam-policy.json").read_text()))
+    # The documented file names an example account and topic; the stack names its own, and it creates the
+    # function's log group itself, so the function need not.
+    assert {a for _, a, _, _ in deployed} == {a for _, a, _, _ in documented} - {"logs:CreateLogGroup"}
+    publish = {r for _, a, r, _ in deployed if a == "sns:Publish"}
+    assert publish == {topic}
+    logs = {r for _, a, r, _ in deployed if a.startswith("logs:")}
+    assert logs == {f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:/aws/lambda/ecrwatch-events:*"}
+
+
+def test_without_a_topic_the_function_may_publish_nowhere(sim_aws: SimAWS) -> None:
+    actions = {a for _, a, _, _ in function_permissions(deploy_event_function())}
+    assert "sns:Publish" not in actions and "ecs:ListTasks" in actions
