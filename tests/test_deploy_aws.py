@@ -192,6 +192,63 @@ def test_a_hub_account_id_that_is_not_one_is_refused_and_nothing_is_made(sim_aws
     assert role_names() == set()
 
 
+# --- a StackSet across the organisation ---------------------------------------------------------------------------
+
+
+def iam_in(account: str) -> Any:
+    """An IAM client acting in another account of the simulated organisation."""
+    credentials = boto3.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="deploy-test"
+    )["Credentials"]
+    return boto3.client(
+        "iam",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+def test_a_service_managed_stack_set_gives_every_account_of_the_ou_its_roles(sim_aws: SimAWS) -> None:
+    organizations = boto3.client("organizations")
+    organizations.create_organization(FeatureSet="ALL")
+    (root,) = organizations.list_roots()["Roots"]
+    ou = organizations.create_organizational_unit(ParentId=root["Id"], Name="workloads")["OrganizationalUnit"]["Id"]
+    members = []
+    for name in ("payments", "storefront"):
+        account = organizations.create_account(AccountName=name, Email=f"{name}@example.com")
+        members.append(account["CreateAccountStatus"]["AccountId"])
+        organizations.move_account(AccountId=members[-1], SourceParentId=root["Id"], DestinationParentId=ou)
+    # The README's two commands (create-stack-set, create-stack-instances), as API calls.
+    cloudformation = boto3.client("cloudformation")
+    cloudformation.create_stack_set(
+        StackSetName="ecrwatch-member-roles",
+        TemplateBody=MEMBER_ROLES.read_text(),
+        PermissionModel="SERVICE_MANAGED",
+        AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        Parameters=[
+            {"ParameterKey": "HubAccountId", "ParameterValue": HUB},
+            {"ParameterKey": "ExternalId", "ParameterValue": EXTERNAL_ID},
+        ],
+    )
+    operation = cloudformation.create_stack_instances(
+        StackSetName="ecrwatch-member-roles", DeploymentTargets={"OrganizationalUnitIds": [ou]}, Regions=["us-east-1"]
+    )
+    status = cloudformation.describe_stack_set_operation(
+        StackSetName="ecrwatch-member-roles", OperationId=operation["OperationId"]
+    )["StackSetOperation"]["Status"]
+    assert status == "SUCCEEDED"
+    for member in members:
+        iam = iam_in(member)
+        assert {"ecrwatch-reader", "ecrwatch-scanning"} <= {r["RoleName"] for r in iam.list_roles()["Roles"]}
+        deployed = iam.get_role_policy(RoleName="ecrwatch-reader", PolicyName="ecrwatch-check")["PolicyDocument"]
+        assert permissions(deployed) == permissions(printed_policy("check", "aws"))
+        trust = iam.get_role(RoleName="ecrwatch-reader")["Role"]["AssumeRolePolicyDocument"]["Statement"][0]
+        assert trust["Condition"]["StringEquals"] == {"sts:ExternalId": EXTERNAL_ID}
+    # A service-managed StackSet never deploys to the management account (the caller's, here).
+    assert role_names() == set()
+
+
 # --- the parameters are as IAM and STS define them --------------------------------------------------------------
 
 
@@ -311,3 +368,21 @@ def test_the_functions_role_holds_the_documented_lambda_policy(sim_aws: SimAWS) 
 def test_without_a_topic_the_function_may_publish_nowhere(sim_aws: SimAWS) -> None:
     actions = {a for _, a, _, _ in function_permissions(deploy_event_function())}
     assert "sns:Publish" not in actions and "ecs:ListTasks" in actions
+
+
+def test_the_readmes_deploy_commands_name_the_kits_files_and_their_parameters() -> None:
+    readme = (DEPLOY.parent / "README.md").read_text()
+    section = readme.split("## Deploying across an organisation", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"aws cloudformation create-stack(?:-set)? .*?(?=\n\S|\n\n|```)", section, re.S)
+    assert len(commands) == 2
+    for command in commands:
+        (template,) = re.findall(r"file://(deploy/aws/[\w.-]+)", command)
+        decoded, problems = decode(str(DEPLOY.parent / template))
+        assert not problems and decoded is not None
+        parameters = decoded["Parameters"]
+        named = re.findall(r"ParameterKey=(\w+)", command)
+        assert named and set(named) <= set(parameters)
+        required = {name for name, slot in parameters.items() if "Default" not in slot}
+        assert required <= set(named), (template, required - set(named))
+    assert "--permission-model SERVICE_MANAGED" in commands[0]
+    assert "OrganizationalUnitIds=" in section
