@@ -60,6 +60,8 @@ CASES = [
     Case("check", "--fail-on-epss", ("--fail-on-epss", "nan"), "'nan' is not a probability; give a number from 0"),
     Case("check", "--fail-on-epss", ("--fail-on-epss", "high"), "'high' is not a probability"),
     Case("check", "--sort", ("--sort", "epss"), "'epss' is not one of 'severity', 'risk'"),
+    Case("check", "--ignore-file", ("--ignore-file", "{tmp}/missing.yaml"), "{tmp}/missing.yaml could not be read"),
+    Case("check", "--vex", ("--vex", "{tmp}/missing.openvex.json"), "{tmp}/missing.openvex.json could not be read"),
     Case("check", "--output", ("--output", "{tmp}/missing/report.json"), "folder {tmp}/missing does not exist"),
     Case("check", "--output", ("--output", "{tmp}/folder"), "--output {tmp}/folder is a directory"),
     Case("check", "--output", ("--output", ""), "--output was given an empty file name"),

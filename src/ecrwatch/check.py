@@ -35,6 +35,7 @@ from ecrwatch.models import (
     Workload,
 )
 from ecrwatch.resolve import resolve_images
+from ecrwatch.triage.apply import accept_risks
 from ecrwatch.triage.fail import mark_failing
 from ecrwatch.triage.policy import TriagePolicy
 
@@ -195,9 +196,12 @@ def _check_run(aws: Aws, request: CheckRequest, progress: Progress, lookup: Find
 
 
 def _triaged(aws: Aws, report: Report, request: CheckRequest, progress: Progress) -> Report:
-    """The report with KEV data on its exposures (unless --no-kev), each saying whether it fails the run.
+    """The report without the exposures an ignore rule or VEX statement sets aside, with KEV data on the rest
+    (unless --no-kev), each saying whether it fails the run.
     Event mode asks Inspector nothing (the event carries the finding, which Inspector may not list yet): its
     exposures' kev stays null, as with --no-kev."""
+    today = request.triage.today or datetime.now(UTC).date()
+    report = accept_risks(report, request.triage.acceptance, today)  # KEV is asked for what is still reported
     if request.triage.kev and report.exposures and not request.event_findings:
         progress(f"asking Inspector for KEV data on {len(report.exposures)} exposure(s)")
         report = with_kev(report, fetch_kev(aws, report.exposures, workers=request.workers))

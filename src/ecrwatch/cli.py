@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +100,20 @@ def main() -> None:
     help="Exit 1 when a reported exposure's EPSS score is P or more (0-1, e.g. 0.1).",
 )
 @click.option(
+    "--ignore-file",
+    metavar="FILE",
+    envvar="ECRWATCH_IGNORE_FILE",
+    help="Risk accepted for a while (YAML rules: vulnerability, reason, optional narrowing and expires): matching "
+    "exposures are listed as suppressed, not reported or failed on. Default: $ECRWATCH_IGNORE_FILE.",
+)
+@click.option(
+    "--vex",
+    "vex_files",
+    metavar="FILE",
+    multiple=True,
+    help="OpenVEX document: not_affected or fixed statements for a running image set its exposures aside; repeatable.",
+)
+@click.option(
     "--sort",
     "sort_order",
     type=click.Choice(["severity", "risk"]),
@@ -175,6 +190,8 @@ def check(
     fail_on_kev: bool,
     fail_on_exploitable: bool,
     fail_on_epss: float | None,
+    ignore_file: str | None,
+    vex_files: tuple[str, ...],
     sort_order: str,
     output_format: str | None,
     output: str | None,
@@ -197,11 +214,13 @@ def check(
     from ecrwatch.check import CheckRequest
     from ecrwatch.notify import Notifications
     from ecrwatch.triage.fail import FailConditions
+    from ecrwatch.triage.load import load_acceptance
     from ecrwatch.triage.policy import TriagePolicy
     from ecrwatch.unattended import Unattended, load_event
 
     target = check_writable(output) if output is not None else None
     fmt = output_format or ("table" if target is None and sys.stdout.isatty() else "json")
+    acceptance = load_acceptance(ignore_file, vex_files, today=datetime.now(UTC).date())
     unattended = Unattended(
         state=Path(state_path).expanduser() if state_path else None,
         state_wait=state_wait,
@@ -228,6 +247,7 @@ def check(
         triage=TriagePolicy(
             fail=FailConditions(fail_on, fail_on_kev, fail_on_exploitable, fail_on_epss),
             kev=kev,
+            acceptance=acceptance,
         ),
     )
     with fewer_collections():  # the report's rendering too (see collector.py)

@@ -325,6 +325,7 @@ class Summary:
     # longer updates (scan_status.monitored false), or none and Inspector scanned it once and stopped (scanned
     # on push only, scan eligibility expired, archived, scanning being disabled).
     not_monitored_running_images: int = 0
+    suppressed: int | None = None  # len(Report.suppressed), where an ignore file or VEX document was given
 
 
 @dataclass(frozen=True)
@@ -349,6 +350,33 @@ class ResolvedExposure:
 
 
 @dataclass(frozen=True)
+class SuppressionRule:
+    """The ignore rule (source FILE:LINE) or VEX statement (FILE#statements/N) that set an exposure aside."""
+
+    source: str
+    reason: str
+    expires: str | None = None  # YYYY-MM-DD
+    vex_status: str | None = None  # not_affected or fixed
+    justification: str | None = None
+
+
+@dataclass(frozen=True)
+class SuppressedExposure:
+    exposure: Exposure
+    rule: SuppressionRule
+
+
+@dataclass(frozen=True)
+class ExpiredRule:
+    """An ignore rule past its expiry date: it no longer applies."""
+
+    source: str
+    reason: str
+    expires: str  # YYYY-MM-DD
+    vulnerability: str
+
+
+@dataclass(frozen=True)
 class Report:
     generated_at: str  # RFC 3339, UTC
     tool_version: str
@@ -359,6 +387,9 @@ class Report:
     unscanned: tuple[UnscannedEntry, ...]
     errors: tuple[SourceError, ...]
     resolved: tuple[ResolvedExposure, ...] | None = None  # only with a previous state (--state)
+    # Only with an ignore file or VEX document: what they set aside, and the ignore rules that expired.
+    suppressed: tuple[SuppressedExposure, ...] | None = None
+    expired_rules: tuple[ExpiredRule, ...] | None = None
 
 
 # --- registry scanning status (`ecrwatch status`) ----------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 from ecrwatch.models import (
     SEVERITIES,
     ClusterScope,
+    ExpiredRule,
     Exposure,
     Filters,
     ImageEntry,
@@ -29,6 +30,7 @@ from ecrwatch.models import (
     Scope,
     SourceError,
     Summary,
+    SuppressedExposure,
     UnscannedEntry,
     Workload,
 )
@@ -38,6 +40,7 @@ SCHEMA_VERSION = "1"
 __all__ = [
     "SCHEMA_VERSION",
     "error_to_dict",
+    "expired_rule_to_dict",
     "exposure_to_dict",
     "image_entry_to_dict",
     "image_to_dict",
@@ -49,6 +52,7 @@ __all__ = [
     "scan_status_to_dict",
     "scope_to_dict",
     "summary_to_dict",
+    "suppressed_to_dict",
     "unscanned_to_dict",
     "workload_to_dict",
 ]
@@ -184,6 +188,24 @@ def resolved_to_dict(resolved: ResolvedExposure) -> dict[str, Any]:
     }
 
 
+def suppressed_to_dict(suppressed: SuppressedExposure) -> dict[str, Any]:
+    rule = suppressed.rule
+    return {
+        "exposure": exposure_to_dict(suppressed.exposure),
+        "rule": {
+            "source": rule.source,
+            "reason": rule.reason,
+            "expires": rule.expires,
+            "vex_status": rule.vex_status,
+            "justification": rule.justification,
+        },
+    }
+
+
+def expired_rule_to_dict(rule: ExpiredRule) -> dict[str, Any]:
+    return {"source": rule.source, "reason": rule.reason, "expires": rule.expires, "vulnerability": rule.vulnerability}
+
+
 def error_to_dict(error: SourceError) -> dict[str, Any]:
     return {"source": error.source, "code": error.code, "message": error.message}
 
@@ -219,7 +241,7 @@ def summary_to_dict(summary: Summary) -> dict[str, Any]:
     # Every severity present, zero included, highest first; a label outside the six is kept after them.
     by_severity = {severity: summary.by_severity.get(severity, 0) for severity in SEVERITIES}
     by_severity.update({k: v for k, v in summary.by_severity.items() if k not in by_severity})
-    return {
+    out: dict[str, Any] = {
         "running_containers": summary.running_containers,
         "running_images": summary.running_images,
         "vulnerable_running_images": summary.vulnerable_running_images,
@@ -228,6 +250,9 @@ def summary_to_dict(summary: Summary) -> dict[str, Any]:
         "unscanned_running_images": summary.unscanned_running_images,
         "not_monitored_running_images": summary.not_monitored_running_images,
     }
+    if summary.suppressed is not None:  # only where an ignore file or VEX document was given
+        out["suppressed"] = summary.suppressed
+    return out
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
@@ -244,6 +269,10 @@ def report_to_dict(report: Report) -> dict[str, Any]:
     }
     if report.resolved is not None:  # only a run with a previous state knows what is gone
         out["resolved"] = [resolved_to_dict(r) for r in report.resolved]
+    if report.suppressed is not None:  # only where an ignore file or VEX document was given
+        out["suppressed"] = [suppressed_to_dict(s) for s in report.suppressed]
+    if report.expired_rules is not None:
+        out["expired_rules"] = [expired_rule_to_dict(r) for r in report.expired_rules]
     return out
 
 
@@ -318,6 +347,10 @@ def iter_json(report: Report) -> Iterator[str]:
     ]
     if report.resolved is not None:  # only a run with a previous state knows what is gone
         parts.append(("resolved", (resolved_to_dict, report.resolved)))
+    if report.suppressed is not None:  # only where an ignore file or VEX document was given
+        parts.append(("suppressed", (suppressed_to_dict, report.suppressed)))
+    if report.expired_rules is not None:
+        parts.append(("expired_rules", (expired_rule_to_dict, report.expired_rules)))
     yield "{"
     for index, (key, value) in enumerate(parts):
         yield ("," if index else "") + "\n  " + json.dumps(key) + ": "

@@ -34,6 +34,7 @@ from ecrwatch.models import (
     Report,
     ResolvedExposure,
     ScanStatus,
+    SuppressedExposure,
     UnscannedEntry,
     Workload,
     severity_rank,
@@ -142,6 +143,8 @@ def _summary_panel(report: Report, g: _Glyphs) -> Panel:
         grid.add_row("New", str(sum(1 for e in report.exposures if e.new)))
     if report.resolved is not None:
         grid.add_row("Resolved", str(len(report.resolved)))
+    if report.suppressed is not None:
+        grid.add_row("Suppressed", str(len(report.suppressed)))
     grid.add_row(
         "Unscanned images",
         Text(str(s.unscanned_running_images), style="yellow" if s.unscanned_running_images else ""),
@@ -595,6 +598,25 @@ def _resolved_table(resolved: Sequence[ResolvedExposure], g: _Glyphs) -> Table:
     return table
 
 
+def _suppressed_table(suppressed: Sequence[SuppressedExposure], g: _Glyphs) -> Table:
+    table = _table("Severity", "Vulnerability", "Image", "Rule", "Reason")
+    for s in suppressed:
+        rule = s.rule
+        why = [rule.reason]
+        if rule.expires:
+            why.append(f"until {rule.expires}")
+        if rule.vex_status:
+            why.append(f"VEX {rule.vex_status}" + (f" ({rule.justification})" if rule.justification else ""))
+        table.add_row(
+            _severity(s.exposure.finding.severity),
+            _text(s.exposure.finding.vulnerability_id),
+            _text(_short_reference(s.exposure.image.reference, g)),
+            _text(rule.source),
+            _lines(why),
+        )
+    return table
+
+
 def _errors_table(report: Report, g: _Glyphs) -> Table:
     table = _table("Source", "Code", "Message")
     for error in report.errors:
@@ -635,6 +657,14 @@ def render_table(report: Report, console: Console, *, sort: str = "severity") ->
     if report.resolved:
         _heading(console, f"Resolved since the previous run ({len(report.resolved)})", "bold green")
         console.print(_resolved_table(report.resolved, g))
+
+    if report.suppressed:
+        _heading(console, f"Suppressed: risk accepted ({len(report.suppressed)})", "bold")
+        console.print(_suppressed_table(report.suppressed, g))
+    for rule in report.expired_rules or ():
+        console.print(
+            _text(f"Expired rule {rule.source} ({rule.vulnerability}, {rule.expires}) no longer applies", "yellow")
+        )
 
     if report.errors:
         _heading(console, f"Errors ({len(report.errors)}): the report is incomplete", "bold red")

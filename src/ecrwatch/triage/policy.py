@@ -1,9 +1,12 @@
-"""What the user asked triage to do in one run: the fail conditions, whether to ask for KEV data."""
+"""What the user asked triage to do in one run: the fail conditions, whether to ask for KEV data, the risks
+accepted (ignore file, VEX)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
+from ecrwatch.triage.apply import Acceptance
 from ecrwatch.triage.fail import FailConditions
 
 
@@ -11,3 +14,5 @@ from ecrwatch.triage.fail import FailConditions
 class TriagePolicy:
     fail: FailConditions = field(default_factory=FailConditions)
     kev: bool = True  # ask Inspector for CISA KEV data (--no-kev: kev stays null)
+    acceptance: Acceptance = field(default_factory=Acceptance)  # --ignore-file, --vex
+    today: date | None = None  # the day ignore rules expire against (None: today, UTC)
