@@ -92,6 +92,20 @@ def test_the_demo_runs_every_step_and_prints_what_a_user_would_see() -> None:
     assert rows == {"service": "arm64", "shop/Deployment": "amd64"}
     arm_only = next(line for line in web_block.splitlines() if "CVE-2024-5535" in line)
     assert arm_only.split()[-1] == "arm64" and "amd64" not in arm_only
+    # Triage: the KEV-listed vulnerability first and marked, the accepted risk set aside with its rule, and
+    # the run failing on KEV alone.
+    triage = out[out.index("10. Triage") :]
+    assert "--sort risk --ignore-file" in triage and "(exit status 1)" in triage
+    order = [w for line in triage.splitlines() for w in line.split() if w.startswith("CVE-")]
+    assert order[0] == "CVE-2023-44487"
+    kev_row = " ".join(triage[triage.index("CVE-2023-44487") :].split()[:3])
+    assert "KEV" in kev_row and "fails" in kev_row
+    words = " ".join(triage.split())
+    assert "Suppressed 1" in words and "Suppressed: risk accepted (1)" in words
+    accepted = words[words.index("Suppressed: risk accepted (1)") :]
+    assert "CVE-2023-4016" in accepted and "ps is never run" in accepted
+    assert "ignore.yaml:2" in accepted.replace(" ", "")
+    assert "CVE-2023-4016" not in words[: words.index("Suppressed: risk accepted")]  # not among the exposures
     assert "--filter 'Shop/*'" in result.stderr  # the refused filter, named
     assert dict(os.environ) == before  # the environment is put back
 

@@ -26,7 +26,7 @@ from rich.text import Text
 
 from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
 from ecrwatch.sim.eks import EksSim
-from ecrwatch.sim.inspector2 import Inspector2Sim, Package
+from ecrwatch.sim.inspector2 import Inspector2Sim, Package, VulnerabilityIntel
 from ecrwatch.sim.kube import SimKube
 from ecrwatch.sim.kube_objects import KubeContainerSeed
 from ecrwatch.sim.seed import push_image, push_index
@@ -307,6 +307,17 @@ def inspector_finds_vulnerabilities(ctx: DemoContext) -> None:
         title="CVE-2023-44487 - golang.org/x/net",
         epss=0.94,
     )
+    # HTTP/2 Rapid Reset is in CISA's Known Exploited Vulnerabilities catalogue (added 10 October 2023):
+    # Inspector's BatchGetFindingDetails says so, and the report marks it KEV.
+    inspector.set_vulnerability_intel(
+        "CVE-2023-44487",
+        VulnerabilityIntel(
+            kev_added=datetime(2023, 10, 10, tzinfo=UTC),
+            kev_due=datetime(2023, 10, 31, tzinfo=UTC),
+            kev_action="Apply mitigations per vendor instructions or discontinue use of the product if mitigations "
+            "are unavailable.",
+        ),
+    )
     add(
         ctx.region,
         repository="shop/api",
@@ -368,6 +379,22 @@ def inspector_finds_vulnerabilities(ctx: DemoContext) -> None:
         fix_available="YES",
     )
     inspector_stops_watching(ctx)
+
+
+def a_team_accepts_a_risk(ctx: DemoContext) -> None:
+    """The platform team's ignore file: a procps flaw in the Python base image is accepted for 90 days, with
+    the reason."""
+    expires = (datetime.now(UTC).date() + timedelta(days=90)).isoformat()
+    (ctx.workdir / "ignore.yaml").write_text(
+        f"""rules:
+  - vulnerability: CVE-2023-4016
+    repository: platform/base-python
+    package: procps
+    reason: "ps is never run: the job is one Python process and the image has no shell access"
+    expires: {expires}
+""",
+        encoding="utf-8",
+    )
 
 
 def inspector_scans_the_registry(ctx: DemoContext) -> None:
@@ -432,6 +459,13 @@ STEPS: list[DemoStep] = [
             "--output",
             "{workdir}/report.json",
         ),
+        expect=1,
+    ),
+    DemoStep(
+        "Triage: what attackers use first (KEV, then EPSS), one risk accepted for 90 days in a reviewed ignore "
+        "file, and exit 1 only for a vulnerability in CISA's KEV catalogue",
+        ("check", "--format", "table", "--sort", "risk", "--ignore-file", "{workdir}/ignore.yaml", "--fail-on-kev"),
+        before=a_team_accepts_a_risk,
         expect=1,
     ),
 ]

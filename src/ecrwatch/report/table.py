@@ -598,23 +598,22 @@ def _resolved_table(resolved: Sequence[ResolvedExposure], g: _Glyphs) -> Table:
     return table
 
 
-def _suppressed_table(suppressed: Sequence[SuppressedExposure], g: _Glyphs) -> Table:
-    table = _table("Severity", "Vulnerability", "Image", "Rule", "Reason")
+def _suppressed_lines(suppressed: Sequence[SuppressedExposure], g: _Glyphs) -> Group:
+    """One entry a line, its rule on the next: a rule's FILE:LINE is long, and must read whole."""
+    lines: list[RenderableType] = []
     for s in suppressed:
         rule = s.rule
-        why = [rule.reason]
+        head = _severity(s.exposure.finding.severity)
+        head.append_text(_text(f" {s.exposure.finding.vulnerability_id} {g.dot} "))
+        head.append_text(_text(_short_reference(s.exposure.image.reference, g), "dim"))
+        why = _text(f"  {rule.source}: {rule.reason}")
         if rule.expires:
-            why.append(f"until {rule.expires}")
+            why.append_text(_text(f" (until {rule.expires})", "dim"))
         if rule.vex_status:
-            why.append(f"VEX {rule.vex_status}" + (f" ({rule.justification})" if rule.justification else ""))
-        table.add_row(
-            _severity(s.exposure.finding.severity),
-            _text(s.exposure.finding.vulnerability_id),
-            _text(_short_reference(s.exposure.image.reference, g)),
-            _text(rule.source),
-            _lines(why),
-        )
-    return table
+            said = f"VEX {rule.vex_status}" + (f", {rule.justification}" if rule.justification else "")
+            why.append_text(_text(f" ({said})", "dim"))
+        lines += [head, why]
+    return Group(*lines)
 
 
 def _errors_table(report: Report, g: _Glyphs) -> Table:
@@ -660,7 +659,7 @@ def render_table(report: Report, console: Console, *, sort: str = "severity") ->
 
     if report.suppressed:
         _heading(console, f"Suppressed: risk accepted ({len(report.suppressed)})", "bold")
-        console.print(_suppressed_table(report.suppressed, g))
+        console.print(_suppressed_lines(report.suppressed, g))
     for rule in report.expired_rules or ():
         console.print(
             _text(f"Expired rule {rule.source} ({rule.vulnerability}, {rule.expires}) no longer applies", "yellow")
