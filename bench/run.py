@@ -26,11 +26,13 @@ from typing import Any
 from bench.bound import AWS_LATENCY, FINDINGS_PAGE, Bound, lower_bound
 from bench.host import serve
 from bench.plans import PlanResult, PlanSpec, run_plan
+from bench.process import run_process
 from bench.scenarios import SCENARIOS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WORKERS = (8, 16, 32)  # the --workers values check runs with
 COMPARED = 8  # the one in the main table: ecrwatch's default, and the one within 2x its bound (see README)
+TARGET_BOUND_WORKERS = 16  # issue 14: check as a process, at its default --workers, within 2x the bound at 16
 _CTX = multiprocessing.get_context("spawn")
 
 
@@ -91,7 +93,7 @@ def measure(host: Host, spec: PlanSpec) -> dict[str, Any]:
     """One plan run, with the calls the host saw it make."""
     host.ask("reset")
     load = os.getloadavg()[0]  # other work on the machine shares its cores with both processes
-    result = run_child(spec)
+    result = run_process(spec) if spec.plan == "process" else run_child(spec)
     seen = host.ask("counters")
     # When each kind of call was first made and last answered, in seconds from the start of the run.
     seen["spans"] = {
@@ -128,22 +130,15 @@ def run_scenario(name: str, workers: list[int], args: argparse.Namespace) -> dic
     print(f"[{name}] seeded in {time.perf_counter() - started:.1f} s {host.seeding_s}", file=sys.stderr, flush=True)
     try:
         checks: dict[int, dict[str, Any]] = {}
+        processes: dict[int, dict[str, Any]] = {}
         for w in workers:
-            spec = PlanSpec("check", host.environ, scenario.regions, w)
-            runs = []
-            for _ in range(args.repeat):
-                runs.append(measure(host, spec))
-                r = runs[-1]["result"]
-                print(
-                    f"[{name}] check --workers {w}: {r['wall_s']:.2f} s, {sum(runs[-1]['calls'].values())} calls, "
-                    f"peak in flight {runs[-1]['peak_in_flight'].get('all', 0)}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            # The median run by wall time: the machine's other work makes single runs vary.
-            runs.sort(key=lambda run: float(run["result"]["wall_s"]))
-            checks[w] = {**runs[len(runs) // 2], "walls_s": [round(run["result"]["wall_s"], 2) for run in runs]}
-        chosen = args.compare if args.compare in checks else workers[-1]
+            if args.mode in ("both", "in-process"):
+                checks[w] = _median_of(host, PlanSpec("check", host.environ, scenario.regions, w), args.repeat, name)
+            if args.mode in ("both", "process"):
+                spec = PlanSpec("process", host.environ, scenario.regions, w)
+                processes[w] = _median_of(host, spec, args.repeat, name)
+        measured_runs = checks or processes
+        chosen = args.compare if args.compare in measured_runs else workers[-1]
         extras: dict[str, Any] = {}
         if args.stages:
             stages = measure(host, PlanSpec("stages", host.environ, scenario.regions, chosen))
@@ -170,10 +165,11 @@ def run_scenario(name: str, workers: list[int], args: argparse.Namespace) -> dic
             if info["complete"]:
                 naive["estimate"] = {"calls": naive["calls"], "wall_s": naive["result"]["wall_s"], "estimated": False}
             else:
-                naive["estimate"] = naive_estimate(naive, host.facts, checks[chosen]["calls"])
+                naive["estimate"] = naive_estimate(naive, host.facts, measured_runs[chosen]["calls"])
         bounds: dict[int, Bound] = {}
-        for w, measured in checks.items():
-            bounds[w] = lower_bound(host.facts, max(w, measured["peak_in_flight"].get("all", 0)))
+        for w in sorted({*workers, TARGET_BOUND_WORKERS}):
+            peaks = [run["peak_in_flight"].get("all", 0) for run in (checks.get(w), processes.get(w)) if run]
+            bounds[w] = lower_bound(host.facts, max([w, *peaks]))
         return {
             "scenario": asdict(scenario),
             "seeding_s": host.seeding_s,
@@ -182,12 +178,29 @@ def run_scenario(name: str, workers: list[int], args: argparse.Namespace) -> dic
             },
             "workers": chosen,
             "check": {str(w): c for w, c in checks.items()},
+            "process": {str(w): c for w, c in processes.items()},
             "naive": naive,
             "bound": {str(w): b.to_json() for w, b in bounds.items()},
             **extras,
         }
     finally:
         host.stop()
+
+
+def _median_of(host: Host, spec: PlanSpec, repeat: int, name: str) -> dict[str, Any]:
+    """`repeat` runs of a plan; the median one by wall time (the machine's other work makes runs vary)."""
+    runs = []
+    for _ in range(repeat):
+        runs.append(measure(host, spec))
+        r = runs[-1]["result"]
+        print(
+            f"[{name}] {spec.plan} --workers {spec.workers}: {r['wall_s']:.2f} s, CPU {r['cpu_s']:.1f} s, "
+            f"{sum(runs[-1]['calls'].values())} calls, peak in flight {runs[-1]['peak_in_flight'].get('all', 0)}",
+            file=sys.stderr,
+            flush=True,
+        )
+    runs.sort(key=lambda run: float(run["result"]["wall_s"]))
+    return {**runs[len(runs) // 2], "walls_s": [round(run["result"]["wall_s"], 2) for run in runs]}
 
 
 # --- output ------------------------------------------------------------------------------------------------
@@ -215,20 +228,24 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     columns: list[dict[str, Any]] = []
     for name, res in results.items():
         w = str(res["workers"])
-        check, bound = res["check"][w], res["bound"][w]
-        r = check["result"]
-        columns.append(
-            _column(
-                f"{name} check w{w}",
-                check["calls"],
-                wall=f"{r['wall_s']:.2f}",
-                pipeline=f"{r['pipeline_s']:.2f}",
-                report=f"{r['wall_s'] - r['pipeline_s']:.2f}",
-                cpu=f"{r['cpu_s']:.1f}",
-                rss=f"{r['rss_peak_mb']:.0f}",
-                concurrency=str(check["peak_in_flight"].get("all", 0)),
+        bound = res["bound"][w]
+        for kind, label in (("check", "check"), ("process", "process")):
+            run = res.get(kind, {}).get(w)
+            if run is None:
+                continue
+            r = run["result"]
+            columns.append(
+                _column(
+                    f"{name} {label} w{w}",
+                    run["calls"],
+                    wall=f"{r['wall_s']:.2f}",
+                    pipeline=f"{r['pipeline_s']:.2f}" if kind == "check" else "-",
+                    report=f"{r['wall_s'] - r['pipeline_s']:.2f}" if kind == "check" else "-",
+                    cpu=f"{r['cpu_s']:.1f}",
+                    rss=f"{r['rss_peak_mb']:.0f}",
+                    concurrency=str(run["peak_in_flight"].get("all", 0)),
+                )
             )
-        )
         if res["naive"] is not None:
             est, nr = res["naive"]["estimate"], res["naive"]["result"]
             mark = "~" if est["estimated"] else ""
@@ -258,7 +275,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     lines.append("")
     for name, res in results.items():
         w = str(res["workers"])
-        check, bound = res["check"][w], res["bound"][w]
+        bound = res["bound"][w]
+        check = res["check"].get(w) or res["process"][w]
         wall = check["result"]["wall_s"]
         parts = [
             f"{name}, --workers {w} (bound at concurrency {bound['concurrency']}):",
@@ -273,14 +291,22 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         lines.append(" ".join(parts))
         if res["naive"] is not None and not res["naive"]["estimate"]["estimated"]:
             lines.append("  " + _agreement(check["result"]["summary"], res["naive"]["result"]["summary"]))
-        for k, c in res["check"].items():
-            b, r = res["bound"][k], c["result"]
-            lines.append(
-                f"  --workers {k:>2}: wall {r['wall_s']:6.2f} s = {_ratio(r['wall_s'], b['wall_s'])} the bound "
-                f"({b['wall_s']:.2f} s at concurrency {b['concurrency']}), calls {sum(c['calls'].values())}, "
-                f"CPU {r['cpu_s']:.1f} s, peak RSS {r['rss_peak_mb']:.0f} MB, load {c['loadavg']:.1f}"
-                + (f", walls of the runs {c['walls_s']}" if len(c["walls_s"]) > 1 else "")
-            )
+        at_16 = res["bound"][str(TARGET_BOUND_WORKERS)]
+        for kind in ("check", "process"):
+            for k, c in res.get(kind, {}).items():
+                b, r = res["bound"][k], c["result"]
+                line = (
+                    f"  {kind:7s} --workers {k:>2}: wall {r['wall_s']:6.2f} s = {_ratio(r['wall_s'], b['wall_s'])} "
+                    f"the bound ({b['wall_s']:.2f} s at concurrency {b['concurrency']}), "
+                    f"{_ratio(r['wall_s'], at_16['wall_s'])} the bound at {TARGET_BOUND_WORKERS}, "
+                    f"calls {sum(c['calls'].values())} = {_ratio(sum(c['calls'].values()), b['total_calls'])}, "
+                    f"CPU {r['cpu_s']:.1f} s, peak RSS {r['rss_peak_mb']:.0f} MB, load {c['loadavg']:.1f}"
+                )
+                if "report_sha256" in r["summary"]:
+                    line += f", report {r['summary']['json_bytes']:,} bytes sha256 {r['summary']['report_sha256']}"
+                if len(c["walls_s"]) > 1:
+                    line += f", walls of the runs {c['walls_s']}"
+                lines.append(line)
     return "\n".join(lines)
 
 
@@ -330,6 +356,13 @@ def main(argv: list[str] | None = None) -> int:
         "after which it stops and its time is extrapolated (a quicker, estimated figure)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of check per --workers value; the median is shown")
+    parser.add_argument(
+        "--mode",
+        choices=["both", "in-process", "process"],
+        default="both",
+        help="check as run_check in a warm process (in-process), as `python -m ecrwatch check --output F` "
+        "(process: start-up, imports and writing the file included, as users run it), or both (default)",
+    )
     parser.add_argument("--no-naive", action="store_true", help="skip the naive plan")
     parser.add_argument(
         "--stages", action="store_true", help="one more run with check's stages one at a time, timed (where CPU goes)"

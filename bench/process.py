@@ -1,0 +1,110 @@
+"""`check` as users run it: `python -m ecrwatch check ... --format json --output F` in a process of its own.
+
+Unlike the in-process plan (plans.py), this counts everything a user waits for: the interpreter's start,
+ecrwatch's imports, making clients, the run, writing the report to a file, and the process's exit. The
+child's CPU time (user + system) and peak RSS come from the kernel's own accounting of that child
+(`os.wait4`), not from inside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.plans import PlanResult, PlanSpec
+
+_GENERATED_AT = re.compile(rb'"generated_at": "[^"]*"')
+
+
+def child_environment(environ: dict[str, str]) -> dict[str, str]:
+    """This process's environment pointed at the simulators, with nothing of the machine's AWS configuration."""
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION")}
+    env.pop("AWS_SESSION_TOKEN", None)
+    env.update(environ)
+    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
+    return env
+
+
+def report_summary(document: dict[str, Any]) -> dict[str, Any]:
+    """The figures plans._summary takes from a Report, here from its JSON: the same keys, the same digests."""
+    arns = sorted(e["finding_arn"] for e in document["exposures"])
+    unscanned = sorted(f"{u['image']['reference']}|{u['reason']}" for u in document["unscanned"])
+    return {
+        "running_containers": document["summary"]["running_containers"],
+        "running_images": document["summary"]["running_images"],
+        "exposures": document["summary"]["exposures"],
+        "unscanned": len(document["unscanned"]),
+        "errors": [f"{e['source']} {e['code']}" for e in document["errors"]],
+        "exposures_sha256": hashlib.sha256("\n".join(arns).encode()).hexdigest()[:16],
+        "unscanned_sha256": hashlib.sha256("\n".join(unscanned).encode()).hexdigest()[:16],
+    }
+
+
+def report_bytes_sha256(data: bytes) -> str:
+    """The report's bytes, all but its generation time: equal between two runs that wrote the same report."""
+    return hashlib.sha256(_GENERATED_AT.sub(b'"generated_at": ""', data)).hexdigest()[:16]
+
+
+def run_process(spec: PlanSpec, timeout: float = 3600.0) -> PlanResult:
+    """One `ecrwatch check` process against the simulators; its figures as a PlanResult (plan "process")."""
+    with tempfile.TemporaryDirectory(prefix="ecrwatch-bench-") as scratch:
+        report_path = Path(scratch) / "report.json"
+        argv = [sys.executable, "-m", "ecrwatch", "check", "--format", "json", "--output", str(report_path)]
+        for region in spec.regions:
+            argv += ["--region", region]
+        if spec.workers:
+            argv += ["--workers", str(spec.workers)]  # 0: check's own default
+        with open(Path(scratch) / "stderr", "w+b") as stderr:
+            started_at, started = time.time(), time.perf_counter()
+            child = subprocess.Popen(
+                argv, env=child_environment(spec.environ), stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr
+            )
+            _pid, wait_status, usage = _wait4(child, timeout)
+            wall = time.perf_counter() - started
+            stderr.seek(0)
+            messages = stderr.read().decode(errors="replace")
+        exit_code = os.waitstatus_to_exitcode(wait_status)
+        if exit_code not in (0, 3) or not report_path.exists():  # 3: incomplete, the report still written
+            raise RuntimeError(f"ecrwatch check exited {exit_code}: {messages[-2000:]}")
+        data = report_path.read_bytes()
+    document = json.loads(data)
+    return PlanResult(
+        plan="process",
+        workers=spec.workers,
+        started_at=started_at,
+        wall_s=wall,
+        pipeline_s=wall,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        rss_start_mb=0.0,
+        rss_peak_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
+        rss_peak_pipeline_mb=usage.ru_maxrss / 1024,
+        traced_peak_mb=None,
+        gc_s=0.0,
+        summary={
+            **report_summary(document),
+            "json_bytes": len(data),
+            "report_sha256": report_bytes_sha256(data),
+            "exit_code": exit_code,
+        },
+    )
+
+
+def _wait4(child: subprocess.Popen[bytes], timeout: float) -> tuple[int, int, Any]:
+    """A blocking os.wait4 on the child (its own rusage, its exact end); a timer kills it after `timeout` s."""
+    killer = threading.Timer(timeout, child.kill)
+    killer.start()
+    try:
+        pid, wait_status, usage = os.wait4(child.pid, 0)
+    finally:
+        killer.cancel()
+    child.returncode = os.waitstatus_to_exitcode(wait_status)  # reaped here, not by Popen
+    return pid, wait_status, usage
