@@ -37,6 +37,7 @@ class PlanSpec:
     max_pages: int | None = None  # naive only: pages per region before stopping (None: all)
     profile: str | None = None  # write cProfile stats here
     trace_memory: bool = False  # tracemalloc on (slower): the peak of Python allocations
+    verify_report: bool = False  # after the run: are the report's bytes the standard library's json.dumps?
 
 
 @dataclass
@@ -169,6 +170,14 @@ def run_plan(spec: PlanSpec, conn: Connection) -> None:
     if profiler is not None and spec.profile:
         profiler.dump_stats(spec.profile)
     traced = tracemalloc.get_traced_memory()[1] / 2**20 if spec.trace_memory else None
+    summary = {**_summary(report), "json_bytes": rendered} if report is not None else {}
+    if spec.verify_report and report is not None:
+        import json
+
+        from ecrwatch.report.json import report_to_dict
+
+        expected = json.dumps(report_to_dict(report), indent=2, allow_nan=False) + "\n"
+        summary["report_is_json_dumps"] = "".join(iter_json(report)) == expected
     result = PlanResult(
         plan=spec.plan,
         workers=spec.workers,
@@ -181,7 +190,7 @@ def run_plan(spec: PlanSpec, conn: Connection) -> None:
         rss_peak_pipeline_mb=peak_pipeline,
         traced_peak_mb=traced,
         gc_s=gc_clock.total,
-        summary={**_summary(report), "json_bytes": rendered} if report is not None else {},
+        summary=summary,
         naive=naive,
     )
     conn.send(result)

@@ -22,7 +22,8 @@ from typing import Any
 
 from bench.plans import PlanResult, PlanSpec
 
-_GENERATED_AT = re.compile(rb'"generated_at": "[^"]*"')
+# Times in the report: when it was made, and the findings' observed times (the simulators date them at seeding).
+_TIMES = re.compile(rb'"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z"')
 
 
 def child_environment(environ: dict[str, str]) -> dict[str, str]:
@@ -50,8 +51,8 @@ def report_summary(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def report_bytes_sha256(data: bytes) -> str:
-    """The report's bytes, all but its generation time: equal between two runs that wrote the same report."""
-    return hashlib.sha256(_GENERATED_AT.sub(b'"generated_at": ""', data)).hexdigest()[:16]
+    """The report's bytes, all but its times: equal between two runs (two seedings) that wrote the same report."""
+    return hashlib.sha256(_TIMES.sub(b'"T"', data)).hexdigest()[:16]
 
 
 def run_process(spec: PlanSpec, timeout: float = 3600.0) -> PlanResult:

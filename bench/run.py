@@ -147,6 +147,10 @@ def run_scenario(name: str, workers: list[int], args: argparse.Namespace) -> dic
                 print(
                     f"[{name}] {stage:14s} wall {spent['wall_s']:7.2f} s  CPU {spent['cpu_s']:7.2f} s", file=sys.stderr
                 )
+        if args.verify_report:
+            verified = run_child(PlanSpec("check", host.environ, scenario.regions, chosen, verify_report=True))
+            extras["report_is_json_dumps"] = verified.summary["report_is_json_dumps"]
+            print(f"[{name}] report bytes = json.dumps: {extras['report_is_json_dumps']}", file=sys.stderr)
         if args.trace_memory:
             traced = run_child(PlanSpec("check", host.environ, scenario.regions, chosen, trace_memory=True))
             extras["traced_peak_mb"] = traced.traced_peak_mb
@@ -368,6 +372,11 @@ def main(argv: list[str] | None = None) -> int:
         "--stages", action="store_true", help="one more run with check's stages one at a time, timed (where CPU goes)"
     )
     parser.add_argument("--trace-memory", action="store_true", help="one more check run under tracemalloc")
+    parser.add_argument(
+        "--verify-report",
+        action="store_true",
+        help="one more check run whose report, as written, is compared with json.dumps(indent=2) of the same report",
+    )
     parser.add_argument("--profile", action="store_true", help="one more check run under cProfile")
     args = parser.parse_args(argv)
     workers = [int(w) for w in args.workers.split(",")]

@@ -183,3 +183,18 @@ def test_a_shape_being_compiled_is_not_used_by_another_thread(monkeypatch: pytes
     second.join(5)
     expected = _typed(_botocores(shape))
     assert _typed(results["first"]) == expected and _typed(results["second"]) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"__type":"com.amazonaws.ecs#ClusterNotFoundException","message":"Cluster not found."}',
+        b"<html>502 Bad Gateway</html>",  # a proxy's page: its text becomes the message, as botocore does
+        b"",
+    ],
+)
+def test_an_error_answer_is_read_as_botocore_reads_it(body: bytes) -> None:
+    shape = _model("ecs").operation_model("DescribeTasks").output_shape
+    response = {"status_code": 400, "headers": {"x-amzn-requestid": "r"}, "body": body}
+    botocores = ResponseParserFactory().create_parser("json").parse(dict(response), shape)
+    assert parser_factory().create_parser("json").parse(dict(response), shape) == botocores

@@ -305,3 +305,29 @@ def test_an_images_scan_status_and_the_not_monitored_count_are_written_as_the_sc
     assert data["summary"]["not_monitored_running_images"] == 1
     unread = _rendered(make_report(images=[(image_entry(API_AMD64, [matched(ECS_SERVICE, "digest")], [f]), [f])]))
     assert unread["images"][0]["scan_status"] is None  # coverage not read: no verdict, not a guess
+
+
+def test_what_orjson_would_write_otherwise_comes_out_as_json_dumps_writes_it() -> None:
+    # The report is encoded by orjson where its bytes are the standard library's: scores below 1e-4 (EPSS has
+    # them), non-ASCII text and DEL are the cases where they would not be.
+    odd = [
+        finding("CVE-2024-0101", "HIGH", API_AMD64, epss=1.5e-05, score=9.8, title="déjà vu — ünïcode"),
+        finding("CVE-2024-0102", "HIGH", API_AMD64, epss=0.00009, score=0.0, title="a DEL \x7f here"),
+        finding("CVE-2024-0103", "LOW", API_AMD64, epss=5e-06, score=1e-300, title='quote " \\ \n \u2028 \x00'),
+        finding("CVE-2024-0104", "LOW", API_AMD64, epss=0.0001, score=1e16),
+        finding("CVE-2024-0105", "LOW", API_AMD64, epss=-0.0, score=123.456),
+    ]
+    report = make_report(images=[(image_entry(API_AMD64, [matched(ECS_SERVICE, "digest")], odd), odd)])
+    text = "".join(iter_json(report))
+    assert text == json.dumps(report_to_dict(report), indent=2, allow_nan=False) + "\n"
+    assert '"epss_score": 1.5e-05' in text and '"epss_score": 9e-05' in text and '"epss_score": 5e-06' in text
+    assert "\\u00e9" in text and "\\u007f" in text and text.isascii()
+
+
+def test_the_fast_encoder_hands_back_what_orjson_cannot_write() -> None:
+    for level in (0, 2):
+        value = {"big": 2**70, "small": [1, 2.5, {"k": None}]}
+        expected = json.dumps(value, indent=2, allow_nan=False).replace("\n", "\n" + "  " * level)
+        assert json_report._encoded_fast(value, level) == expected
+    with pytest.raises(TypeError):
+        json_report._encoded_fast({"when": object()}, 1)

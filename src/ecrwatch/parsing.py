@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import botocore.utils
+import orjson
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 from botocore.parsers import JSONParser, ResponseParserFactory, RestJSONParser
 
@@ -135,6 +136,15 @@ class _Lean:
     """Mixed into botocore's JSON parsers: a faster `_handle_structure` with the same result."""
 
     PROTOCOL: str
+
+    def _parse_body_as_json(self, body_contents: bytes) -> Any:
+        """botocore's, by orjson: the same value, in less time (DescribeTasks and ListFindings pages)."""
+        if not body_contents:
+            return {}
+        try:
+            return orjson.loads(body_contents)
+        except orjson.JSONDecodeError:  # as botocore does: the text itself becomes the message
+            return {"message": body_contents.decode(self.DEFAULT_ENCODING, errors="replace")}  # type: ignore[attr-defined]
 
     def _handle_structure(self, shape: StructureShape, value: Any) -> Any:
         parse = compiled(type(self), shape)

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
+import orjson
+
 from ecrwatch.models import (
     SEVERITIES,
     ClusterScope,
@@ -58,9 +60,17 @@ __all__ = [
 ]
 
 
+class _TinyFloat(float):
+    """A float below 1e-4 in magnitude (an EPSS score can be): orjson writes 5e-5 as 0.00005 and 5e-6 as 5e-6,
+    where Python writes 5e-05 and 5e-06. orjson does not encode a float subclass itself: it hands it to
+    `_as_python_writes`. Everywhere else it is the float it holds."""
+
+
 def _number(value: float | None) -> float | None:
     # NaN and infinity are not JSON: a score that is not a number is unknown.
-    return value if value is not None and math.isfinite(value) else None
+    if value is None or not math.isfinite(value):
+        return None
+    return _TinyFloat(value) if 0 < abs(value) < 1e-4 else value
 
 
 def image_to_dict(image: ImageInfo) -> dict[str, Any]:
@@ -290,6 +300,33 @@ def _encoded(value: Any, level: int) -> str:
     return "".join(out)
 
 
+# orjson encodes what the standard library does in a sixth of the time (the 80 MB report took a second and a
+# half of CPU), to the same bytes but for the cases handed back to `_encoded` (see `_encoded_fast`).
+_FAST_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _as_python_writes(value: Any) -> Any:
+    if isinstance(value, float):  # a _TinyFloat
+        return orjson.Fragment(float.__repr__(value).encode())
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _encoded_fast(value: Any, level: int) -> str:
+    """`_encoded(value, level)`, by orjson where it writes the same bytes. Not where the text would not be
+    ASCII or holds DEL (which json.dumps escapes and orjson does not), nor for what orjson refuses (an
+    integer beyond 64 bits, a value of another type, NaN among them being caught by `_number` first): those
+    are encoded by `_encoded`, which also raises the standard library's errors. Floats reach the report
+    through `_number`, which marks those orjson would write otherwise."""
+    try:
+        data = orjson.dumps(value, default=_as_python_writes, option=_FAST_OPTIONS)
+    except orjson.JSONEncodeError:
+        return _encoded(value, level)
+    if not data.isascii() or b"\x7f" in data:
+        return _encoded(value, level)
+    text = data.decode("ascii")
+    return text.replace("\n", "\n" + "  " * level) if level else text
+
+
 def _encode(value: Any, indent: str, out: list[str]) -> None:
     if isinstance(value, str):
         out.append(encode_basestring_ascii(value))
@@ -355,12 +392,12 @@ def iter_json(report: Report) -> Iterator[str]:
     for index, (key, value) in enumerate(parts):
         yield ("," if index else "") + "\n  " + json.dumps(key) + ": "
         if not isinstance(value, tuple):
-            yield _encoded(value, 1)
+            yield _encoded_fast(value, 1)
         elif not value[1]:
             yield "[]"
         else:
             convert, items = value
             for position, item in enumerate(items):
-                yield ("," if position else "[") + "\n    " + _encoded(convert(item), 2)
+                yield ("," if position else "[") + "\n    " + _encoded_fast(convert(item), 2)
             yield "\n  ]"
     yield "\n}\n"
