@@ -24,6 +24,7 @@ from ecrwatch.models import Workload
 from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim, EcsTaskSeed
 from ecrwatch.sim.protocol import SimRequest
 from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
+from org_world import act_in
 
 EAST, WEST, EU = "us-east-1", "us-west-2", "eu-west-1"
 DIGEST_A = "sha256:" + "a" * 64
@@ -141,9 +142,10 @@ def test_each_page_of_tasks_is_told_as_soon_as_it_is_read(sim_aws: SimAWS, store
     assert sum(n for n, _ in told) == len(inventory.workloads) == 500
 
 
-def test_the_account_comes_from_the_task_arn(store: EcsSim) -> None:
+def test_the_account_comes_from_the_task_arn(store: EcsSim, monkeypatch: pytest.MonkeyPatch) -> None:
     store.add_cluster(EAST, "shared", account="210987654321")
-    store.add_task(EAST, "shared")
+    store.add_task(EAST, "shared", account="210987654321")
+    act_in(monkeypatch, "210987654321")
     [workload] = collect_ecs(aws(), EAST).workloads
     assert workload.account == "210987654321"
 

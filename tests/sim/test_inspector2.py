@@ -143,12 +143,15 @@ def test_a_seeded_enabling_status_stays_until_changed(sim_aws: SimAWS) -> None:
         assert client().batch_get_account_status()["accounts"][0]["resourceState"]["ecr"]["status"] == "ENABLING"
 
 
-def test_other_accounts_are_unknown_unless_seeded(sim_aws: SimAWS) -> None:
+def test_other_accounts_are_unknown_unless_seeded_and_administered(sim_aws: SimAWS) -> None:
     member = "210987654321"
     answer = client().batch_get_account_status(accountIds=[member])
     assert answer["accounts"] == []
     assert answer["failedAccounts"][0]["accountId"] == member
     sim_aws.extension(Inspector2Sim).set_account_status(REGION, account=member, ecr="ENABLED")
+    # Seeded, but the caller is not its delegated administrator: still refused.
+    assert client().batch_get_account_status(accountIds=[member])["failedAccounts"][0]["accountId"] == member
+    sim_aws.extension(Inspector2Sim).set_delegated_admin(REGION, ACCOUNT_ID, [member])
     answer = client().batch_get_account_status(accountIds=[member, ACCOUNT_ID])
     assert [(a["accountId"], a["resourceState"]["ecr"]["status"]) for a in answer["accounts"]] == [
         (member, "ENABLED"),
@@ -799,6 +802,7 @@ def covered(store: Inspector2Sim) -> None:
     store.set_coverage(REGION, repository="legacy", digest=digest(4), status_code="INACTIVE",
                        reason="SCAN_FREQUENCY_MANUAL", scan_frequency="MANUAL")  # fmt: skip
     store.set_coverage(REGION, repository="team/web", digest=digest(5), account="210987654321")
+    store.set_delegated_admin(REGION, ACCOUNT_ID)  # the caller sees its member's record too
 
 
 @pytest.mark.parametrize(
@@ -911,6 +915,7 @@ def test_deactivating_ecr_deletes_its_findings_and_coverage(store: Inspector2Sim
     member = "210987654321"
     store.set_account_status(REGION, ecr="ENABLED")
     store.set_account_status(REGION, account=member, ecr="ENABLED")
+    store.set_delegated_admin(REGION, ACCOUNT_ID, [member])
     store.add_finding(REGION, repository="app", digest=digest(1), vulnerability_id="CVE-1", severity="LOW")
     kept = store.add_finding(
         REGION, repository="app", digest=digest(1), vulnerability_id="CVE-1", severity="LOW", account=member

@@ -3,9 +3,9 @@
 - moto derives an image digest from the manifest's layer list (or a small random number for an index);
   ECR's digest is the SHA-256 of the manifest bytes. PutImage without `imageDigest` gets the real digest,
   and a given digest that does not match the manifest is refused, as ECR refuses it.
-- moto serves any `registryId` from the caller's own registry. Another account's registry here denies
-  access unless it was registered as shared (as the AWS-owned registries EKS add-ons come from are), in
-  which case its images are served from our own store.
+- moto serves any `registryId` from the caller's own registry. Another account's registry (not the one the
+  request is signed for) here denies access unless it was registered as shared (as the AWS-owned
+  registries EKS add-ons come from are), in which case its images are served from our own store.
 - BatchGetImage is ours, for every registry, shaped by botocore's ecr model (ImageFailureCode): moto answers
   an image's last tag instead of the one asked for, a missing digest as `imageTag: "null"`, a tag and digest
   that do not match with two images, a malformed digest as ImageNotFound, and ignores `acceptedMediaTypes`.
@@ -114,10 +114,10 @@ class EcrSim:
 
     def handle(self, request: SimRequest) -> SimResponse | None:
         params = request.json()
-        registry = str(params.get("registryId") or ACCOUNT_ID)
+        registry = str(params.get("registryId") or request.account)
         if request.operation == "BatchGetImage":
             return self._batch_get_image(request, registry, params)
-        if registry != ACCOUNT_ID:
+        if registry != request.account:
             return self._foreign(request, registry, params)
         if request.operation == "PutImage":
             self._fix_digest(request, params)
@@ -144,8 +144,8 @@ class EcrSim:
             if repos is None or request.operation == "PutImage":
                 raise SimError(
                     "AccessDeniedException",
-                    f"User: arn:aws:iam::{ACCOUNT_ID}:user/sim is not authorized to perform: {action} on resource: "
-                    f"{resource} because no resource-based policy allows the {action} action",
+                    f"User: arn:aws:iam::{request.account}:user/sim is not authorized to perform: {action} on "
+                    f"resource: {resource} because no resource-based policy allows the {action} action",
                 )
             if repository not in repos:
                 raise _repository_not_found(repository, registry)
@@ -182,8 +182,8 @@ class EcrSim:
                 "Invalid parameter at 'acceptedMediaTypes' failed to satisfy constraint: 'Member must have length "
                 "between 1 and 100'",
             )
-        if registry == ACCOUNT_ID:
-            images = _moto_repository(request.region, repository)
+        if registry == request.account:
+            images = _moto_repository(registry, request.region, repository)
         else:
             images = self._shared_repository(request, registry, repository)
         with self._lock:
@@ -252,13 +252,13 @@ def _repository_not_found(repository: str, registry: str) -> SimError:
     )
 
 
-def _moto_repository(region: str, repository: str) -> dict[str, _StoredImage]:
-    """Our own registry's images of one repository, read from moto's store (PutImage writes there)."""
+def _moto_repository(account: str, region: str, repository: str) -> dict[str, _StoredImage]:
+    """The caller's own registry's images of one repository, read from moto's store (PutImage writes there)."""
     from moto.ecr.models import ecr_backends
 
-    repositories = ecr_backends[ACCOUNT_ID][region].repositories
+    repositories = ecr_backends[account][region].repositories
     if repository not in repositories:
-        raise _repository_not_found(repository, ACCOUNT_ID)
+        raise _repository_not_found(repository, account)
     return {
         image.get_image_digest(): _StoredImage(
             image.image_manifest, image.image_manifest_media_type, set(image.image_tags)

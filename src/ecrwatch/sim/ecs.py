@@ -148,8 +148,9 @@ class EcsSim:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._clusters: dict[str, dict[str, _Cluster]] = {}  # region -> name -> cluster, in creation order
-        self._cluster_order: dict[str, list[_Cluster]] = {}
+        # (account, region) -> name -> cluster, in creation order: each account sees only its own.
+        self._clusters: dict[tuple[str, str], dict[str, _Cluster]] = {}
+        self._cluster_order: dict[tuple[str, str], list[_Cluster]] = {}
         self._seq = 0
 
     # --- seeding ---
@@ -163,12 +164,12 @@ class EcsSim:
     def add_cluster(self, region: str, name: str, account: str = ACCOUNT_ID) -> str:
         """Create an ACTIVE cluster; returns its ARN."""
         with self._lock:
-            clusters = self._clusters.setdefault(region, {})
+            clusters = self._clusters.setdefault((account, region), {})
             if name in clusters:
-                raise ValueError(f"ECS cluster {name!r} already exists in {region}")
+                raise ValueError(f"ECS cluster {name!r} already exists in {region} ({account})")
             cluster = _Cluster(region, account, name, time.time())
             clusters[name] = cluster
-            self._cluster_order.setdefault(region, []).append(cluster)
+            self._cluster_order.setdefault((account, region), []).append(cluster)
             return cluster.arn
 
     def add_task(
@@ -187,8 +188,10 @@ class EcsSim:
         availability_zone: str | None = None,
         tags: Mapping[str, str] | None = None,
         cpu_architecture: str | None = "x86_64",
+        account: str | None = None,
     ) -> str:
-        """Start one task in `cluster` (name or ARN); returns its ARN."""
+        """Start one task in `cluster` (name or ARN; a name is the default account's unless `account`);
+        returns its ARN."""
         seed = EcsTaskSeed(
             containers=tuple(containers) if containers is not None else DEFAULT_CONTAINERS,
             service=service,
@@ -202,14 +205,16 @@ class EcsSim:
             tags=dict(tags or {}),
             cpu_architecture=cpu_architecture,
         )
-        return self.add_tasks(region, cluster, [seed])[0]
+        return self.add_tasks(region, cluster, [seed], account=account)[0]
 
-    def add_tasks(self, region: str, cluster: str, seeds: Iterable[EcsTaskSeed]) -> list[str]:
+    def add_tasks(
+        self, region: str, cluster: str, seeds: Iterable[EcsTaskSeed], *, account: str | None = None
+    ) -> list[str]:
         """The bulk path: many tasks under one lock, nothing rendered until described. Returns their ARNs."""
         now = time.time()
         arns: list[str] = []
         with self._lock:
-            target = self._find_cluster(region, cluster)
+            target = self._find_cluster(_owner(cluster, account), region, cluster)
             if target is None:
                 raise ValueError(f"no ECS cluster {cluster!r} in {region}: add_cluster first")
             for seed in seeds:
@@ -227,7 +232,7 @@ class EcsSim:
     def stop_task(self, region: str, cluster: str, task_arn: str) -> None:
         """Set the task's desired and last status to STOPPED (and its containers', when described)."""
         with self._lock:
-            target = self._find_cluster(region, cluster)
+            target = self._find_cluster(_owner(task_arn, None), region, cluster)
             task = target.tasks.get(_task_id(task_arn)) if target else None
             if target is None or task is None:
                 raise ValueError(f"no task {task_arn!r} in ECS cluster {cluster!r} ({region})")
@@ -248,27 +253,30 @@ class EcsSim:
     def handle(self, request: SimRequest) -> SimResponse:
         params = request.json()
         with self._lock:
+            where = (request.account, request.region)
             if request.operation == "ListClusters":
-                return SimResponse.json(self._list_clusters(request.region, params))
+                return SimResponse.json(self._list_clusters(where, params))
             if request.operation == "DescribeClusters":
-                return SimResponse.json(self._describe_clusters(request.region, params))
+                return SimResponse.json(self._describe_clusters(where, params))
             if request.operation == "ListTasks":
-                return SimResponse.json(self._list_tasks(request.region, params))
+                return SimResponse.json(self._list_tasks(where, params))
             if request.operation == "DescribeTasks":
-                return SimResponse.json(self._describe_tasks(request.region, params))
+                return SimResponse.json(self._describe_tasks(where, params))
         raise SimError("InvalidAction", f"{request.operation} is not simulated here", 400)
 
-    def _list_clusters(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _list_clusters(self, where: tuple[str, str], params: dict[str, Any]) -> dict[str, Any]:
         limit = _max_results(params)
-        clusters = self._cluster_order.get(region, [])
-        start = _decode_token(params.get("nextToken"), ("clusters", region))
+        account, region = where
+        clusters = self._cluster_order.get(where, [])
+        start = _decode_token(params.get("nextToken"), ("clusters", account, region))
         page = clusters[start : start + limit]
         result: dict[str, Any] = {"clusterArns": [c.arn for c in page]}
         if start + limit < len(clusters):
-            result["nextToken"] = _encode_token(("clusters", region), start + limit)
+            result["nextToken"] = _encode_token(("clusters", account, region), start + limit)
         return result
 
-    def _describe_clusters(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _describe_clusters(self, where: tuple[str, str], params: dict[str, Any]) -> dict[str, Any]:
+        account, region = where
         names = params.get("clusters") or ["default"]
         if len(names) > MAX_RESULTS:
             raise SimError("InvalidParameterException", f"clusters can have at most {MAX_RESULTS} items.")
@@ -276,16 +284,16 @@ class EcsSim:
         clusters: list[dict[str, Any]] = []
         failures: list[dict[str, Any]] = []
         for name in names:
-            cluster = self._find_cluster(region, name)
+            cluster = self._find_cluster(account, region, name)
             if cluster is None:
-                failures.append({"arn": _cluster_arn_of(region, name), "reason": "MISSING"})
+                failures.append({"arn": _cluster_arn_of(account, region, name), "reason": "MISSING"})
             else:
                 clusters.append(_render_cluster(cluster, include))
         return {"clusters": clusters, "failures": failures}
 
-    def _list_tasks(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _list_tasks(self, where: tuple[str, str], params: dict[str, Any]) -> dict[str, Any]:
         limit = _max_results(params)
-        cluster = self._cluster_or_raise(region, params.get("cluster"))
+        cluster = self._cluster_or_raise(where, params.get("cluster"))
         desired = params.get("desiredStatus") or "RUNNING"
         if desired not in DESIRED_STATUSES:
             raise SimError("InvalidParameterException", f"desiredStatus must be one of {sorted(DESIRED_STATUSES)}.")
@@ -317,13 +325,13 @@ class EcsSim:
             result["nextToken"] = _encode_token(token_scope, seqs[pos - 1])
         return result
 
-    def _describe_tasks(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _describe_tasks(self, where: tuple[str, str], params: dict[str, Any]) -> dict[str, Any]:
         wanted = params.get("tasks")
         if not wanted:
             raise SimError("InvalidParameterException", "Tasks cannot be empty.")
         if len(wanted) > MAX_RESULTS:
             raise SimError("InvalidParameterException", f"Tasks cannot have more than {MAX_RESULTS} items.")
-        cluster = self._cluster_or_raise(region, params.get("cluster"))
+        cluster = self._cluster_or_raise(where, params.get("cluster"))
         with_tags = "TAGS" in (params.get("include") or ())
         tasks: list[dict[str, Any]] = []
         failures: list[dict[str, Any]] = []
@@ -338,18 +346,18 @@ class EcsSim:
 
     # --- lookup ---
 
-    def _find_cluster(self, region: str, ref: str | None) -> _Cluster | None:
+    def _find_cluster(self, account: str, region: str, ref: str | None) -> _Cluster | None:
         """A cluster by short name or ARN; an ARN from another region or account is not found here."""
         ref = ref or "default"
-        clusters = self._clusters.get(region, {})
+        clusters = self._clusters.get((account, region), {})
         if ref.startswith("arn:"):
             name = ref.rsplit("/", 1)[-1] if ":cluster/" in ref else ""
             cluster = clusters.get(name)
             return cluster if cluster is not None and cluster.arn == ref else None
         return clusters.get(ref)
 
-    def _cluster_or_raise(self, region: str, ref: str | None) -> _Cluster:
-        cluster = self._find_cluster(region, ref)
+    def _cluster_or_raise(self, where: tuple[str, str], ref: str | None) -> _Cluster:
+        cluster = self._find_cluster(*where, ref)
         if cluster is None:
             raise SimError("ClusterNotFoundException", "Cluster not found.")
         return cluster
@@ -523,8 +531,16 @@ def _task_in_cluster(ref: str, cluster: _Cluster) -> bool:
     return rest is not None and (rest.count("/") == 0 or rest.split("/", 1)[0] == cluster.name)
 
 
-def _cluster_arn_of(region: str, ref: str) -> str:
-    return ref if ref.startswith("arn:") else f"arn:aws:ecs:{region}:{ACCOUNT_ID}:cluster/{ref}"
+def _owner(ref: str, account: str | None) -> str:
+    """The account a seeding call means: the one its ARN names, else the one given, else the default."""
+    parts = ref.split(":")
+    if ref.startswith("arn:") and len(parts) > 4 and parts[4]:
+        return parts[4]
+    return account or ACCOUNT_ID
+
+
+def _cluster_arn_of(account: str, region: str, ref: str) -> str:
+    return ref if ref.startswith("arn:") else f"arn:aws:ecs:{region}:{account}:cluster/{ref}"
 
 
 def _max_results(params: dict[str, Any]) -> int:

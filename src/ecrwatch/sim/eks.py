@@ -52,7 +52,8 @@ class EksSim:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._clusters: dict[str, dict[str, _EksCluster]] = {}  # region -> name -> cluster, in creation order
+        # (account, region) -> name -> cluster, in creation order: each account sees only its own.
+        self._clusters: dict[tuple[str, str], dict[str, _EksCluster]] = {}
 
     def reset(self) -> None:
         with self._lock:
@@ -93,25 +94,25 @@ class EksSim:
             dict(tags or {}),
         )
         with self._lock:
-            clusters = self._clusters.setdefault(region, {})
+            clusters = self._clusters.setdefault((account, region), {})
             if name in clusters:
-                raise ValueError(f"EKS cluster {name!r} already exists in {region}")
+                raise ValueError(f"EKS cluster {name!r} already exists in {region} ({account})")
             clusters[name] = cluster
         return cluster.arn
 
     def handle(self, request: SimRequest) -> SimResponse:
         with self._lock:
             if request.operation == "ListClusters":
-                return SimResponse.json(self._list_clusters(request.region, request.query))
+                return SimResponse.json(self._list_clusters(request.account, request.region, request.query))
             if request.operation == "DescribeCluster":
                 name = request.path_params.get("name", "")
-                cluster = self._clusters.get(request.region, {}).get(name)
+                cluster = self._clusters.get((request.account, request.region), {}).get(name)
                 if cluster is None:
                     return _not_found(name)
                 return SimResponse.json({"cluster": _render(cluster)})
         raise SimError("InvalidAction", f"{request.operation} is not simulated here", 400)
 
-    def _list_clusters(self, region: str, query: dict[str, list[str]]) -> dict[str, Any]:
+    def _list_clusters(self, account: str, region: str, query: dict[str, list[str]]) -> dict[str, Any]:
         raw = query.get("maxResults", [None])[0]
         try:
             limit = MAX_RESULTS if raw is None else int(raw)
@@ -122,7 +123,7 @@ class EksSim:
         for include in query.get("include", []):
             if include != "all":
                 raise SimError("InvalidParameterException", "include must be 'all' (lower case).")
-        names = list(self._clusters.get(region, {}))  # connected (external) clusters: none are simulated
+        names = list(self._clusters.get((account, region), {}))  # connected (external) clusters: none are simulated
         start = _decode_token(query.get("nextToken", [None])[0], region)
         result: dict[str, Any] = {"clusters": names[start : start + limit]}
         if start + limit < len(names):

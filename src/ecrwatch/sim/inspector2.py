@@ -436,6 +436,9 @@ class Inspector2Sim:
         self._seq = count()
         self._accounts: dict[tuple[str, str], _Account] = {}  # (region, account) -> state
         self._regions: dict[str, _Region] = {}
+        # region -> (delegated administrator, its members; None: every other account)
+        self._admins: dict[str, tuple[str, frozenset[str] | None]] = {}
+        self._caller = threading.local()  # the account the request being served acts in
         self.enable_after_polls = 1
         self.disable_after_polls = 1
         self.ecr_defaults: dict[str, str] = dict(ECR_DEFAULTS)
@@ -461,6 +464,7 @@ class Inspector2Sim:
         with self._lock:
             self._accounts.clear()
             self._regions.clear()
+            self._admins.clear()
             self.enable_after_polls = 1
             self.disable_after_polls = 1
             self.ecr_defaults = dict(ECR_DEFAULTS)
@@ -468,6 +472,12 @@ class Inspector2Sim:
             self._intel.clear()
 
     # --- seeding: account and configuration ---
+
+    def set_delegated_admin(self, region: str, admin: str, members: Iterable[str] | None = None) -> None:
+        """Make `admin` Inspector's delegated administrator in `region`: it sees (and manages) its members'
+        findings and coverage, as each member sees its own. `members` None: every other account."""
+        with self._lock:
+            self._admins[region] = (admin, None if members is None else frozenset(members))
 
     def set_account_status(
         self,
@@ -784,6 +794,7 @@ class Inspector2Sim:
     def handle(self, request: SimRequest) -> SimResponse:
         try:
             params = parse_request(request)
+            self._caller.account = request.account
             payload = getattr(self, "_op_" + _snake(request.operation))(request.region, params)
         except ValidationError as exc:
             return exc.response()
@@ -795,20 +806,36 @@ class Inspector2Sim:
             state = self._accounts[(region, account)] = _Account()
         return state
 
+    def _caller_account(self) -> str:
+        return str(getattr(self._caller, "account", ACCOUNT_ID))
+
+    def _visible(self, region: str) -> Callable[[str], bool]:
+        """Whose findings and coverage the caller sees in `region`: its own, and its members' where it is
+        the delegated administrator."""
+        caller = self._caller_account()
+        admin, members = self._admins.get(region, ("", frozenset()))
+        if caller != admin:
+            return lambda account: account == caller
+        if members is None:
+            return lambda _account: True
+        return lambda account: account == caller or account in members
+
     def _known(self, region: str, account: str) -> bool:
-        """The caller's own account, and any account a test seeded (a member of the caller's organisation)."""
-        return account == ACCOUNT_ID or (region, account) in self._accounts
+        """The caller's own account, and a member account it administers that a test seeded."""
+        return account == self._caller_account() or (
+            (region, account) in self._accounts and self._visible(region)(account)
+        )
 
     # --- Enable, Disable, BatchGetAccountStatus ---
 
     def _op_enable(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
         keys = [RESOURCE_KEYS[t] for t in params["resourceTypes"]]
-        return self._toggle(region, params.get("accountIds") or [ACCOUNT_ID], keys, enable=True)
+        return self._toggle(region, params.get("accountIds") or [self._caller_account()], keys, enable=True)
 
     def _op_disable(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
         # Without resourceTypes, Disable turns Inspector off for every resource type.
         keys = [RESOURCE_KEYS[t] for t in params.get("resourceTypes") or RESOURCE_KEYS]
-        return self._toggle(region, params.get("accountIds") or [ACCOUNT_ID], keys, enable=False)
+        return self._toggle(region, params.get("accountIds") or [self._caller_account()], keys, enable=False)
 
     def _toggle(self, region: str, account_ids: list[str], keys: list[str], *, enable: bool) -> dict[str, Any]:
         accounts, failed = [], []
@@ -871,7 +898,7 @@ class Inspector2Sim:
     def _op_batch_get_account_status(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
         accounts, failed = [], []
         with self._lock:
-            for account in dict.fromkeys(params.get("accountIds") or [ACCOUNT_ID]):
+            for account in dict.fromkeys(params.get("accountIds") or [self._caller_account()]):
                 if not self._known(region, account):
                     failed.append(_failed(account, "ACCESS_DENIED", "The account is not a member of your organization"))
                     continue
@@ -924,7 +951,7 @@ class Inspector2Sim:
         return {}
 
     def _configured_account(self, region: str, params: dict[str, Any]) -> _Account:
-        account = params.get("accountId") or ACCOUNT_ID
+        account = params.get("accountId") or self._caller_account()
         if not self._known(region, account):
             raise SimError("AccessDeniedException", f"You do not have access to account {account}", 403)
         return self._account(region, account)
@@ -952,9 +979,11 @@ class Inspector2Sim:
         sort_key = _finding_sort_key(sort["field"]) if sort else None
         with self._lock:
             store = self._regions.get(region) or _Region()
+            visible = self._visible(region)
             candidates = _finding_candidates(store, criteria)
             descending = bool(sort and sort["sortOrder"] == "DESC")
-            page, last = _page(candidates, predicates, sort_key, descending, after, limit)
+            mine = [lambda f: visible(f.account), *predicates]
+            page, last = _page(candidates, mine, sort_key, descending, after, limit)
             response: dict[str, Any] = {"findings": [_render_finding(f) for f in page]}
         if last is not None:
             response["nextToken"] = encode_token(query, last)
@@ -992,9 +1021,11 @@ class Inspector2Sim:
         after = decode_token(params.get("nextToken"), query)
         with self._lock:
             store = self._regions.get(region) or _Region()
+            visible = self._visible(region)
             candidates = _coverage_candidates(store, criteria)
             limit = params.get("maxResults") or COVERAGE_DEFAULT_PAGE
-            page, last = _page(candidates, predicates, None, False, after, limit)
+            mine = [lambda c: visible(c.account), *predicates]
+            page, last = _page(candidates, mine, None, False, after, limit)
             response: dict[str, Any] = {"coveredResources": [_render_coverage(c) for c in page]}
         if last is not None:
             response["nextToken"] = encode_token(query, last)
@@ -1010,7 +1041,12 @@ class Inspector2Sim:
         after = decode_token(params.get("nextToken"), query)
         with self._lock:
             store = self._regions.get(region) or _Region()
-            matched = [c for c in _coverage_candidates(store, criteria) if all(p(c) for p in predicates)]
+            visible = self._visible(region)
+            matched = [
+                c
+                for c in _coverage_candidates(store, criteria)
+                if visible(c.account) and all(p(c) for p in predicates)
+            ]
         response: dict[str, Any] = {"totalCounts": len(matched)}
         if group_by is None:
             return response

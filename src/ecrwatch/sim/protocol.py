@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import botocore.session
+
+from ecrwatch.sim.callers import caller_account
 
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
@@ -30,6 +32,11 @@ class SimRequest:
     headers: dict[str, str]  # lower-case names
     body: bytes
     path_params: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def account(self) -> str:
+        """The account the request acts in (the one its credentials belong to)."""
+        return caller_account(self.headers, self.query)
 
     def json(self) -> dict[str, Any]:
         """The request's parameters: JSON body, with path parameters merged in (rest-json)."""

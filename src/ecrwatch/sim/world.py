@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ecrwatch.sim.accounts import StsSim
 from ecrwatch.sim.cloudformation import CloudFormationSim
 from ecrwatch.sim.ecr import EcrSim
 from ecrwatch.sim.ecs import EcsSim
@@ -14,7 +15,7 @@ from ecrwatch.sim.server import SimAWS, SimService
 def sim_extensions() -> list[SimService]:
     """A fresh set of our extensions, Inspector's ECR scanning and the registry's scan type linked."""
     inspector = Inspector2Sim()
-    return [EcrSim(), inspector, RegistryScanningSim(inspector), EcsSim(), EksSim(), CloudFormationSim()]
+    return [EcrSim(), inspector, RegistryScanningSim(inspector), EcsSim(), EksSim(), CloudFormationSim(), StsSim()]
 
 
 def build_sim_aws() -> SimAWS:
