@@ -8,18 +8,20 @@ the caller was given one explicitly.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.exceptions
 import botocore.session
 from botocore.config import Config
+from botocore.credentials import AssumeRoleCredentialFetcher, RefreshableCredentials
 
 from ecrwatch import __version__
 from ecrwatch.errors import AwsCallError, CredentialsError, EcrwatchError, UsageError
@@ -64,6 +66,37 @@ class AwsSettings:
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     endpoint_url: str | None = None
+
+
+@dataclass(frozen=True)
+class RoleSettings:
+    """How other accounts are entered: the role `name` (a path may prefix it: `security/ecrwatch-reader`)
+    assumed in each, with `external_id` where its trust policy asks for one. The id is never shown."""
+
+    name: str
+    external_id: str | None = field(default=None, repr=False)
+
+    def arn(self, partition: str, account: str) -> str:
+        return f"arn:{partition}:iam::{account}:role/{self.name}"
+
+
+@dataclass(frozen=True)
+class CallerIdentity:
+    account: str
+    arn: str
+
+    @property
+    def partition(self) -> str:
+        """The partition the caller's credentials belong to (aws, aws-cn, aws-us-gov, ...)."""
+        return self.arn.split(":", 2)[1] if self.arn.count(":") >= 2 else "aws"
+
+
+class AccountUnavailable(AwsCallError):
+    """An account ecrwatch could not enter: its role could not be assumed (or no role was given)."""
+
+    def __init__(self, account: str, message: str, hint: str | None, code: str | None) -> None:
+        super().__init__(message, hint, service="sts", operation="AssumeRole", code=code)
+        self.account = account
 
 
 class _Token:
@@ -138,21 +171,22 @@ class Aws:
     client costs about 20 ms of CPU and a new connection.
     """
 
-    def __init__(self, settings: AwsSettings | None = None) -> None:
+    def __init__(self, settings: AwsSettings | None = None, *, role: RoleSettings | None = None) -> None:
         self.settings = settings or AwsSettings()
+        self.role = role
         self._lock = threading.Lock()
         self._local = threading.local()
         self._idle: dict[tuple[str, str], list[Any]] = {}
         self.in_flight = InFlight()
+        # Accounts: this Aws acts in the caller's; `account()` enters others, once each, into views of their own.
+        self._root: Aws = self
+        self._identity: CallerIdentity | None = None
+        self._home_region: str | None = None
+        self._entered: dict[str, Aws | AccountUnavailable] = {}
+        self._entering: dict[str, threading.Lock] = {}
+        self._entering_lock = threading.Lock()
         try:
-            core = botocore.session.get_session()
-            # Parsing responses was most of check's CPU time at organisation scale: see parsing.py.
-            core.register_component("response_parser_factory", parser_factory())
-            # Every attempt of every request (retries included) is sent once, and its answer is in before it
-            # is parsed (or it failed: then only response-received is told).
-            core.register("before-send", self.in_flight.before_send)
-            core.register("before-parse", self.in_flight.received)
-            core.register("response-received", self.in_flight.received)
+            core = self._core_session()
             self._session = boto3.Session(profile_name=self.settings.profile, botocore_session=core)
         except botocore.exceptions.ProfileNotFound as exc:
             # The profile may come from AWS_PROFILE rather than --profile: name the one botocore looked for.
@@ -168,7 +202,17 @@ class Aws:
             read_timeout=self.settings.read_timeout,
             user_agent_extra=f"ecrwatch/{__version__}",
         )
-        self._account_id: str | None = None
+
+    def _core_session(self) -> botocore.session.Session:
+        core = botocore.session.get_session()
+        # Parsing responses was most of check's CPU time at organisation scale: see parsing.py.
+        core.register_component("response_parser_factory", parser_factory())
+        # Every attempt of every request (retries included) is sent once, and its answer is in before it
+        # is parsed (or it failed: then only response-received is told).
+        core.register("before-send", self.in_flight.before_send)
+        core.register("before-parse", self.in_flight.received)
+        core.register("response-received", self.in_flight.received)
+        return core
 
     @property
     def default_region(self) -> str | None:
@@ -238,11 +282,118 @@ class Aws:
         token = credentials.method == "env" and bool(credentials.token)
         _credential_source = credential_source(credentials.method, self._session.profile_name, token)
 
-    def account_id(self, region: str) -> str:
-        if self._account_id is None:
+    def identity(self, region: str) -> CallerIdentity:
+        """Who the credentials are (one GetCallerIdentity a run): the caller's account and partition."""
+        if self._identity is None:
             with calling("sts", "GetCallerIdentity", region):
-                self._account_id = self.sts(region).get_caller_identity()["Account"]
-        return self._account_id
+                answer = self.sts(region).get_caller_identity()
+            self._identity = CallerIdentity(answer["Account"], answer["Arn"])
+            self._home_region = region
+        return self._identity
+
+    def account_id(self, region: str) -> str:
+        return self.identity(region).account
+
+    # --- other accounts ---
+
+    def account(self, account_id: str) -> Aws:
+        """Clients acting in `account_id`: this Aws for the caller's own account (read with the caller's
+        credentials, no AssumeRole); another account is entered with the role, once a run, and its clients
+        are its own (one account's throttling never holds up another's). Its credentials are botocore's
+        refreshable ones: botocore assumes the role again before they expire. A refusal is remembered too,
+        and raised as AccountUnavailable every time the account is asked for. Before the caller's identity
+        is known (`identity`), every account is read with the caller's clients, as a single-account run."""
+        root = self._root
+        if root is not self:
+            return root.account(account_id)
+        identity = self._identity
+        if identity is None or account_id == identity.account:
+            return self
+        known = self._entered.get(account_id)
+        if known is None:
+            known = self._enter_once(account_id, identity)
+        if isinstance(known, AccountUnavailable):
+            raise known
+        return known
+
+    def _enter_once(self, account_id: str, identity: CallerIdentity) -> Aws | AccountUnavailable:
+        with self._entering_lock:
+            lock = self._entering.setdefault(account_id, threading.Lock())
+        with lock:  # threads asking for one account wait for its single AssumeRole
+            known = self._entered.get(account_id)
+            if known is None:
+                known = self._entered[account_id] = self._enter(account_id, identity)
+        return known
+
+    def reader(self, account_id: str) -> Aws:
+        """Clients to read `account_id`'s registry or Inspector with: that account's own where it can be
+        entered, else the caller's (a registry shared across accounts answers the caller itself)."""
+        try:
+            return self.account(account_id)
+        except AccountUnavailable:
+            return self._root
+
+    def entry_failure(self, account_id: str) -> AccountUnavailable | None:
+        """Why `account_id` could not be entered, if it was tried and refused."""
+        known = self._root._entered.get(account_id)
+        return known if isinstance(known, AccountUnavailable) else None
+
+    @property
+    def acting_account(self) -> str | None:
+        """The account this Aws's clients act in, once known."""
+        return self._identity.account if self._identity else None
+
+    def _enter(self, account_id: str, identity: CallerIdentity) -> Aws | AccountUnavailable:
+        if self.role is None:
+            return AccountUnavailable(
+                account_id,
+                f"account {account_id} was not entered: no --role-name was given",
+                "pass --role-name NAME, the role deployed in every account (see `ecrwatch iam-policy --org`)",
+                None,
+            )
+        role_arn = self.role.arn(identity.partition, account_id)
+        extra: dict[str, Any] = {"RoleSessionName": "ecrwatch"}
+        if self.role.external_id is not None:
+            extra["ExternalId"] = self.role.external_id
+        kwargs: dict[str, Any] = {"region_name": self._home_region, "config": self._config}
+        if self.settings.endpoint_url:
+            kwargs["endpoint_url"] = self.settings.endpoint_url
+        fetcher = AssumeRoleCredentialFetcher(
+            functools.partial(self._session.client, **kwargs),
+            self._session.get_credentials(),
+            role_arn,
+            extra_args=extra,
+        )
+        try:
+            with calling("sts", "AssumeRole", self._home_region):
+                metadata = fetcher.fetch_credentials()
+        except CredentialsError:
+            raise  # the caller's own credentials were rejected: nothing else can run either
+        except AwsCallError as exc:
+            return AccountUnavailable(
+                account_id,
+                f"account {account_id} could not be entered: {exc.message}",
+                f"deploy the role {self.role.name} in account {account_id} with a trust policy naming account "
+                f"{identity.account} (and the external id, if one is used): see `ecrwatch iam-policy --org`",
+                exc.code,
+            )
+        credentials = RefreshableCredentials.create_from_metadata(
+            metadata, refresh_using=fetcher.fetch_credentials, method="assume-role"
+        )
+        return self._view(account_id, role_arn, credentials)
+
+    def _view(self, account_id: str, role_arn: str, credentials: RefreshableCredentials) -> Aws:
+        """An Aws acting in another account: same settings and in-flight bound, its own session and clients."""
+        view = Aws.__new__(Aws)
+        view.settings, view.role, view.in_flight, view._config = self.settings, self.role, self.in_flight, self._config
+        view._lock, view._local, view._idle = threading.Lock(), threading.local(), {}
+        view._root, view._home_region = self, self._home_region
+        view._identity = CallerIdentity(account_id, role_arn)
+        view._entered, view._entering, view._entering_lock = {}, {}, threading.Lock()
+        core = self._core_session()
+        core._credentials = credentials  # type: ignore[attr-defined]  # no public setter for refreshable ones
+        view._session = boto3.Session(botocore_session=core, region_name=self._session.region_name)
+        return view
 
 
 # Where the credentials of this run come from (no secret: a profile name or variable names), so that a
