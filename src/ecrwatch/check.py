@@ -5,6 +5,7 @@ stages took turns at a CPU-bound inventory and a latency-bound Inspector lookup,
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from ecrwatch import __version__
+from ecrwatch.accounts import AccountSelection, Entered, Selection, enter_accounts, require_role, select_accounts
 from ecrwatch.aws import Aws
 from ecrwatch.collector import fewer_collections
 from ecrwatch.correlate import correlate, ecr_key
@@ -22,6 +24,7 @@ from ecrwatch.inventory.ecs import collect_ecs_regions, parse_cluster_selector
 from ecrwatch.inventory.eks import collect_kubernetes, plan_kubernetes
 from ecrwatch.kev import fetch_kev, with_kev
 from ecrwatch.models import (
+    AccountDetail,
     Coverage,
     EcrImageKey,
     Filters,
@@ -59,6 +62,9 @@ class CheckRequest:
     # may not list them yet) instead of asking Inspector.
     event_findings: tuple[Finding, ...] = ()
     triage: TriagePolicy = field(default_factory=TriagePolicy)
+    # Several accounts: which (none: the caller's alone), and Inspector's delegated administrator, if asked.
+    accounts: AccountSelection = field(default_factory=AccountSelection)
+    inspector_account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,7 +159,9 @@ def check_run(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m
     lookup = None
     if not request.event_findings:
         pushed_down = FindingFilters(request.filters.min_severity, request.filters.fixable_only)
-        lookup = FindingsLookup(aws, filters=pushed_down, workers=request.workers)
+        lookup = FindingsLookup(
+            aws, filters=pushed_down, workers=request.workers, inspector_account=request.inspector_account
+        )
     try:
         with fewer_collections():
             return _check_run(aws, request, progress, lookup)
@@ -174,13 +182,22 @@ def _check_run(aws: Aws, request: CheckRequest, progress: Progress, lookup: Find
         log.warning("%s", exc)
         unread = SourceError(f"sts:{home}", exc.message, exc.code)
         return CheckRun(_report(request, Inventory(), {}, FindingsResult(), [], [unread]), Inventory(), {})
+    selection: Selection | None = None
+    entered = Entered({account: aws}, {})
+    if request.accounts.active:
+        require_role(request.accounts, account, aws.role)  # exit 2: nothing but the identity was asked
+        progress("selecting accounts")
+        selection = select_accounts(aws, request.accounts, account)
+        progress(f"entering {len(selection.accounts)} account(s)")
+        entered = enter_accounts(aws, [a.account for a in selection.accounts], request.workers)
+        jobs = account_jobs(aws, request, ask, entered, account)
     inventory = collect_inventory(aws, request, progress, jobs)
     progress(f"{len(inventory.workloads)} running container(s); resolving images in ECR")
     keys = [k for k in (ecr_key(w) for w in inventory.workloads) if k is not None]
     event = EventScope.of(request.event_findings) if request.event_findings else None
     if event is not None:
         keys = [k for k in keys if event.wants(k)]
-    resolved = resolve_images(aws, keys, home_accounts=[account], workers=request.workers)
+    resolved = resolve_images(aws, keys, home_accounts=list(entered.clients), workers=request.workers)
     images_resolved: Mapping[EcrImageKey, ResolvedImage] = resolved.images
     if lookup is not None:
         images = scanned_images(list(resolved.images.values()))
@@ -190,9 +207,78 @@ def _check_run(aws: Aws, request: CheckRequest, progress: Progress, lookup: Find
         assert event is not None  # only event mode has no lookup
         inventory, images_resolved = event.restrict(inventory, resolved.images)
         findings = FindingsResult(findings=request.event_findings)
-    report = _report(request, inventory, images_resolved, findings, [account], resolved.errors)
+    if selection is None:
+        report = _report(request, inventory, images_resolved, findings, [account], resolved.errors)
+        coverage = {c.image: c for c in findings.coverage}
+        return CheckRun(_triaged(aws, report, request, progress), inventory, images_resolved, coverage)
+    # Registry accounts entered to resolve images or ask Inspector count as ours; those that could not be
+    # entered are named in their images' details, with why.
+    registries = sorted({k.account for k in keys})
+    ours = [*entered.clients, *(a for a in registries if a not in entered.clients and aws.reader(a) is not aws)]
+    notes = {a: f"account {a} could not be entered ({e.code or 'no role'})" for a in registries
+             if (e := aws.entry_failure(a)) is not None}  # fmt: skip
+    errors = [*selection.errors, *entered.errors(), *resolved.errors]
+    report = _report(request, inventory, images_resolved, findings, ours, errors, notes)
     coverage = {c.image: c for c in findings.coverage}
-    return CheckRun(_triaged(aws, report, request, progress), inventory, images_resolved, coverage)
+    report = _triaged(aws, with_accounts(report, selection, entered), request, progress)
+    return CheckRun(report, inventory, images_resolved, coverage)
+
+
+def account_jobs(
+    aws: Aws,
+    request: CheckRequest,
+    on_workloads: Callable[[Sequence[Workload]], None] | None,
+    entered: Entered,
+    caller: str,
+) -> list[Callable[[], Inventory]]:
+    """The inventory jobs of every entered account, each with that account's clients, its clusters and
+    errors marked with the account. Kubeconfig contexts are read once, with the caller's credentials."""
+    jobs: list[Callable[[], Inventory]] = []
+    for account, clients in sorted(entered.clients.items()):
+        scoped = request if account == caller else replace(request, kubeconfig=None, kube_contexts=())
+        ecs_clusters = _selectors_in(request.ecs_clusters, account)
+        eks_clusters = _selectors_in(request.eks_clusters, account)
+        scoped = replace(
+            scoped,
+            # Clusters named only by other accounts' ARNs: none of this account's are wanted.
+            ecs=request.ecs and not (request.ecs_clusters and not ecs_clusters),
+            ecs_clusters=ecs_clusters,
+            eks=request.eks and not (request.eks_clusters and not eks_clusters),
+            eks_clusters=eks_clusters,
+        )
+        jobs.extend(
+            functools.partial(_in_account, job, account) for job in inventory_jobs(clients, scoped, on_workloads)
+        )
+    if caller not in entered.clients and (request.kubeconfig or request.kube_contexts):
+        contexts = replace(request, ecs=False, ecs_clusters=(), eks=False, eks_clusters=())
+        jobs.extend(inventory_jobs(aws, contexts, on_workloads))
+    return jobs
+
+
+def _selectors_in(selectors: Sequence[str], account: str) -> tuple[str, ...]:
+    """Cluster names apply to every account; an ARN only to its own."""
+    return tuple(s for s in selectors if not s.startswith("arn:") or s.split(":")[4:5] == [account])
+
+
+def _in_account(job: Callable[[], Inventory], account: str) -> Inventory:
+    part = job()
+    return Inventory(
+        part.workloads,
+        tuple(replace(c, account=account) for c in part.clusters),
+        tuple(replace(e, account=account) for e in part.errors),
+    )
+
+
+def with_accounts(report: Report, selection: Selection, entered: Entered) -> Report:
+    """The report of a multi-account run: the selected accounts (read or tried), each with whether it was
+    read completely."""
+    failed = {e.account for e in report.errors if e.account is not None}
+    details = tuple(
+        AccountDetail(a.account, a.name, a.account in entered.clients and a.account not in failed)
+        for a in selection.accounts
+    )
+    accounts = tuple(a.account for a in selection.accounts)
+    return replace(report, scope=replace(report.scope, accounts=accounts, account_details=details))
 
 
 def _triaged(aws: Aws, report: Report, request: CheckRequest, progress: Progress) -> Report:
@@ -204,7 +290,8 @@ def _triaged(aws: Aws, report: Report, request: CheckRequest, progress: Progress
     report = accept_risks(report, request.triage.acceptance, today)  # KEV is asked for what is still reported
     if request.triage.kev and report.exposures and not request.event_findings:
         progress(f"asking Inspector for KEV data on {len(report.exposures)} exposure(s)")
-        report = with_kev(report, fetch_kev(aws, report.exposures, workers=request.workers))
+        kev = fetch_kev(aws, report.exposures, workers=request.workers, inspector_account=request.inspector_account)
+        report = with_kev(report, kev)
     conditions = request.triage.fail
     if conditions.severity is None and request.filters.fail_on:
         conditions = replace(conditions, severity=request.filters.fail_on)
@@ -218,6 +305,7 @@ def _report(
     findings: FindingsResult,
     accounts: Sequence[str],
     errors: Sequence[SourceError],
+    registry_notes: Mapping[str, str] | None = None,
 ) -> Report:
     return correlate(
         inventory,
@@ -229,4 +317,5 @@ def _report(
         generated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         tool_version=__version__,
         extra_errors=errors,
+        registry_notes=registry_notes,
     )

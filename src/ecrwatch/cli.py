@@ -21,9 +21,11 @@ from ecrwatch.errors import EXIT_INCOMPLETE, EXIT_OK, EcrwatchError, UsageError
 from ecrwatch.logging_json import json_logs, notice
 from ecrwatch.models import Filters
 from ecrwatch.options import (
+    AccountOptions,
     GlobalOptions,
     ProbabilityType,
     SeverityType,
+    account_options,
     common_options,
     progress_reporter,
     selected_regions,
@@ -34,7 +36,8 @@ from ecrwatch.scanning import PULL_RESCAN_DURATION_OPTIONS, RESCAN_DURATION_OPTI
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ecrwatch.aws import Aws
+    from ecrwatch.accounts import AccountSelection
+    from ecrwatch.aws import Aws, RoleSettings
     from ecrwatch.check import CheckRequest
     from ecrwatch.unattended import Unattended
 
@@ -174,9 +177,11 @@ def main() -> None:
     metavar="FILE|-",
     help="Check one EventBridge 'Inspector2 Finding' event (JSON file, - for stdin): only its image(s).",
 )
+@account_options(inspector=True)
 @common_options
 def check(
     opts: GlobalOptions,
+    account_opts: AccountOptions,
     ecs: bool,
     ecs_clusters: tuple[str, ...],
     eks: bool,
@@ -218,6 +223,7 @@ def check(
     from ecrwatch.triage.policy import TriagePolicy
     from ecrwatch.unattended import Unattended, load_event
 
+    selection, role = _accounts(account_opts)
     target = check_writable(output) if output is not None else None
     fmt = output_format or ("table" if target is None and sys.stdout.isatty() else "json")
     acceptance = load_acceptance(ignore_file, vex_files, today=datetime.now(UTC).date())
@@ -232,7 +238,7 @@ def check(
     if event is not None and event.ignored:
         notice(f"event ignored: {event.ignored}", finding_arn=event.finding_arn, status=event.status)
         sys.exit(EXIT_OK)
-    aws = Aws(opts.aws)
+    aws = Aws(opts.aws, role=role)
     request = CheckRequest(
         regions=selected_regions(aws, opts),
         ecs=ecs,
@@ -249,10 +255,22 @@ def check(
             kev=kev,
             acceptance=acceptance,
         ),
+        accounts=selection,
+        inspector_account=account_opts.inspector_account,
     )
     with fewer_collections():  # the report's rendering too (see collector.py)
         status = _run_and_write(aws, request, unattended, opts, fmt, target, sort_order)
     sys.exit(status)
+
+
+def _accounts(given: AccountOptions) -> tuple[AccountSelection, RoleSettings | None]:
+    """The account options, checked before any call (exit 2)."""
+    from ecrwatch.accounts import parse_account_id, parse_role, parse_selection
+
+    if given.inspector_account is not None:
+        parse_account_id("--inspector-account", given.inspector_account)
+    selection = parse_selection(given.accounts, given.org, given.ous, given.exclude)
+    return selection, parse_role(given.role_name, given.external_id)
 
 
 def _run_and_write(

@@ -373,10 +373,12 @@ class _Join:
         resolved: Mapping[EcrImageKey, ResolvedImage],
         inspector: _Inspector,
         accounts: Sequence[str],
+        registry_notes: Mapping[str, str] | None = None,
     ) -> None:
         self._resolved = resolved
         self._inspector = inspector
         self._home = frozenset(accounts)
+        self._registry_notes = registry_notes or {}
         self.images: dict[ScannedImage, _ImageBuilder] = {}
         self.unscanned: dict[tuple[UnscannedReason, str], _UnscannedBuilder] = {}
         self.running: set[str] = set()
@@ -508,6 +510,9 @@ class _Join:
             text = parts[0][1] or "not scanned"
         if self._home and key.account not in self._home:
             text += f"; image in another account's registry ({key.account})"
+            note = self._registry_notes.get(key.account)
+            if note:
+                text += f": {note}"
         if resolved.kind == "unknown" and resolved.detail:
             text += "; " + (resolved.detail if resolved.detail.startswith("ECR ") else f"ECR: {resolved.detail}")
         return text
@@ -551,11 +556,13 @@ def correlate(
     generated_at: str,
     tool_version: str,
     extra_errors: Sequence[SourceError] = (),
+    registry_notes: Mapping[str, str] | None = None,
 ) -> Report:
     """Join what runs with what Inspector found. `resolved` holds what ECR said for each `ecr_key` (a key
     missing from it counts as one ECR could not be asked about); `accounts` are the home accounts, so that an
-    image from another account's registry can be named as such."""
-    join = _Join(resolved, _Inspector(findings, filters), accounts)
+    image from another account's registry can be named as such, with its `registry_notes` (why that account
+    could not be entered) where there are some."""
+    join = _Join(resolved, _Inspector(findings, filters), accounts, registry_notes)
     join.add(inventory.workloads)
 
     exposures: list[Exposure] = []

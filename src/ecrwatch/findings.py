@@ -31,6 +31,7 @@ FILTER_VALUES_LIMIT = 10  # values one StringFilter list may hold
 LIST_FINDINGS_PAGE = 100
 LIST_COVERAGE_PAGE = 200
 T = TypeVar("T")
+Where = tuple[str, str]  # (whose Inspector is asked: an account id, or "" before the caller is known; region)
 
 
 @dataclass(frozen=True)
@@ -83,19 +84,29 @@ class FindingsLookup:
     (a multi-arch index: Inspector scans its platform images) costs a place in a request, never a request.
     """
 
-    def __init__(self, aws: Aws, *, filters: FindingFilters | None = None, workers: int = 8) -> None:
+    def __init__(
+        self,
+        aws: Aws,
+        *,
+        filters: FindingFilters | None = None,
+        workers: int = 8,
+        inspector_account: str | None = None,
+    ) -> None:
         self._aws = aws
         self._filters = filters or FindingFilters()
         self._workers = max(1, workers)
+        self._inspector_account = inspector_account
         self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="inspector")
         self._lock = threading.Lock()
-        self._waiting: dict[str, list[str]] = defaultdict(list)  # region -> digests not asked for yet
-        self._asked: set[tuple[str, str]] = set()
-        self._jobs: list[tuple[str, Future[list[Finding]]]] = []
+        # Keyed by where Inspector is asked: (whose Inspector: an account, see `_inspector`; region).
+        self._waiting: dict[Where, list[str]] = defaultdict(list)  # digests not asked for yet
+        self._asked: set[tuple[str, str, str]] = set()
+        self._jobs: list[tuple[Where, Future[list[Finding]]]] = []
         # Coverage is per image (repository and digest: the resource id), findings per digest.
-        self._uncovered: dict[str, list[ScannedImage]] = defaultdict(list)  # region -> images not asked yet
-        self._covered: set[ScannedImage] = set()
-        self._coverage_jobs: list[tuple[str, Future[list[Coverage]]]] = []
+        self._uncovered: dict[Where, list[ScannedImage]] = defaultdict(list)  # images not asked yet
+        self._covered: set[tuple[str, ScannedImage]] = set()
+        self._coverage_jobs: list[tuple[Where, Future[list[Coverage]]]] = []
+        self._readers: dict[str, Aws] = {}
 
     def __enter__(self) -> FindingsLookup:
         return self
@@ -107,51 +118,65 @@ class FindingsLookup:
         # On an exception (CredentialsError above all) do not start what is still queued.
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def ask(self, images: Iterable[ScannedImage]) -> None:
-        """Digests that run: asked for ten at a time, per region, as they come."""
+    def _inspector(self, image: ScannedImage) -> str:
+        """Whose Inspector is asked about an image: the delegated administrator's (--inspector-account), else
+        the registry account's own where it can be entered, else the caller's (a single-account run: always).
+        Images asked of one Inspector share requests. An account is entered here, outside the lookup's lock."""
+        reader = self._aws.reader(self._inspector_account or image.account)
+        name = reader.acting_account or ""
         with self._lock:
-            for image in images:
-                self._queue(image)
+            self._readers.setdefault(name, reader)
+        return name
 
-    def _queue(self, image: ScannedImage) -> None:
+    def ask(self, images: Iterable[ScannedImage]) -> None:
+        """Digests that run: asked for ten at a time, per Inspector and region, as they come."""
+        placed = [(self._inspector(image), image) for image in images]
+        with self._lock:
+            for inspector, image in placed:
+                self._queue(inspector, image)
+
+    def _queue(self, inspector: str, image: ScannedImage) -> None:
         """Ask for the image's findings and coverage, ten a request, unless already asked (caller holds the lock)."""
-        region = image.region
-        key = (region, image.digest)
+        where = (inspector, image.region)
+        key = (inspector, image.region, image.digest)
         if key not in self._asked:
             self._asked.add(key)
-            waiting = self._waiting[region]
+            waiting = self._waiting[where]
             waiting.append(image.digest)
             if len(waiting) == FILTER_VALUES_LIMIT:
-                self._submit(region, waiting)
-                self._waiting[region] = []
-        if image not in self._covered:
-            self._covered.add(image)
-            uncovered = self._uncovered[region]
+                self._submit(where, waiting)
+                self._waiting[where] = []
+        if (inspector, image) not in self._covered:
+            self._covered.add((inspector, image))
+            uncovered = self._uncovered[where]
             uncovered.append(image)
             if len(uncovered) == FILTER_VALUES_LIMIT:
-                self._submit_coverage(region, uncovered)
-                self._uncovered[region] = []
+                self._submit_coverage(where, uncovered)
+                self._uncovered[where] = []
 
-    def _submit(self, region: str, digests: Sequence[str]) -> None:
+    def _submit(self, where: Where, digests: Sequence[str]) -> None:
         batch = tuple(digests)
-        self._jobs.append((region, self._pool.submit(_list_findings, self._aws, region, batch, self._filters)))
+        reader = self._readers[where[0]]
+        self._jobs.append((where, self._pool.submit(_list_findings, reader, where[1], batch, self._filters)))
 
-    def _submit_coverage(self, region: str, images: Sequence[ScannedImage]) -> None:
+    def _submit_coverage(self, where: Where, images: Sequence[ScannedImage]) -> None:
         batch = tuple(images)
-        self._coverage_jobs.append((region, self._pool.submit(_list_coverage, self._aws, region, batch)))
+        reader = self._readers[where[0]]
+        self._coverage_jobs.append((where, self._pool.submit(_list_coverage, reader, where[1], batch)))
 
     def finish(self, images: Iterable[ScannedImage]) -> FindingsResult:
         """The findings and coverage of exactly these images (asked for now where they were not yet)."""
         wanted = sorted(dict.fromkeys(images), key=lambda i: (i.region, i.digest, resource_id(i)))
+        placed = [(self._inspector(image), image) for image in wanted]
         with self._lock:
-            for image in wanted:
-                self._queue(image)
-            for region, waiting in sorted(self._waiting.items()):
+            for inspector, image in placed:
+                self._queue(inspector, image)
+            for where, waiting in sorted(self._waiting.items()):
                 for batch in chunks(waiting, FILTER_VALUES_LIMIT):
-                    self._submit(region, batch)
-            for region, uncovered in sorted(self._uncovered.items()):
+                    self._submit(where, batch)
+            for where, uncovered in sorted(self._uncovered.items()):
                 for some in chunks(uncovered, FILTER_VALUES_LIMIT):
-                    self._submit_coverage(region, some)
+                    self._submit_coverage(where, some)
             self._waiting.clear()
             self._uncovered.clear()
             jobs = list(self._jobs)
@@ -160,11 +185,11 @@ class FindingsLookup:
         kept = {(i.region, i.digest) for i in wanted}
         findings: dict[str, Finding] = {}
         errors: list[SourceError] = []
-        for region, job in jobs:
+        for where, job in jobs:
             try:
                 outcome = job.result()
             except AwsCallError as exc:
-                _add_error(errors, f"inspector2:{region}", exc)
+                self._add_error(errors, where, exc)
                 continue
             for finding in outcome:
                 if (finding.image.region, finding.image.digest) in kept:
@@ -172,22 +197,24 @@ class FindingsLookup:
 
         wanted_images = set(wanted)
         coverage: dict[ScannedImage, Coverage] = {}
-        for region, pending in coverage_jobs:
+        for where, pending in coverage_jobs:
             try:
                 records = pending.result()
             except AwsCallError as exc:
-                _add_error(errors, f"inspector2:{region}", exc)
+                self._add_error(errors, where, exc)
                 continue
             coverage.update((c.image, c) for c in records if c.image in wanted_images)
         # An `inspector2:REGION` error tells the join not to call that region's images clean, whichever of
         # findings and coverage failed.
         return FindingsResult(tuple(findings.values()), tuple(coverage.values()), tuple(errors))
 
-
-def _add_error(errors: list[SourceError], source: str, exc: AwsCallError) -> None:
-    if not any(e.source == source for e in errors):
-        log.warning("%s", exc)
-        errors.append(SourceError(source, exc.message, exc.code))
+    def _add_error(self, errors: list[SourceError], where: Where, exc: AwsCallError) -> None:
+        # Several accounts (a role was given): the error says whose Inspector failed.
+        account = (where[0] or None) if self._aws.role is not None else None
+        error = SourceError(f"inspector2:{where[1]}", exc.message, exc.code, account=account)
+        if not any((e.source, e.account) == (error.source, error.account) for e in errors):
+            log.warning("%s", exc)
+            errors.append(error)
 
 
 def _list_findings(aws: Aws, region: str, digests: Sequence[str], filters: FindingFilters) -> list[Finding]:

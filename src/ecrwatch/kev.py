@@ -22,7 +22,7 @@ from ecrwatch.errors import AwsCallError
 from ecrwatch.models import Exposure, Kev, Report, SourceError
 
 FINDING_ARNS_PER_CALL = 10  # FindingArnList: max 10
-_FINDING_ARN = re.compile(r"arn:[^:]+:inspector2:(?P<region>[^:]+):\d{12}:finding/.+")
+_FINDING_ARN = re.compile(r"arn:[^:]+:inspector2:(?P<region>[^:]+):(?P<account>\d{12}):finding/.+")
 
 
 @dataclass(frozen=True)
@@ -39,16 +39,23 @@ def finding_to_ask(exposures: Iterable[Exposure]) -> dict[str, str]:
     return chosen
 
 
-def fetch_kev(aws: Aws, exposures: Sequence[Exposure], *, workers: int = 8) -> KevResult:
-    """KEV data of every vulnerability among `exposures`."""
-    by_region: dict[str, list[tuple[str, str]]] = defaultdict(list)  # region -> (arn, vulnerability id)
+def fetch_kev(
+    aws: Aws, exposures: Sequence[Exposure], *, workers: int = 8, inspector_account: str | None = None
+) -> KevResult:
+    """KEV data of every vulnerability among `exposures`. Across accounts, each finding is asked about in its
+    own account's Inspector (entered with the role), or in the delegated administrator's (`inspector_account`)."""
+    # (whose Inspector is asked, region) -> (arn, vulnerability id); a single-account run asks its own alone
+    by_place: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    readers: dict[str, Aws] = {}
     for vulnerability, arn in finding_to_ask(exposures).items():
         match = _FINDING_ARN.fullmatch(arn)
         if match is not None:
-            by_region[match["region"]].append((arn, vulnerability))
+            reader = aws.reader(inspector_account or match["account"])
+            readers.setdefault(reader.acting_account or "", reader)
+            by_place[(reader.acting_account or "", match["region"])].append((arn, vulnerability))
     batches = [
-        (region, pairs[start : start + FINDING_ARNS_PER_CALL])
-        for region, pairs in sorted(by_region.items())
+        (readers[account], region, pairs[start : start + FINDING_ARNS_PER_CALL])
+        for (account, region), pairs in sorted(by_place.items())
         for start in range(0, len(pairs), FINDING_ARNS_PER_CALL)
     ]
     if not batches:
@@ -56,7 +63,7 @@ def fetch_kev(aws: Aws, exposures: Sequence[Exposure], *, workers: int = 8) -> K
     kev: dict[str, Kev] = {}
     errors: dict[str, SourceError] = {}
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(batches))), thread_name_prefix="kev") as pool:
-        answers = pool.map(lambda batch: _ask(aws, *batch), batches)
+        answers = pool.map(lambda batch: _ask(*batch), batches)
         for found, error in answers:
             kev.update(found)
             if error is not None:

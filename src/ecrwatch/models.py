@@ -107,6 +107,7 @@ class ClusterScope:
     arn: str | None
     region: str | None
     ok: bool
+    account: str | None = None  # set when several accounts are read
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class SourceError:
     source: str
     message: str
     code: str | None = None
+    account: str | None = None  # the account the failing source belongs to, when several accounts are read
 
 
 @dataclass(frozen=True)
@@ -329,11 +331,21 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class AccountDetail:
+    """One selected account of a multi-account run: whether it was read completely, its organisation name."""
+
+    account: str
+    name: str | None
+    ok: bool
+
+
+@dataclass(frozen=True)
 class Scope:
     accounts: tuple[str, ...]
     regions: tuple[str, ...]
     clusters: tuple[ClusterScope, ...]
     filters: Filters = field(default_factory=Filters)
+    account_details: tuple[AccountDetail, ...] | None = None  # only when accounts were selected
 
 
 @dataclass(frozen=True)

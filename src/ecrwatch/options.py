@@ -8,7 +8,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -203,3 +203,69 @@ def progress_reporter(opts: GlobalOptions) -> Iterator[Callable[[str], None]]:
     console = Console(stderr=True, highlight=False)
     with console.status("starting") as status:
         yield lambda message: status.update(escape(message))
+
+
+@dataclass(frozen=True)
+class AccountOptions:
+    """The account options as given (checked by `ecrwatch.accounts` in the command, before any call)."""
+
+    accounts: tuple[str, ...]
+    org: bool
+    ous: tuple[str, ...]
+    exclude: tuple[str, ...]
+    role_name: str | None
+    external_id: str | None = field(repr=False)
+    inspector_account: str | None = None
+
+
+def account_options(*, inspector: bool = False) -> Callable[[F], F]:
+    """--account, --org, --ou, --exclude-account, --role-name, --external-id (and, with `inspector`,
+    --inspector-account); passes `account_opts: AccountOptions`."""
+
+    def decorate(command: F) -> F:
+        @click.option("--account", "accounts", metavar="ID", multiple=True, help="Read this AWS account; repeatable.")
+        @click.option("--org", is_flag=True, help="Read every ACTIVE account of the organisation (Organizations).")
+        @click.option(
+            "--ou",
+            "ous",
+            metavar="OU_ID",
+            multiple=True,
+            help="Read the accounts under this OU (recursively); repeatable.",
+        )
+        @click.option("--exclude-account", "exclude", metavar="ID", multiple=True, help="Leave this account out.")
+        @click.option(
+            "--role-name",
+            metavar="NAME",
+            help="Role assumed in every other account (a path may prefix it: security/ecrwatch-reader).",
+        )
+        @click.option(
+            "--external-id",
+            metavar="ID",
+            envvar="ECRWATCH_EXTERNAL_ID",
+            show_envvar=True,
+            help="External id the role's trust policy asks for (never printed).",
+        )
+        @functools.wraps(command)
+        def wrapper(
+            *args: Any,
+            accounts: tuple[str, ...],
+            org: bool,
+            ous: tuple[str, ...],
+            exclude: tuple[str, ...],
+            role_name: str | None,
+            external_id: str | None,
+            inspector_account: str | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            given = AccountOptions(accounts, org, ous, exclude, role_name, external_id, inspector_account)
+            return command(*args, account_opts=given, **kwargs)
+
+        if inspector:
+            wrapper = click.option(
+                "--inspector-account",
+                metavar="ID",
+                help="Inspector's delegated administrator: asked about every member's images (its role is entered).",
+            )(wrapper)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -12,7 +12,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ecrwatch.aws import Aws, calling
@@ -166,11 +166,15 @@ def _resolve_repository(
     result: dict[EcrImageKey, ResolvedImage] = {}
     errors: list[SourceError] = []
     refused: list[_Refused] = []
+    # The registry's own account where it can be entered (its registry is then ours to read), else the caller.
+    reader = aws.reader(account)
+    if reader is not aws:
+        home_accounts = (*home_accounts, account)
     for start in range(0, len(keys), BATCH_GET_IMAGE_LIMIT):
         chunk = keys[start : start + BATCH_GET_IMAGE_LIMIT]
         try:
             with calling("ecr", "BatchGetImage", region):
-                response = aws.ecr(region).batch_get_image(
+                response = reader.ecr(region).batch_get_image(
                     registryId=account,
                     repositoryName=repository,
                     # Several keys (a digest under two tags) can ask for one image: ask once.
@@ -207,6 +211,8 @@ def _resolve_repository(
                 code = str(failure.get("failureCode") or "UnknownFailure") if failure else "NoAnswer"
                 refused.append(_Refused(key, code, str((failure or {}).get("failureReason") or "")))
     errors.extend(_failure_errors(region, repository, refused))
+    if aws.role is not None:  # several accounts: say whose registry failed
+        errors = [replace(e, account=account) for e in errors]
     return result, errors
 
 

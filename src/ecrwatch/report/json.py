@@ -217,17 +217,23 @@ def expired_rule_to_dict(rule: ExpiredRule) -> dict[str, Any]:
 
 
 def error_to_dict(error: SourceError) -> dict[str, Any]:
-    return {"source": error.source, "code": error.code, "message": error.message}
+    out: dict[str, Any] = {"source": error.source, "code": error.code, "message": error.message}
+    if error.account is not None:  # several accounts were read
+        out["account"] = error.account
+    return out
 
 
 def _cluster_to_dict(cluster: ClusterScope) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "platform": cluster.platform,
         "name": cluster.name,
         "arn": cluster.arn,
         "region": cluster.region,
         "ok": cluster.ok,
     }
+    if cluster.account is not None:  # several accounts were read
+        out["account"] = cluster.account
+    return out
 
 
 def _filters_to_dict(filters: Filters) -> dict[str, Any]:
@@ -239,12 +245,15 @@ def _filters_to_dict(filters: Filters) -> dict[str, Any]:
 
 
 def scope_to_dict(scope: Scope) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "accounts": list(scope.accounts),
         "regions": list(scope.regions),
         "clusters": [_cluster_to_dict(c) for c in scope.clusters],
         "filters": _filters_to_dict(scope.filters),
     }
+    if scope.account_details is not None:  # accounts were selected
+        out["account_details"] = [{"account": d.account, "name": d.name, "ok": d.ok} for d in scope.account_details]
+    return out
 
 
 def summary_to_dict(summary: Summary) -> dict[str, Any]:

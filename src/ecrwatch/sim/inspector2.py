@@ -998,9 +998,10 @@ class Inspector2Sim:
         errors: list[dict[str, Any]] = []
         with self._lock:
             store = self._regions.get(region) or _Region()
+            visible = self._visible(region)
             for arn in dict.fromkeys(params["findingArns"]):
                 finding = store.by_arn.get(arn)
-                if finding is None:
+                if finding is None or not visible(finding.account):  # another account's: not the caller's to see
                     errors.append(
                         {
                             "findingArn": arn,

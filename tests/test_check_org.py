@@ -1,0 +1,229 @@
+"""`ecrwatch check` across accounts, end to end through the CLI against a simulated organisation: a registry
+account holding the images and their findings, workload accounts running them, accounts that cannot be
+entered, Organizations' accounts and OUs, Inspector's delegated administrator."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from click.testing import CliRunner, Result
+
+from conftest import valid_report
+from ecrwatch.cli import main
+from ecrwatch.images import ecr_registry_host
+from ecrwatch.sim.accounts import SimOrganization
+from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
+from ecrwatch.sim.inspector2 import Inspector2Sim
+from ecrwatch.sim.seed import push_image
+from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
+from org_world import ROLE, deploy_role, session_in
+
+REGION = "us-east-1"
+REGISTRY, TEAM_A, TEAM_B, NO_ROLE = "222222222222", "111111111111", "333333333333", "444444444444"
+CVE = "CVE-2024-4242"
+
+
+@dataclass
+class Org:
+    sim: SimAWS
+    digest: str  # the registry's image, with a HIGH finding, run in every workload account
+
+    def run_in(self, account: str, cluster: str = "prod", family: str = "api") -> None:
+        """A task of `family` in `account`'s ECS cluster `cluster`, running the registry's image."""
+        ecs = self.sim.extension(EcsSim)
+        with contextlib.suppress(ValueError):  # already there
+            ecs.add_cluster(REGION, cluster, account=account)
+        image = f"{ecr_registry_host(REGISTRY, REGION)}/team/api:v1"
+        container = EcsContainerSeed("api", image, digest=self.digest)
+        ecs.add_task(REGION, cluster, account=account, family=family, containers=[container])
+
+
+@pytest.fixture
+def org(sim_aws: SimAWS) -> Org:
+    ecr = session_in(REGISTRY).client("ecr")
+    ecr.create_repository(repositoryName="team/api")
+    digest = push_image(ecr, "team/api", "v1")
+    sim_aws.extension(Inspector2Sim).add_finding(
+        REGION, repository="team/api", digest=digest, vulnerability_id=CVE, severity="HIGH", account=REGISTRY
+    )
+    for account in (REGISTRY, TEAM_A, TEAM_B):
+        deploy_role(account)
+    world = Org(sim_aws, digest)
+    for account in (ACCOUNT_ID, TEAM_A, TEAM_B):
+        world.run_in(account, family=f"api-{account}")
+    sim_aws.calls.clear()
+    return world
+
+
+def check(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, ["check", "--region", REGION, "--format", "json", "--no-eks", *args], env=env)
+
+
+def report_of(result: Result) -> dict[str, Any]:
+    assert result.stdout, result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    return valid_report(report)
+
+
+def assumed_roles(sim: SimAWS) -> list[str]:
+    return sorted(str(r.params) for r in sim.calls.select("sts", "AssumeRole"))
+
+
+def role_arns(sim: SimAWS) -> set[str]:
+    """The role ARNs AssumeRole was called with (query-protocol bodies are not in the call log's params)."""
+    return {p for p in assumed_roles(sim)}
+
+
+def test_clusters_of_the_same_name_in_two_accounts_are_kept_apart(org: Org) -> None:
+    result = check("--account", ACCOUNT_ID, "--account", TEAM_A, "--account", TEAM_B, "--role-name", ROLE)
+    report = report_of(result)
+    assert result.exit_code == 0, result.stderr
+    scope = report["scope"]
+    assert scope["accounts"] == [TEAM_A, ACCOUNT_ID, TEAM_B]
+    assert scope["account_details"] == [
+        {"account": TEAM_A, "name": None, "ok": True},
+        {"account": ACCOUNT_ID, "name": None, "ok": True},
+        {"account": TEAM_B, "name": None, "ok": True},
+    ]
+    clusters = {(c["name"], c["account"], c["arn"]) for c in scope["clusters"]}
+    assert clusters == {
+        ("prod", a, f"arn:aws:ecs:{REGION}:{a}:cluster/prod") for a in (ACCOUNT_ID, TEAM_A, TEAM_B)
+    }
+    [image] = report["images"]
+    assert image["image"]["registry"] == REGISTRY
+    workloads = {(w["account"], w["cluster"], w["task_arn"].split(":")[4]) for w in image["workloads"]}
+    assert workloads == {(a, "prod", a) for a in (ACCOUNT_ID, TEAM_A, TEAM_B)}
+    assert [e["vulnerability_id"] for e in report["exposures"]] == [CVE]
+    assert report["errors"] == []
+
+
+def test_the_callers_own_account_is_read_without_assume_role(org: Org) -> None:
+    result = check("--account", ACCOUNT_ID, "--account", TEAM_A, "--role-name", ROLE)
+    assert result.exit_code == 0, result.stderr
+    assumed = org.sim.calls.count("sts", "AssumeRole")
+    # The workload account and the registry its image comes from: one AssumeRole each, none for the caller.
+    assert assumed == 2
+    assert report_of(result)["scope"]["accounts"] == [TEAM_A, ACCOUNT_ID]
+
+
+def test_one_account_without_the_role_is_an_error_and_the_others_complete(org: Org) -> None:
+    org.run_in(NO_ROLE, family="api-lost")
+    result = check("--account", TEAM_A, "--account", NO_ROLE, "--role-name", ROLE)
+    assert result.exit_code == 3
+    report = report_of(result)
+    [error] = report["errors"]
+    assert (error["source"], error["account"], error["code"]) == (f"account:{NO_ROLE}", NO_ROLE, "AccessDenied")
+    assert f"arn:aws:iam::{NO_ROLE}:role/{ROLE}" in error["message"]
+    details = {d["account"]: d["ok"] for d in report["scope"]["account_details"]}
+    assert details == {TEAM_A: True, NO_ROLE: False}
+    [image] = report["images"]
+    assert {w["account"] for w in image["workloads"]} == {TEAM_A}
+    assert f"account {NO_ROLE}" in result.stderr
+
+
+def test_a_wrong_external_id_is_refused_and_never_printed(org: Org) -> None:
+    deploy_role(NO_ROLE, external_id="the-right-external-id")
+    secret = "wrong-external-id-42"
+    result = check("--account", NO_ROLE, "--role-name", ROLE, "-vv", env={"ECRWATCH_EXTERNAL_ID": secret})
+    assert result.exit_code == 3
+    report = report_of(result)
+    assert [(e["source"], e["code"]) for e in report["errors"]] == [(f"account:{NO_ROLE}", "AccessDenied")]
+    assert secret not in result.stdout and secret not in result.stderr
+    right = check("--account", NO_ROLE, "--role-name", ROLE, "--external-id", "the-right-external-id", "-vv")
+    assert right.exit_code == 0, right.stderr
+    assert "the-right-external-id" not in right.stdout + right.stderr
+
+
+def test_another_account_without_role_name_is_exit_2_after_the_identity_alone(org: Org) -> None:
+    result = check("--account", TEAM_A)
+    assert result.exit_code == 2
+    assert "--role-name" in result.stderr
+    assert [f"{r.service}:{r.operation}" for r in org.sim.calls.records] == ["sts:GetCallerIdentity"]
+
+
+def test_malformed_account_options_are_exit_2_before_any_call(org: Org) -> None:
+    bad = (["--account", "12345"], ["--ou", "team"], ["--exclude-account", TEAM_A], ["--org", "--role-name", "a b"])
+    for args in bad:
+        result = check(*args)
+        assert result.exit_code == 2, args
+        assert args[0] in result.stderr or "--role-name" in result.stderr
+    assert org.sim.calls.records == []
+
+
+def test_an_unentered_registry_leaves_its_images_unscanned_with_the_reason(org: Org, sim_aws: SimAWS) -> None:
+    # The registry's role is gone: nothing in it can be read, and its image is never called clean.
+    from moto.iam.models import iam_backends
+
+    iam_backends[REGISTRY]["aws"].delete_role(ROLE)
+    result = check("--account", TEAM_A, "--role-name", ROLE)
+    report = report_of(result)
+    assert result.exit_code == 0, result.stderr  # a registry that was not selected is no error
+    assert report["images"] == [] and report["errors"] == []
+    [unscanned] = report["unscanned"]
+    assert unscanned["reason"] in ("not_covered", "digest_unknown")
+    assert f"account {REGISTRY} could not be entered (AccessDenied)" in unscanned["detail"]
+
+
+def test_organisation_with_an_ou_filter_reads_the_ous_accounts_recursively(sim_aws: SimAWS, org: Org) -> None:
+    organisation = SimOrganization()
+    workloads = organisation.add_ou("workloads")
+    nested = organisation.add_ou("payments", parent=workloads)
+    inside = organisation.add_account("shop", parent=workloads)
+    deeper = organisation.add_account("payments-prod", parent=nested)
+    organisation.add_account("sandbox")  # at the root: not under the OU
+    suspended = organisation.add_account("old", parent=workloads, suspended=True)
+    for account in (inside, deeper, suspended):
+        deploy_role(account)
+        org.run_in(account, family=f"api-{account}")
+    result = check("--ou", workloads, "--role-name", ROLE)
+    assert result.exit_code == 0, result.stderr
+    report = report_of(result)
+    assert report["scope"]["accounts"] == sorted([inside, deeper])
+    names = {d["account"]: d["name"] for d in report["scope"]["account_details"]}
+    assert names == {inside: "shop", deeper: "payments-prod"}
+    [image] = report["images"]
+    assert {w["account"] for w in image["workloads"]} == {inside, deeper}
+    # --org reads every active account; --exclude-account leaves one out.
+    everything = report_of(check("--org", "--exclude-account", deeper, "--role-name", ROLE))
+    assert inside in everything["scope"]["accounts"] and ACCOUNT_ID in everything["scope"]["accounts"]
+    assert deeper not in everything["scope"]["accounts"] and suspended not in everything["scope"]["accounts"]
+
+
+def test_organizations_refusing_is_an_error_and_the_named_accounts_are_still_read(org: Org) -> None:
+    org.sim.faults.add("organizations", "ListAccounts", error="AccessDeniedException", message="no access")
+    result = check("--org", "--account", TEAM_A, "--role-name", ROLE)
+    assert result.exit_code == 3
+    report = report_of(result)
+    assert [(e["source"], e["code"]) for e in report["errors"]] == [("organizations", "AccessDeniedException")]
+    assert report["scope"]["accounts"] == [TEAM_A]
+    assert [e["vulnerability_id"] for e in report["exposures"]] == [CVE]
+
+
+def test_the_delegated_administrator_answers_for_its_members_images(org: Org) -> None:
+    security = "555555555555"
+    deploy_role(security)
+    org.sim.extension(Inspector2Sim).set_delegated_admin(REGION, security, members=[REGISTRY, TEAM_A])
+    # The registry's own Inspector is never asked: even without its role the findings come from the admin.
+    from moto.iam.models import iam_backends
+
+    iam_backends[REGISTRY]["aws"].delete_role(ROLE)
+    result = check("--account", TEAM_A, "--role-name", ROLE, "--inspector-account", security)
+    assert result.exit_code == 0, result.stderr
+    report = report_of(result)
+    assert [e["vulnerability_id"] for e in report["exposures"]] == [CVE]
+    assert report["scope"]["accounts"] == [TEAM_A]  # the administrator is asked, not reported on
+
+
+def test_without_account_options_the_report_is_the_single_account_one(org: Org) -> None:
+    result = check()
+    report = report_of(result)
+    assert report["scope"]["accounts"] == [ACCOUNT_ID]
+    assert "account_details" not in report["scope"]
+    assert all("account" not in c for c in report["scope"]["clusters"])
+    assert org.sim.calls.count("sts", "AssumeRole") == 0
+    assert boto3.client("sts", region_name=REGION).get_caller_identity()["Account"] == ACCOUNT_ID
