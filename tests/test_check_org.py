@@ -227,3 +227,14 @@ def test_without_account_options_the_report_is_the_single_account_one(org: Org) 
     assert all("account" not in c for c in report["scope"]["clusters"])
     assert org.sim.calls.count("sts", "AssumeRole") == 0
     assert boto3.client("sts", region_name=REGION).get_caller_identity()["Account"] == ACCOUNT_ID
+
+
+def test_the_table_lists_the_accounts_and_names_each_workloads_account(org: Org) -> None:
+    org.run_in(NO_ROLE, family="api-lost")
+    args = ["check", "--region", REGION, "--no-eks", "--format", "table", "--account", TEAM_A, "--account", TEAM_B]
+    result = CliRunner().invoke(main, [*args, "--account", NO_ROLE, "--role-name", ROLE], env={"COLUMNS": "200"})
+    assert result.exit_code == 3
+    text = result.stdout
+    assert f"account {TEAM_A}, {TEAM_B}, {NO_ROLE}" in text
+    assert f"account {TEAM_A}" in text.split("Running in")[1] and f"account {TEAM_B}" in text.split("Running in")[1]
+    assert f"account:{NO_ROLE}" in text.split("Errors (1)")[1]

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ecrwatch.accounts import AccountSelection
     from ecrwatch.aws import Aws, RoleSettings
     from ecrwatch.check import CheckRequest
+    from ecrwatch.models import StatusReadError
     from ecrwatch.unattended import Unattended
 
 
@@ -273,6 +274,20 @@ def _accounts(given: AccountOptions) -> tuple[AccountSelection, RoleSettings | N
     return selection, parse_role(given.role_name, given.external_id)
 
 
+def _status_accounts(
+    aws: Aws, selection: AccountSelection, region: str
+) -> tuple[list[tuple[str, str | None]], list[StatusReadError]]:
+    """The selected accounts (id, name) and the Organizations errors, for `status`."""
+    from ecrwatch.accounts import require_role, select_accounts
+    from ecrwatch.models import StatusReadError
+
+    caller = aws.account_id(region)
+    require_role(selection, caller, aws.role)
+    chosen = select_accounts(aws, selection, caller)
+    errors = [StatusReadError(e.source, e.code or "", e.message) for e in chosen.errors]
+    return [(a.account, a.name) for a in chosen.accounts], errors
+
+
 def _run_and_write(
     aws: Aws,
     request: CheckRequest,
@@ -441,20 +456,34 @@ def enable_scanning(
     show_default=True,
     help="Output format.",
 )
+@account_options()
 @common_options
-def status(opts: GlobalOptions, output_format: str) -> None:
+def status(opts: GlobalOptions, account_opts: AccountOptions, output_format: str) -> None:
     """Show each region's scanning: Inspector activation for ECR, scan type, rules and filters, rescan
-    durations, and Inspector's coverage of the registry's images by scan status.
+    durations, and Inspector's coverage of the registry's images by scan status. With accounts selected
+    (--account, --org, --ou): one section per account and region.
 
-    Exit status: 0, or 3 when a region or API could not be read (the rest is still shown).
+    Exit status: 0, or 3 when a region, API or account could not be read (the rest is still shown).
     """
     from ecrwatch import registry
     from ecrwatch.aws import Aws
     from ecrwatch.report import scanning as scanning_report
 
-    aws = Aws(opts.aws)
+    selection, role = _accounts(account_opts)
+    aws = Aws(opts.aws, role=role)
     aws.check_credentials()
-    report = registry.read_status(aws, selected_regions(aws, opts))
+    regions = selected_regions(aws, opts)
+    if selection.active:
+        accounts, failed = _status_accounts(aws, selection, regions[0])
+        statuses = registry.read_accounts_status(aws, accounts, regions)
+        if output_format == "json":
+            click.echo(scanning_report.accounts_status_json(statuses, failed), nl=False)
+        else:
+            for error in failed:
+                click.echo(f"error: {error.source}: {error.message}", err=True)
+            scanning_report.render_accounts_status(scanning_report.stdout_console(), statuses)
+        sys.exit(EXIT_INCOMPLETE if failed or any(s.errors for s in statuses) else EXIT_OK)
+    report = registry.read_status(aws, regions)
     if output_format == "json":
         click.echo(scanning_report.status_json(report), nl=False)
     else:
@@ -484,7 +513,37 @@ def status(opts: GlobalOptions, output_format: str) -> None:
     multiple=True,
     help="Also allow sns:Publish to this topic (for notifications); repeatable.",
 )
-def iam_policy(command_name: str, kubernetes: bool, partition: str, sns_topics: tuple[str, ...]) -> None:
+@click.option(
+    "--org",
+    is_flag=True,
+    help="Print a multi-account deployment instead: the hub's policy, and the member role's permissions and "
+    "trust policy (JSON).",
+)
+@click.option(
+    "--role-name",
+    metavar="NAME",
+    default=iam.DEFAULT_MEMBER_ROLE,
+    show_default=True,
+    help="With --org: the member role's name (a path may prefix it).",
+)
+@click.option("--hub-account", metavar="ID", help="With --org: the account ecrwatch runs in (the trusted one).")
+@click.option(
+    "--external-id/--no-external-id",
+    "external_id",
+    default=True,
+    show_default=True,
+    help="With --org: the trust policy asks for an external id (a placeholder: its value is never printed).",
+)
+def iam_policy(
+    command_name: str,
+    kubernetes: bool,
+    partition: str,
+    sns_topics: tuple[str, ...],
+    org: bool,
+    role_name: str,
+    hub_account: str | None,
+    external_id: bool,
+) -> None:
     """Print the least-privilege IAM policy (JSON) a command needs: attach it to the role ecrwatch runs as.
 
     `check` only reads (ECS, EKS, ECR, Inspector); `enable-scanning` also writes the registry's scanning
@@ -501,7 +560,19 @@ def iam_policy(command_name: str, kubernetes: bool, partition: str, sns_topics: 
         click.echo(iam.render_kubernetes(partition), nl=False)
         return
     commands = iam.commands_for(command_name)
-    request = iam.PolicyRequest(commands, partition, iam.check_sns_topics(sns_topics, partition))
+    topics = iam.check_sns_topics(sns_topics, partition)
+    if org:
+        from ecrwatch.accounts import parse_account_id, parse_role
+
+        parse_role(role_name, None)
+        if hub_account is not None:
+            parse_account_id("--hub-account", hub_account)
+        org_request = iam.OrgPolicyRequest(commands, partition, role_name.strip("/"), hub_account, external_id, topics)
+        click.echo(iam.render_org(org_request), nl=False)
+        for line in iam.org_notes(org_request):
+            click.echo(f"note: {line}", err=True)
+        return
+    request = iam.PolicyRequest(commands, partition, topics)
     click.echo(iam.render_policy(request), nl=False)
     for line in iam.notes(commands):
         click.echo(f"note: {line}", err=True)  # plain text: no need to load rich for it

@@ -234,11 +234,12 @@ def sns_statement(topics: Sequence[str]) -> Statement:
     return Statement("PublishNotifications", grants)
 
 
-def policy_document(request: PolicyRequest) -> dict[str, Any]:
-    """The IAM policy (JSON-ready dict) for the commands asked for."""
+def policy_document(request: PolicyRequest, extra: Sequence[Statement] = ()) -> dict[str, Any]:
+    """The IAM policy (JSON-ready dict) for the commands asked for (and `extra` statements)."""
     chosen = list(statements(request.commands))
     if request.sns_topics:
         chosen.append(sns_statement(request.sns_topics))
+    chosen.extend(extra)
     rendered: list[dict[str, Any]] = []
     for statement in chosen:
         # One IAM statement per (actions, condition); the resources of each such group are listed together.
@@ -296,6 +297,104 @@ def notes(commands: Iterable[str]) -> list[str]:
             "with a customer managed key, kms:GenerateDataKey and kms:Decrypt on that key)."
         )
         lines.append("check reads Kubernetes too: `ecrwatch iam-policy --kubernetes` prints the access it needs there.")
+    return lines
+
+
+# --- organisations -------------------------------------------------------------------------------------------
+
+DEFAULT_MEMBER_ROLE = "ecrwatch-reader"
+# Placeholders in the trust policy: the hub's account (when not given) and the external id (never printed).
+HUB_PLACEHOLDER = "HUB_ACCOUNT_ID"
+EXTERNAL_ID_PLACEHOLDER = "EXTERNAL_ID"
+
+ORGANIZATIONS = Statement(
+    "ListOrganisationAccounts",
+    (
+        Grant("organizations:ListAccounts", "the ACTIVE accounts of the organisation", only_when="with --org"),
+        Grant("organizations:ListAccountsForParent", "the accounts under an OU", only_when="with --ou"),
+        Grant(
+            "organizations:ListOrganizationalUnitsForParent",
+            "the OUs under an OU, recursively",
+            only_when="with --ou",
+        ),
+    ),
+)
+
+
+def enter_accounts_statement(role_name: str) -> Statement:
+    """sts:AssumeRole on the member role, in any account: the selected ones and the registries they use."""
+    return Statement(
+        "EnterMemberAccounts",
+        (
+            Grant(
+                "sts:AssumeRole",
+                "enter each selected account, and each registry account a running image names",
+                resource="arn:{partition}:iam::*:role/" + role_name.strip("/"),
+            ),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class OrgPolicyRequest:
+    """What `iam-policy --org` prints: the hub's policy, the member role's permissions and trust policy."""
+
+    commands: tuple[str, ...] = ("check",)
+    partition: str = "aws"
+    role_name: str = DEFAULT_MEMBER_ROLE  # a path may prefix it: security/ecrwatch-reader
+    hub_account: str | None = None
+    external_id: bool = True  # the trust policy asks for an external id (its value is never printed)
+    sns_topics: tuple[str, ...] = field(default_factory=tuple)
+
+
+def trust_policy(request: OrgPolicyRequest) -> dict[str, Any]:
+    """The member role's trust policy: the hub account may assume it, with the external id where one is used."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{request.partition}:iam::{request.hub_account or HUB_PLACEHOLDER}:root"},
+        "Action": "sts:AssumeRole",
+    }
+    if request.external_id:
+        statement["Condition"] = {"StringEquals": {"sts:ExternalId": EXTERNAL_ID_PLACEHOLDER}}
+    return {"Version": POLICY_VERSION, "Statement": [statement]}
+
+
+def org_documents(request: OrgPolicyRequest) -> dict[str, Any]:
+    """The three documents of a multi-account deployment, JSON-ready."""
+    commands = PolicyRequest(request.commands, request.partition, request.sns_topics)
+    hub_extra = [enter_accounts_statement(request.role_name)]
+    if any(command in ("check", "status") for command in request.commands):
+        hub_extra.insert(0, ORGANIZATIONS)
+    path, _, name = request.role_name.strip("/").rpartition("/")
+    return {
+        "hub_policy": policy_document(commands, hub_extra),
+        "member_role": {
+            "role_name": name,
+            "path": f"/{path}/" if path else "/",
+            "permissions_policy": policy_document(PolicyRequest(request.commands, request.partition)),
+            "trust_policy": trust_policy(request),
+        },
+    }
+
+
+def render_org(request: OrgPolicyRequest) -> str:
+    return json.dumps(org_documents(request), indent=2) + "\n"
+
+
+def org_notes(request: OrgPolicyRequest) -> list[str]:
+    lines = [
+        "hub_policy: attach it to the identity ecrwatch runs as (it reads its own account with it too).",
+        f"member_role: deploy the role {request.role_name} in every account to read, with its permissions_policy "
+        "and trust_policy.",
+    ]
+    if request.hub_account is None:
+        lines.append(f"trust_policy: replace {HUB_PLACEHOLDER} with the hub's account id (or pass --hub-account).")
+    if request.external_id:
+        lines.append(
+            f"trust_policy: replace {EXTERNAL_ID_PLACEHOLDER} with your external id, the value of --external-id "
+            "or ECRWATCH_EXTERNAL_ID (ecrwatch never prints it); --no-external-id leaves the condition out."
+        )
+    lines.extend(f"{g.action}: only {g.only_when}." for g in ORGANIZATIONS.grants)
     return lines
 
 

@@ -454,3 +454,17 @@ class RegionStatus:
 class StatusReport:
     regions: tuple[RegionStatus, ...]
     errors: tuple[StatusReadError, ...]
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    """`status` of one selected account: its regions, or why it could not be entered."""
+
+    account: str
+    name: str | None
+    report: StatusReport | None  # None: the account could not be entered (`error` says why)
+    error: StatusReadError | None = None
+
+    @property
+    def errors(self) -> tuple[StatusReadError, ...]:
+        return (self.error,) if self.error else self.report.errors if self.report else ()

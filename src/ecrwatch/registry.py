@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ecrwatch.aws import Aws, calling
 from ecrwatch.errors import AwsCallError, EcrwatchError, TimeoutWaitingError, UsageError
-from ecrwatch.models import CoverageCount, RegionStatus, RegistryCoverage, StatusReadError, StatusReport
+from ecrwatch.models import (
+    AccountStatus,
+    CoverageCount,
+    RegionStatus,
+    RegistryCoverage,
+    StatusReadError,
+    StatusReport,
+)
 from ecrwatch.scanning import (
     ACTIVATE,
     DISABLED,
@@ -190,6 +197,31 @@ def read_status(aws: Aws, regions: Sequence[str]) -> StatusReport:
             errors.append(_read_error(exc, "inspector2", region))
         results.append(RegionStatus(region, state, coverage))
     return StatusReport(tuple(results), tuple(errors))
+
+
+def read_accounts_status(
+    aws: Aws, accounts: Sequence[tuple[str, str | None]], regions: Sequence[str], workers: int = 8
+) -> list[AccountStatus]:
+    """`read_status` of each account (id, name), accounts side by side, each with its own clients; an account
+    that cannot be entered is an `account:ID` error and the others are still read."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ecrwatch.aws import AccountUnavailable
+
+    def one(item: tuple[str, str | None]) -> AccountStatus:
+        account, name = item
+        try:
+            clients = aws.account(account)
+        except AccountUnavailable as exc:
+            return AccountStatus(
+                account, name, None, StatusReadError(f"account:{account}", exc.code or "", exc.message)
+            )
+        return AccountStatus(account, name, read_status(clients, regions))
+
+    if not accounts:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(accounts))), thread_name_prefix="status") as pool:
+        return list(pool.map(one, accounts))
 
 
 # --- applying -----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ecrwatch.errors import UsageError
-from ecrwatch.models import RegistryCoverage, StatusReport
+from ecrwatch.models import AccountStatus, RegistryCoverage, StatusReadError, StatusReport
 from ecrwatch.scanning import (
     ALLOW_DEACTIVATION,
     DISABLED,
@@ -292,3 +292,42 @@ def status_document(report: StatusReport) -> dict[str, Any]:
 
 def status_json(report: StatusReport) -> str:
     return json.dumps(status_document(report), indent=2) + "\n"
+
+
+def render_accounts_status(console: Console, accounts: Sequence[AccountStatus]) -> None:
+    """One section per account, each with its regions' sections and errors."""
+    for entry in accounts:
+        title = f"Account {entry.account}" + (f" ({entry.name})" if entry.name else "")
+        console.rule(Text(title, style="bold"), align="left")
+        if entry.report is None:
+            console.print(Text(f"  could not be entered: {entry.error.message if entry.error else ''}", style="red"))
+            console.print()
+            continue
+        render_status(console, entry.report)
+
+
+def accounts_status_document(
+    accounts: Sequence[AccountStatus], extra_errors: Sequence[StatusReadError] = ()
+) -> dict[str, Any]:
+    """`status --format json` with accounts selected: each account's regions and errors, keyed by account id;
+    `errors` lists them all, each with its account (none for `extra_errors`: Organizations refusing)."""
+    by_account: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = [{"source": e.source, "code": e.code, "message": e.message} for e in extra_errors]
+    for entry in accounts:
+        document = status_document(entry.report) if entry.report is not None else {"regions": [], "errors": []}
+        if entry.error is not None:
+            document["errors"] = [
+                {"source": entry.error.source, "code": entry.error.code, "message": entry.error.message}
+            ]
+        by_account[entry.account] = {
+            "name": entry.name,
+            "ok": not entry.errors,
+            "regions": document["regions"],
+            "errors": document["errors"],
+        }
+        errors.extend({**e, "account": entry.account} for e in document["errors"])
+    return {"format": STATUS_FORMAT, "accounts": by_account, "errors": errors}
+
+
+def accounts_status_json(accounts: Sequence[AccountStatus], extra_errors: Sequence[StatusReadError] = ()) -> str:
+    return json.dumps(accounts_status_document(accounts, extra_errors), indent=2) + "\n"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from rich import box
@@ -235,6 +236,9 @@ def _workloads_table(
         if w.region and w.platform != "kubernetes":
             where.append("\n")
             where.append_text(_text(w.region, "dim"))
+        if _SEVERAL_ACCOUNTS.get() and w.account:  # a cluster name alone does not say which account
+            where.append("\n")
+            where.append_text(_text(f"account {w.account}", "dim"))
         if w.platform == "ecs":
             lines = [f"service {w.service}"] if w.service else []
             if len(group) == 1:
@@ -619,7 +623,10 @@ def _suppressed_lines(suppressed: Sequence[SuppressedExposure], g: _Glyphs) -> G
 def _errors_table(report: Report, g: _Glyphs) -> Table:
     table = _table("Source", "Code", "Message")
     for error in report.errors:
-        table.add_row(_text(error.source), _text(error.code or g.dash), _text(error.message))
+        source = _text(error.source)
+        if error.account and not error.source.endswith(error.account):  # account:ID already names it
+            source.append_text(_text(f"\naccount {error.account}", "dim"))
+        table.add_row(source, _text(error.code or g.dash), _text(error.message))
     return table
 
 
@@ -628,9 +635,21 @@ def _heading(console: Console, title: str, style: str = "bold") -> None:
     console.rule(Text(title, style=style), align="left")
 
 
+# Whether the report being rendered covers several accounts: each workload's account is then shown.
+_SEVERAL_ACCOUNTS: ContextVar[bool] = ContextVar("several_accounts", default=False)
+
+
 def render_table(report: Report, console: Console, *, sort: str = "severity") -> None:
     """Print the report for a person on `console` (its width, its terminal detection, its colours). `sort`
     "severity" keeps the report's order; "risk" puts KEV first, then EPSS, then severity."""
+    token = _SEVERAL_ACCOUNTS.set(len(report.scope.accounts) > 1)
+    try:
+        _render(report, console, sort)
+    finally:
+        _SEVERAL_ACCOUNTS.reset(token)
+
+
+def _render(report: Report, console: Console, sort: str) -> None:
     g = _glyphs(console)
     console.print(_summary_panel(report, g))
 

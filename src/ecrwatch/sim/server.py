@@ -77,6 +77,7 @@ class CallRecord:
     operation: str
     params: dict[str, Any]
     status: int
+    account: str = ""  # the account the request acted in (its credentials')
 
 
 class CallLog:
@@ -261,7 +262,9 @@ class SimAWS:
                 return self._moto_call(request, environ, start_response)
             response = answer
         self.calls.add(
-            CallRecord(request.service, request.region, request.operation, _params(request), response.status)
+            CallRecord(
+                request.service, request.region, request.operation, _params(request), response.status, request.account
+            )
         )
         start_response(f"{response.status} {_REASONS.get(response.status, 'Status')}", list(response.headers.items()))
         return [response.body]
@@ -277,7 +280,11 @@ class SimAWS:
 
         result = self._moto(environ, recording_start)
         body = b"".join(result)
-        self.calls.add(CallRecord(request.service, request.region, request.operation, _params(request), status_seen[0]))
+        self.calls.add(
+            CallRecord(
+                request.service, request.region, request.operation, _params(request), status_seen[0], request.account
+            )
+        )
         return [body]
 
 
