@@ -88,6 +88,15 @@ CASES = [
     Case("check", "--notify-timeout", ("--notify-timeout", "0"), "'--notify-timeout': 0.0 is not in the range"),
     Case("check", "--event", ("--event", "{tmp}/corrupt.json"), "event file {tmp}/corrupt.json is not JSON"),
     Case("check", "--log-format", ("--log-format", "xml"), "'xml' is not one of 'text', 'json'"),
+    # --- accounts (check and status) ---
+    Case("check", "--account", ("--account", "1234"), "--account '1234' is not a 12-digit AWS account id"),
+    Case("status", "--ou", ("--ou", "payments"), "--ou 'payments' is not an organizational unit id"),
+    Case("check", "--exclude-account", ("--exclude-account", "x"), "is not a 12-digit AWS account id"),
+    Case("check", "--exclude-account", ("--exclude-account", "111111111111"), "no accounts were selected"),
+    Case("check", "--role-name", ("--org", "--role-name", "reader role"), "is not an IAM role name"),
+    Case("check", "--external-id", ("--role-name", "r", "--external-id", "x"), "is not a valid external id"),
+    Case("status", "--external-id", ("--external-id", "abcdef"), "no --role-name was given"),
+    Case("check", "--inspector-account", ("--inspector-account", "12"), "is not a 12-digit AWS account id"),
     # --- enable-scanning ---
     Case("enable-scanning", "--frequency", ("--frequency", "hourly"), "'hourly' is not one of 'continuous', 'on-push'"),
     Case("enable-scanning", "--filter", ("--filter", "Prod-*"), "'Prod-*'"),
@@ -111,6 +120,8 @@ CASES = [
     Case("iam-policy", "--command", ("--command", "delete"), "'delete' is not one of 'check', 'enable-scanning'"),
     Case("iam-policy", "--partition", ("--partition", "aws-mars"), "'aws-mars' is not one of 'aws', 'aws-cn'"),
     Case("iam-policy", "--sns-topic", ("--sns-topic", "arn:aws:sns:*:*:*"), "is not an SNS topic ARN"),
+    Case("iam-policy", "--hub-account", ("--org", "--hub-account", "hub"), "--hub-account 'hub' is not a 12-digit"),
+    Case("iam-policy", "--role-name", ("--org", "--role-name", "a:b"), "is not an IAM role name"),
 ]
 # Flags take no value that could be wrong (their wrong combinations have cases above or in the command's tests).
 NO_VALUE = {"--help", "--version"}

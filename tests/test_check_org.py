@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -238,3 +239,25 @@ def test_the_table_lists_the_accounts_and_names_each_workloads_account(org: Org)
     assert f"account {TEAM_A}, {TEAM_B}, {NO_ROLE}" in text
     assert f"account {TEAM_A}" in text.split("Running in")[1] and f"account {TEAM_B}" in text.split("Running in")[1]
     assert f"account:{NO_ROLE}" in text.split("Errors (1)")[1]
+
+
+def test_a_state_file_of_a_single_account_run_stays_valid_across_accounts(org: Org, tmp_path: Path) -> None:
+    # An image of the caller's own registry, run in its own cluster: what a single-account run sees.
+    ecr = boto3.client("ecr", region_name=REGION)
+    ecr.create_repository(repositoryName="own")
+    digest = push_image(ecr, "own", "v1")
+    org.sim.extension(Inspector2Sim).add_finding(REGION, repository="own", digest=digest, vulnerability_id="CVE-1",
+                                                 severity="LOW")  # fmt: skip
+    image = f"{ecr_registry_host(ACCOUNT_ID, REGION)}/own:v1"
+    org.sim.extension(EcsSim).add_task(REGION, "prod", containers=[EcsContainerSeed("own", image, digest=digest)])
+    state = str(tmp_path / "state.json")
+    first = report_of(check("--state", state))
+    assert [(e["vulnerability_id"], e["new"]) for e in first["exposures"]] == [("CVE-1", True)]
+    again = check("--state", state, "--account", ACCOUNT_ID, "--account", TEAM_A, "--role-name", ROLE)
+    assert again.exit_code == 0, again.stderr
+    second = report_of(again)
+    new = {e["vulnerability_id"]: e["new"] for e in second["exposures"]}
+    assert new == {"CVE-1": False, CVE: True}  # the single-account run's exposure is known
+    assert second["resolved"] == []
+    only_new = report_of(check("--state", state, "--new-only", "--account", ACCOUNT_ID, "--role-name", ROLE))
+    assert only_new["exposures"] == []  # both known by now

@@ -33,6 +33,7 @@ class AccountSelection:
     org: bool = False
     ous: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    include_caller: bool = False  # the caller's own account too (the Lambda's event accounts)
 
     @property
     def active(self) -> bool:
@@ -125,6 +126,8 @@ def select_accounts(aws: Aws, selection: AccountSelection, caller: str) -> Selec
     if not selection.active:
         return Selection((SelectedAccount(caller),))
     chosen: dict[str, str | None] = {a: None for a in selection.accounts}
+    if selection.include_caller:
+        chosen.setdefault(caller, None)
     errors: list[SourceError] = []
     if selection.org or selection.ous:
         try:

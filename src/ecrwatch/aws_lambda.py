@@ -15,6 +15,10 @@ Configuration, from environment variables (all optional):
 - ECRWATCH_NOTIFY_WEBHOOKS: webhook URLs, space-separated (secrets: encrypt the variable with KMS).
   ECRWATCH_NOTIFY_SNS: SNS topic ARNs. ECRWATCH_NOTIFY_TIMEOUT: seconds a webhook may take (default 10).
 - ECRWATCH_MAX_ATTEMPTS: attempts per AWS call (default 10). ECRWATCH_WORKERS: concurrent calls (default 8).
+- Several accounts: ECRWATCH_ACCOUNTS (ids), ECRWATCH_ORG=true, ECRWATCH_OUS (OU ids),
+  ECRWATCH_EXCLUDE_ACCOUNTS, entered with ECRWATCH_ROLE_NAME (and ECRWATCH_EXTERNAL_ID). With a role and no
+  accounts named, the accounts the event's findings belong to are read (an event forwarded by Inspector's
+  delegated administrator names the member account), with the function's own.
 
 Lists are separated by spaces or commas (webhook URLs by spaces only).
 """
@@ -29,7 +33,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ecrwatch.aws import Aws, AwsSettings
+from ecrwatch.accounts import AccountSelection, parse_role, parse_selection
+from ecrwatch.aws import Aws, AwsSettings, RoleSettings
 from ecrwatch.check import CheckRequest
 from ecrwatch.correlate import exit_status
 from ecrwatch.errors import EXIT_INCOMPLETE, UsageError
@@ -87,6 +92,8 @@ class LambdaConfig:
     notifications: Notifications = field(default_factory=Notifications)
     max_attempts: int = 10
     workers: int = 8
+    accounts: AccountSelection = field(default_factory=AccountSelection)
+    role: RoleSettings | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> LambdaConfig:
@@ -110,6 +117,16 @@ class LambdaConfig:
             ),
             max_attempts=int(_number(environ, "ECRWATCH_MAX_ATTEMPTS", 10, 1, 50)),
             workers=int(_number(environ, "ECRWATCH_WORKERS", 8, 1, 64)),
+            accounts=parse_selection(
+                _names(environ.get("ECRWATCH_ACCOUNTS")),
+                _flag(environ, "ECRWATCH_ORG", False),
+                _names(environ.get("ECRWATCH_OUS")),
+                _names(environ.get("ECRWATCH_EXCLUDE_ACCOUNTS")),
+            ),
+            role=parse_role(
+                environ.get("ECRWATCH_ROLE_NAME", "").strip() or None,
+                environ.get("ECRWATCH_EXTERNAL_ID", "").strip() or None,
+            ),
         )
 
 
@@ -152,6 +169,11 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         summary = {"status": "ignored", "finding_arn": found.finding_arn, "reason": found.ignored}
         _emit({"type": "summary", **summary})
         return summary
+    accounts = config.accounts
+    if config.role is not None and not accounts.active:
+        # The event's own accounts (and ours: see check's account selection), entered with the role.
+        named = sorted({f.image.account for f in found.findings})
+        accounts = AccountSelection(tuple(named), include_caller=True)
     request = CheckRequest(
         regions=config.regions,
         ecs=config.ecs,
@@ -161,8 +183,9 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         filters=config.filters,
         workers=config.workers,
         event_findings=found.findings,
+        accounts=accounts,
     )
-    aws = Aws(AwsSettings(max_attempts=config.max_attempts))
+    aws = Aws(AwsSettings(max_attempts=config.max_attempts), role=config.role)
     report = run_unattended(aws, request, Unattended(notifications=config.notifications))
     for line in exposure_lines(report):
         _emit(line)
