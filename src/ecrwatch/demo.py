@@ -470,6 +470,65 @@ STEPS: list[DemoStep] = [
     ),
 ]
 
+# --- an organisation ----------------------------------------------------------------------------------
+
+ORG_REGISTRY, ORG_SHOP, ORG_PAYMENTS, ORG_LOST = "210987654321", "311111111111", "322222222222", "333333333333"
+ORG_ROLE = "ecrwatch-reader"
+
+
+def seed_organisation(ctx: DemoContext) -> None:
+    """Three more accounts: a registry account holding the platform's API image (and its finding), two
+    workload accounts each running it in an ECS cluster named prod, and one account whose ecrwatch role was
+    never deployed. The demo's own account is the hub ecrwatch runs in."""
+    from ecrwatch.sim.accounts import create_role, session_in, trust_policy
+
+    ecr = session_in(ORG_REGISTRY, ctx.region).client("ecr")
+    ecr.create_repository(repositoryName="platform/api")
+    digest = push_image(ecr, "platform/api", "2.0.1")
+    ctx.sim.extension(Inspector2Sim).add_finding(
+        ctx.region,
+        repository="platform/api",
+        digest=digest,
+        tags=("2.0.1",),
+        vulnerability_id="CVE-2024-3094",
+        severity="CRITICAL",
+        title="CVE-2024-3094 - xz-utils",
+        packages=[Package("xz-utils", "5.6.0-0.2", "5.6.1+really5.4.5-1")],
+        account=ORG_REGISTRY,
+    )
+    image = f"{ORG_REGISTRY}.dkr.ecr.{ctx.region}.amazonaws.com/platform/api:2.0.1"
+    ecs = ctx.sim.extension(EcsSim)
+    for account in (ORG_SHOP, ORG_PAYMENTS, ORG_LOST):
+        ecs.add_cluster(ctx.region, "prod", account=account)
+        ecs.add_task(ctx.region, "prod", account=account, service="api",
+                     containers=[EcsContainerSeed("api", image, digest)])  # fmt: skip
+    for account in (ORG_REGISTRY, ORG_SHOP, ORG_PAYMENTS):  # not ORG_LOST: its role is missing
+        create_role(account, ORG_ROLE, trust_policy(ACCOUNT_ID))
+
+
+STEPS.append(
+    DemoStep(
+        "An organisation: two workload accounts with a cluster named prod each, images from a registry account, "
+        "and one account whose role is missing: one report, one error (exit 3)",
+        (
+            "check",
+            "--account",
+            ORG_SHOP,
+            "--account",
+            ORG_PAYMENTS,
+            "--account",
+            ORG_LOST,
+            "--role-name",
+            ORG_ROLE,
+            "--no-eks",
+            "--format",
+            "table",
+        ),
+        expect=3,
+        before=seed_organisation,
+    )
+)
+
 # --- running ------------------------------------------------------------------------------------------
 
 

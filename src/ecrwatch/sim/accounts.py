@@ -192,3 +192,22 @@ class SimOrganization:
 
     def accounts(self) -> Iterable[str]:
         return [a.id for a in self._backend.accounts]
+
+
+def session_in(account: str, region: str, *, operator_role: str = "sim-operator") -> Any:
+    """A boto3 session acting in `account`, through a role of its own assumed by the default account: how a
+    seed reaches another account's APIs (ECR pushes), as an operator in that account would."""
+    import boto3
+
+    backend = iam_backends[account]["aws"]
+    arn = next((r.arn for r in backend.roles.values() if r.name == operator_role), None)
+    if arn is None:
+        arn = create_role(account, operator_role, trust_policy(ACCOUNT_ID))
+    answer = boto3.client("sts", region_name=region).assume_role(RoleArn=arn, RoleSessionName="seed")
+    credentials = answer["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
