@@ -46,6 +46,7 @@ _CREDENTIAL_CODES = frozenset(
         "RequestExpired",
     }
 )
+SHARED_POOL = 64  # connections a client shared by threads may keep: --workers' maximum
 _ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 _THROTTLING_CODES = frozenset(
     {
@@ -185,9 +186,12 @@ class Aws:
         self._entered: dict[str, Aws | AccountUnavailable] = {}
         self._entering: dict[str, threading.Lock] = {}
         self._entering_lock = threading.Lock()
+        self._sts_clients: dict[tuple[str, str | None, str | None], Any] = {}
         try:
             core = self._core_session()
             self._session = boto3.Session(profile_name=self.settings.profile, botocore_session=core)
+            # Other accounts' sessions share the service models this one loads (each would read them again).
+            self._loader = core.get_component("data_loader")
         except botocore.exceptions.ProfileNotFound as exc:
             # The profile may come from AWS_PROFILE rather than --profile: name the one botocore looked for.
             profile = exc.kwargs.get("profile") or self.settings.profile
@@ -227,6 +231,8 @@ class Aws:
         return frozenset(names)
 
     def client(self, service: str, region: str) -> Any:
+        if self._root is not self:
+            return self._shared_client(service, region)
         held: _Held | None = getattr(self._local, "held", None)
         if held is None:
             held = self._local.held = _Held()
@@ -243,6 +249,22 @@ class Aws:
                 client = idle.pop() if idle else self._session.client(service, **kwargs)  # type: ignore[call-overload]
             held.clients[key] = client
         return client
+
+    def _shared_client(self, service: str, region: str) -> Any:
+        """Another account's clients: one per service and region, shared by every thread (botocore clients are
+        thread-safe; sessions are not, hence the lock). An organisation has many accounts, each read for a
+        short while: a client per thread and account would cost more to make than its requests take."""
+        key = (service, region)
+        with self._lock:
+            idle = self._idle.get(key)
+            if idle:
+                return idle[0]
+            kwargs: dict[str, Any] = {"region_name": region, "config": self._config}
+            if self.settings.endpoint_url:
+                kwargs["endpoint_url"] = self.settings.endpoint_url
+            client = self._session.client(service, **kwargs)  # type: ignore[call-overload]
+            self._idle[key] = [client]
+            return client
 
     def _give_back(self, clients: dict[tuple[str, str], Any]) -> None:
         with self._lock:
@@ -359,7 +381,7 @@ class Aws:
         if self.settings.endpoint_url:
             kwargs["endpoint_url"] = self.settings.endpoint_url
         fetcher = AssumeRoleCredentialFetcher(
-            functools.partial(self._session.client, **kwargs),
+            functools.partial(self._sts_client, **kwargs),
             self._session.get_credentials(),
             role_arn,
             extra_args=extra,
@@ -382,15 +404,29 @@ class Aws:
         )
         return self._view(account_id, role_arn, credentials)
 
+    def _sts_client(self, service: str, **kwargs: Any) -> Any:
+        """The STS client AssumeRole is called with: one per set of source credentials, not one per account."""
+        key = (service, kwargs.get("aws_access_key_id"), kwargs.get("aws_session_token"))
+        with self._lock:
+            client = self._sts_clients.get(key)
+            if client is None:
+                client = self._sts_clients[key] = self._session.client(service, **kwargs)  # type: ignore[call-overload]
+        return client
+
     def _view(self, account_id: str, role_arn: str, credentials: RefreshableCredentials) -> Aws:
         """An Aws acting in another account: same settings and in-flight bound, its own session and clients."""
         view = Aws.__new__(Aws)
         view.settings, view.role, view.in_flight, view._config = self.settings, self.role, self.in_flight, self._config
         view._lock, view._local, view._idle = threading.Lock(), threading.local(), {}
+        # Its clients are shared by all threads: room for as many connections as --workers allows (64); a pool
+        # opens connections only as they are needed.
+        view._config = self._config.merge(Config(max_pool_connections=SHARED_POOL))
         view._root, view._home_region = self, self._home_region
         view._identity = CallerIdentity(account_id, role_arn)
         view._entered, view._entering, view._entering_lock = {}, {}, threading.Lock()
         core = self._core_session()
+        core.register_component("data_loader", self._loader)
+        view._loader = self._loader
         core._credentials = credentials  # type: ignore[attr-defined]  # no public setter for refreshable ones
         view._session = boto3.Session(botocore_session=core, region_name=self._session.region_name)
         return view
