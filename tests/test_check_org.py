@@ -261,3 +261,18 @@ def test_a_state_file_of_a_single_account_run_stays_valid_across_accounts(org: O
     assert second["resolved"] == []
     only_new = report_of(check("--state", state, "--new-only", "--account", ACCOUNT_ID, "--role-name", ROLE))
     assert only_new["exposures"] == []  # both known by now
+
+
+def test_a_cluster_name_is_an_error_only_where_no_account_has_it(org: Org) -> None:
+    org.run_in(TEAM_B, cluster="payments", family="pay")
+    accounts = ["--account", TEAM_A, "--account", TEAM_B, "--role-name", ROLE]
+    found = check(*accounts, "--ecs-cluster", "payments")
+    assert found.exit_code == 0, found.stderr
+    report = report_of(found)
+    assert report["errors"] == []
+    assert [(c["name"], c["account"]) for c in report["scope"]["clusters"]] == [("payments", TEAM_B)]
+    missing = check(*accounts, "--ecs-cluster", "ghost")
+    assert missing.exit_code == 3
+    assert [(e["source"], e["code"]) for e in report_of(missing)["errors"]] == [
+        (f"ecs:{REGION}/ghost", "ClusterNotFoundException")
+    ]

@@ -192,6 +192,8 @@ def _check_run(aws: Aws, request: CheckRequest, progress: Progress, lookup: Find
         entered = enter_accounts(aws, [a.account for a in selection.accounts], request.workers)
         jobs = account_jobs(aws, request, ask, entered, account)
     inventory = collect_inventory(aws, request, progress, jobs)
+    if selection is not None:
+        inventory = _names_across_accounts(inventory, request)
     progress(f"{len(inventory.workloads)} running container(s); resolving images in ECR")
     keys = [k for k in (ecr_key(w) for w in inventory.workloads) if k is not None]
     event = EventScope.of(request.event_findings) if request.event_findings else None
@@ -253,6 +255,29 @@ def account_jobs(
         contexts = replace(request, ecs=False, ecs_clusters=(), eks=False, eks_clusters=())
         jobs.extend(inventory_jobs(aws, contexts, on_workloads))
     return jobs
+
+
+_NOT_FOUND_CODES = frozenset({"ClusterNotFoundException", "ResourceNotFoundException"})
+
+
+def _names_across_accounts(inventory: Inventory, request: CheckRequest) -> Inventory:
+    """A cluster named with --ecs-cluster / --eks-cluster is looked for in every account: it is an error only
+    where no account has it, and then once (no account of its own), as a name no region has is one error."""
+    names = {("ecs", n) for n in request.ecs_clusters if not n.startswith("arn:")}
+    names |= {("eks", n) for n in request.eks_clusters if not n.startswith("arn:")}
+    found = {(c.platform, c.name) for c in inventory.clusters}
+    kept: list[SourceError] = []
+    told: set[tuple[str, str]] = set()
+    for error in inventory.errors:
+        platform, _, where = error.source.partition(":")
+        named = (platform, where.rsplit("/", 1)[-1])
+        if error.code in _NOT_FOUND_CODES and named in names:
+            if named in found or named in told:
+                continue
+            told.add(named)
+            error = replace(error, account=None)
+        kept.append(error)
+    return Inventory(inventory.workloads, inventory.clusters, tuple(kept))
 
 
 def _selectors_in(selectors: Sequence[str], account: str) -> tuple[str, ...]:
