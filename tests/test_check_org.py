@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,12 @@ from click.testing import CliRunner, Result
 from conftest import valid_report
 from ecrwatch.cli import main
 from ecrwatch.images import ecr_registry_host
-from ecrwatch.sim.accounts import SimOrganization
+from ecrwatch.sim.accounts import IssuedSecrets, SimOrganization
 from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
+from ecrwatch.sim.eks import EksSim
 from ecrwatch.sim.inspector2 import Inspector2Sim
+from ecrwatch.sim.kube import SimKube
+from ecrwatch.sim.kube_objects import KubeContainerSeed
 from ecrwatch.sim.seed import push_image
 from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
 from org_world import ROLE, deploy_role, session_in
@@ -276,3 +280,21 @@ def test_a_cluster_name_is_an_error_only_where_no_account_has_it(org: Org) -> No
     assert [(e["source"], e["code"]) for e in report_of(missing)["errors"]] == [
         (f"ecs:{REGION}/ghost", "ClusterNotFoundException")
     ]
+
+
+def test_an_eks_cluster_in_a_member_account_is_read_with_that_accounts_token(
+    org: Org, sim_kube_factory: Callable[..., SimKube]
+) -> None:
+    kube = sim_kube_factory(eks_cluster_name="shop", tokens=(), sts_endpoints=[org.sim.endpoint_url])
+    kube.aws_secret_keys = IssuedSecrets()  # type: ignore[assignment]  # keys STS issues during the run
+    org.sim.extension(EksSim).add_cluster(REGION, "shop", endpoint=kube.url, ca_pem=kube.ca_pem, account=TEAM_A)
+    image = f"{ecr_registry_host(REGISTRY, REGION)}/team/api:v1"
+    kube.run_deployment("web", "api", [KubeContainerSeed("api", image, image_id=f"{image.split(':')[0]}@{org.digest}")])
+    result = CliRunner().invoke(main, ["check", "--region", REGION, "--format", "json", "--account", TEAM_A,
+                                       "--role-name", ROLE, "--no-ecs"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    report = report_of(result)
+    [cluster] = report["scope"]["clusters"]
+    assert (cluster["platform"], cluster["name"], cluster["account"], cluster["ok"]) == ("eks", "shop", TEAM_A, True)
+    [image_entry] = report["images"]
+    assert {(w["platform"], w["account"], w["namespace"]) for w in image_entry["workloads"]} == {("eks", TEAM_A, "web")}

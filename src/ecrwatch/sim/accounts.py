@@ -15,7 +15,7 @@ any other key is the default account's).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -211,3 +211,27 @@ def session_in(account: str, region: str, *, operator_role: str = "sim-operator"
         aws_session_token=credentials["SessionToken"],
         region_name=region,
     )
+
+
+class IssuedSecrets(Mapping[str, str]):
+    """The secret key of every temporary access key STS has issued (assumed-role credentials, in any
+    account): what a simulated EKS API server checks a member account's token against."""
+
+    def _key(self, access_key: str) -> Any:
+        for backends in list(iam_backends.values()):
+            key = backends["aws"].access_keys.get(access_key)
+            if key is not None:
+                return key
+        return None
+
+    def __getitem__(self, access_key: str) -> str:
+        key = self._key(access_key)
+        if key is None:
+            raise KeyError(access_key)
+        return str(key.secret_access_key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([k for backends in list(iam_backends.values()) for k in backends["aws"].access_keys])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
