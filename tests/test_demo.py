@@ -109,7 +109,7 @@ def test_the_demo_runs_every_step_and_prints_what_a_user_would_see() -> None:
     assert "--filter 'Shop/*'" in result.stderr  # the refused filter, named
     # The organisation: one report over two workload accounts (a cluster named prod in each, told apart by
     # account), the registry account's finding, and the account whose role is missing as the one error.
-    org = out[out.index("10. An organisation") :]
+    org = out[out.index("11. An organisation") :]
     assert org.count("ecs prod") == 2 and "account 311111111111" in org and "account 322222222222" in org
     assert "CVE-2024-3094" in org and "Errors (1)" in org and "account:333333333333" in org
     assert "(exit status 3)" in org
