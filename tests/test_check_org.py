@@ -298,3 +298,20 @@ def test_an_eks_cluster_in_a_member_account_is_read_with_that_accounts_token(
     assert (cluster["platform"], cluster["name"], cluster["account"], cluster["ok"]) == ("eks", "shop", TEAM_A, True)
     [image_entry] = report["images"]
     assert {(w["platform"], w["account"], w["namespace"]) for w in image_entry["workloads"]} == {("eks", TEAM_A, "web")}
+
+
+def test_a_region_an_account_has_not_opted_into_is_that_accounts_error_not_the_runs(org: Org) -> None:
+    # AWS answers a region an account has not enabled as if the credentials were unknown there.
+    org.sim.faults.add("ecs", "ListClusters", region="eu-west-1", error="UnrecognizedClientException", status=403,
+                       message="The security token included in the request is invalid",
+                       when=lambda request: request.account == TEAM_B)  # fmt: skip
+    accounts = ["--account", TEAM_A, "--account", TEAM_B, "--role-name", ROLE]
+    result = check("--region", "eu-west-1", *accounts)
+    assert result.exit_code == 3, result.stderr
+    report = report_of(result)
+    assert [(e["source"], e["code"], e["account"]) for e in report["errors"]] == [
+        (f"account:{TEAM_B}", "UnrecognizedClientException", TEAM_B)
+    ]
+    assert {d["account"]: d["ok"] for d in report["scope"]["account_details"]} == {TEAM_A: True, TEAM_B: False}
+    [image] = report["images"]
+    assert {w["account"] for w in image["workloads"]} == {TEAM_A}

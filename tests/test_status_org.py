@@ -55,3 +55,15 @@ def test_status_without_account_options_is_unchanged(sim_aws: SimAWS) -> None:
     document = json.loads(status("--format", "json").stdout)
     assert set(document) == {"format", "regions", "errors"}
     assert sim_aws.calls.count("sts", "AssumeRole") == 0
+
+
+def test_an_account_refused_in_a_region_is_its_own_error(sim_aws: SimAWS) -> None:
+    deploy_role(MEMBER)
+    sim_aws.faults.add("ecr", "GetRegistryScanningConfiguration", region="eu-west-1", status=403,
+                       error="UnrecognizedClientException", when=lambda r: r.account == MEMBER)  # fmt: skip
+    result = status("--account", ACCOUNT_ID, "--account", MEMBER, "--role-name", ROLE, "--format", "json")
+    assert result.exit_code == 3, result.output
+    document = json.loads(result.stdout)
+    assert document["accounts"][ACCOUNT_ID]["ok"] and not document["accounts"][MEMBER]["ok"]
+    refused = [(e["source"], e["code"]) for e in document["errors"]]
+    assert refused == [(f"account:{MEMBER}", "UnrecognizedClientException")]

@@ -548,10 +548,12 @@ def client_error(
     where = f" in {region}" if region else ""
     if code in _CREDENTIAL_CODES:
         source = f" from {_credential_source}" if _credential_source else ""
-        return CredentialsError(
+        refused = CredentialsError(
             f"AWS rejected the credentials{source} ({code}) calling {action}{where}",
             "refresh the credentials (expired session token?) or choose another --profile",
         )
+        refused.code = code
+        return refused
     hint: str | None
     if code in _ACCESS_DENIED_CODES:
         hint = f"grant the IAM permission {action} to the identity ecrwatch runs as (see `ecrwatch iam-policy`)"

@@ -17,7 +17,7 @@ from ecrwatch.accounts import AccountSelection, Entered, Selection, enter_accoun
 from ecrwatch.aws import Aws
 from ecrwatch.collector import fewer_collections
 from ecrwatch.correlate import correlate, ecr_key
-from ecrwatch.errors import AwsCallError
+from ecrwatch.errors import AwsCallError, CredentialsError
 from ecrwatch.events import EventScope
 from ecrwatch.findings import FindingFilters, FindingsLookup
 from ecrwatch.inventory.ecs import collect_ecs_regions, parse_cluster_selector
@@ -248,8 +248,10 @@ def account_jobs(
             eks=request.eks and not (request.eks_clusters and not eks_clusters),
             eks_clusters=eks_clusters,
         )
+        own = account == caller
         jobs.extend(
-            functools.partial(_in_account, job, account) for job in inventory_jobs(clients, scoped, on_workloads)
+            functools.partial(_in_account, job, account, isolate=not own)
+            for job in inventory_jobs(clients, scoped, on_workloads)
         )
     if caller not in entered.clients and (request.kubeconfig or request.kube_contexts):
         contexts = replace(request, ecs=False, ecs_clusters=(), eks=False, eks_clusters=())
@@ -285,8 +287,17 @@ def _selectors_in(selectors: Sequence[str], account: str) -> tuple[str, ...]:
     return tuple(s for s in selectors if not s.startswith("arn:") or s.split(":")[4:5] == [account])
 
 
-def _in_account(job: Callable[[], Inventory], account: str) -> Inventory:
-    part = job()
+def _in_account(job: Callable[[], Inventory], account: str, *, isolate: bool) -> Inventory:
+    """One account's inventory job, its clusters and errors marked with the account. Another account's
+    credentials refused (a region it has not opted into answers so) make that account's error, not the run's
+    exit 2: the caller's own credentials are not in question."""
+    try:
+        part = job()
+    except CredentialsError as exc:
+        if not isolate:
+            raise
+        log.warning("%s", exc.message)
+        return Inventory(errors=(SourceError(f"account:{account}", exc.message, exc.code, account=account),))
     return Inventory(
         part.workloads,
         tuple(replace(c, account=account) for c in part.clusters),

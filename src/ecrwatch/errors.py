@@ -35,6 +35,8 @@ class UsageError(EcrwatchError):
 class CredentialsError(UsageError):
     """No usable AWS credentials (exit 2)."""
 
+    code: str | None = None  # the AWS error code, where AWS refused them
+
 
 class AwsCallError(EcrwatchError):
     """An AWS call failed after botocore's retries (exit 3)."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ecrwatch.aws import Aws, calling
-from ecrwatch.errors import AwsCallError, EcrwatchError, TimeoutWaitingError, UsageError
+from ecrwatch.errors import AwsCallError, CredentialsError, EcrwatchError, TimeoutWaitingError, UsageError
 from ecrwatch.models import (
     AccountStatus,
     CoverageCount,
@@ -216,7 +216,15 @@ def read_accounts_status(
             return AccountStatus(
                 account, name, None, StatusReadError(f"account:{account}", exc.code or "", exc.message)
             )
-        return AccountStatus(account, name, read_status(clients, regions))
+        try:
+            return AccountStatus(account, name, read_status(clients, regions))
+        except CredentialsError as exc:
+            if clients is aws:
+                raise  # the caller's own credentials: nothing else would answer either (exit 2)
+            # Another account refused in a region it has not opted into: its error, not the run's.
+            return AccountStatus(
+                account, name, None, StatusReadError(f"account:{account}", exc.code or "", exc.message)
+            )
 
     if not accounts:
         return []
