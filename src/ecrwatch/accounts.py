@@ -24,7 +24,6 @@ _PARENT = re.compile(r"^(?:ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")
 _ROLE = re.compile(r"^(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 # STS's ExternalId: 2-1224 characters of [\w+=,.@:/-].
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
-ORGANIZATIONS_REGION = "us-east-1"  # Organizations is global; its endpoint is in us-east-1 (aws partition)
 
 
 @dataclass(frozen=True)
@@ -142,7 +141,8 @@ def select_accounts(aws: Aws, selection: AccountSelection, caller: str) -> Selec
 
 
 def _organisation_accounts(aws: Aws, selection: AccountSelection) -> list[tuple[str, str | None]]:
-    client = aws.client("organizations", ORGANIZATIONS_REGION)
+    # Organizations is global: botocore sends a client of any region of the partition to its one endpoint.
+    client = aws.client("organizations", aws.home_region or "us-east-1")
     found: list[tuple[str, str | None]] = []
 
     def keep(accounts: Iterable[dict[str, object]]) -> None:

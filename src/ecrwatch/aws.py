@@ -361,6 +361,11 @@ class Aws:
         return known if isinstance(known, AccountUnavailable) else None
 
     @property
+    def home_region(self) -> str | None:
+        """The region the caller's identity was asked in (the run's first), once known."""
+        return self._home_region
+
+    @property
     def acting_account(self) -> str | None:
         """The account this Aws's clients act in, once known."""
         return self._identity.account if self._identity else None
