@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from moto.iam.models import iam_backends
 
+from ecrwatch.sim import accounts
 from ecrwatch.sim.accounts import create_role, trust_policy
 from ecrwatch.sim.server import ACCOUNT_ID
 
 ROLE = "ecrwatch-reader"
-_OPERATOR = "test-operator"  # the tests' own way into an account, to seed it through its APIs
 
 
 def deploy_role(account: str, *, name: str = ROLE, external_id: str | None = None, path: str = "/") -> str:
@@ -18,23 +17,15 @@ def deploy_role(account: str, *, name: str = ROLE, external_id: str | None = Non
     return create_role(account, name, trust_policy(ACCOUNT_ID, external_id), path=path)
 
 
-def _credentials(account: str, region: str) -> dict[str, str]:
-    roles = iam_backends[account]["aws"].roles.values()
-    arn = next((r.arn for r in roles if r.name == _OPERATOR), None) or deploy_role(account, name=_OPERATOR)
-    answer = boto3.client("sts", region_name=region).assume_role(RoleArn=arn, RoleSessionName="tests")
-    return {
-        "aws_access_key_id": answer["Credentials"]["AccessKeyId"],
-        "aws_secret_access_key": answer["Credentials"]["SecretAccessKey"],
-        "aws_session_token": answer["Credentials"]["SessionToken"],
-    }
-
-
 def session_in(account: str, region: str = "us-east-1") -> boto3.Session:
-    """A boto3 session acting in `account` (a role assumed in it), for seeding that account."""
-    return boto3.Session(region_name=region, **_credentials(account, region))
+    """A boto3 session acting in `account` (a role of the tests' own assumed in it), for seeding that account."""
+    session: boto3.Session = accounts.session_in(account, region, operator_role="test-operator")
+    return session
 
 
 def act_in(monkeypatch: pytest.MonkeyPatch, account: str) -> None:
     """Point boto3's environment at credentials acting in `account`."""
-    for name, value in _credentials(account, "us-east-1").items():
-        monkeypatch.setenv(name.upper(), value)
+    frozen = session_in(account).get_credentials().get_frozen_credentials()  # type: ignore[union-attr]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", frozen.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", frozen.secret_key)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", frozen.token or "")
