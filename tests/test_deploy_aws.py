@@ -209,35 +209,7 @@ def iam_in(account: str) -> Any:
 
 
 def test_a_service_managed_stack_set_gives_every_account_of_the_ou_its_roles(sim_aws: SimAWS) -> None:
-    organizations = boto3.client("organizations")
-    organizations.create_organization(FeatureSet="ALL")
-    (root,) = organizations.list_roots()["Roots"]
-    ou = organizations.create_organizational_unit(ParentId=root["Id"], Name="workloads")["OrganizationalUnit"]["Id"]
-    members = []
-    for name in ("payments", "storefront"):
-        account = organizations.create_account(AccountName=name, Email=f"{name}@example.com")
-        members.append(account["CreateAccountStatus"]["AccountId"])
-        organizations.move_account(AccountId=members[-1], SourceParentId=root["Id"], DestinationParentId=ou)
-    # The README's two commands (create-stack-set, create-stack-instances), as API calls.
-    cloudformation = boto3.client("cloudformation")
-    cloudformation.create_stack_set(
-        StackSetName="ecrwatch-member-roles",
-        TemplateBody=MEMBER_ROLES.read_text(),
-        PermissionModel="SERVICE_MANAGED",
-        AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
-        Capabilities=["CAPABILITY_NAMED_IAM"],
-        Parameters=[
-            {"ParameterKey": "HubAccountId", "ParameterValue": HUB},
-            {"ParameterKey": "ExternalId", "ParameterValue": EXTERNAL_ID},
-        ],
-    )
-    operation = cloudformation.create_stack_instances(
-        StackSetName="ecrwatch-member-roles", DeploymentTargets={"OrganizationalUnitIds": [ou]}, Regions=["us-east-1"]
-    )
-    status = cloudformation.describe_stack_set_operation(
-        StackSetName="ecrwatch-member-roles", OperationId=operation["OperationId"]
-    )["StackSetOperation"]["Status"]
-    assert status == "SUCCEEDED"
+    members = stack_set_organisation(HUB, EXTERNAL_ID)
     for member in members:
         iam = iam_in(member)
         assert {"ecrwatch-reader", "ecrwatch-scanning"} <= {r["RoleName"] for r in iam.list_roles()["Roles"]}
@@ -247,6 +219,119 @@ def test_a_service_managed_stack_set_gives_every_account_of_the_ou_its_roles(sim
         assert trust["Condition"]["StringEquals"] == {"sts:ExternalId": EXTERNAL_ID}
     # A service-managed StackSet never deploys to the management account (the caller's, here).
     assert role_names() == set()
+
+
+# --- the organisation: iam-policy --org, and check through the StackSet's roles ---------------------------------
+
+
+def org_documents(command: str, role: str) -> dict[str, Any]:
+    args = ["iam-policy", "--org", "--hub-account", HUB, "--role-name", role, "--command", command]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    documents: dict[str, Any] = json.loads(result.stdout)
+    return documents
+
+
+@pytest.mark.parametrize(
+    ("role", "policy_name", "command"),
+    [(role, name, command) for role, policies in ROLE_POLICIES.items() for name, command in policies.items()],
+)
+def test_each_member_role_is_what_iam_policy_org_prints(
+    sim_aws: SimAWS, role: str, policy_name: str, command: str
+) -> None:
+    deploy()
+    member = org_documents(command, role)["member_role"]
+    iam = boto3.client("iam")
+    deployed = iam.get_role(RoleName=member["role_name"])["Role"]
+    assert deployed["Path"] == member["path"]
+    inline = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+    assert permissions(inline) == permissions(member["permissions_policy"])
+    # The printed trust policy holds a placeholder where the external id goes: ecrwatch never prints it.
+    printed_trust = json.loads(json.dumps(member["trust_policy"]).replace('"EXTERNAL_ID"', json.dumps(EXTERNAL_ID)))
+    (printed,) = printed_trust["Statement"]
+    assert {k: v for k, v in trust_statement(role).items() if k != "Sid"} == printed
+
+
+def test_the_event_function_enters_member_accounts_with_the_hub_policys_grant(sim_aws: SimAWS) -> None:
+    function = deploy_event_function(MemberRoleName="ecrwatch-reader", ExternalId=EXTERNAL_ID)
+    config = LambdaConfig.from_environ({**function["Environment"]["Variables"], "AWS_REGION": "us-east-1"})
+    assert config.role is not None and config.role.name == "ecrwatch-reader"
+    assert config.role.external_id == EXTERNAL_ID
+    (enter,) = [
+        s
+        for s in org_documents("check", "ecrwatch-reader")["hub_policy"]["Statement"]
+        if s["Sid"] == ("EnterMemberAccounts")
+    ]
+    assert {g for g in function_permissions(function) if g[1] == "sts:AssumeRole"} == permissions(
+        {"Statement": [enter]}
+    )
+
+
+def test_without_a_member_role_the_event_function_reads_its_own_account_only(sim_aws: SimAWS) -> None:
+    function = deploy_event_function()
+    config = LambdaConfig.from_environ({**function["Environment"]["Variables"], "AWS_REGION": "us-east-1"})
+    assert config.role is None
+    assert not any(a.startswith("sts:") for _, a, _, _ in function_permissions(function))
+
+
+def stack_set_organisation(hub: str, external_id: str) -> list[str]:
+    """An organisation with an OU of two accounts, given the member roles by a service-managed StackSet (the
+    README's two commands, as API calls); the member accounts."""
+    organizations = boto3.client("organizations")
+    organizations.create_organization(FeatureSet="ALL")
+    (root,) = organizations.list_roots()["Roots"]
+    ou = organizations.create_organizational_unit(ParentId=root["Id"], Name="workloads")["OrganizationalUnit"]["Id"]
+    members = []
+    for name in ("payments", "storefront"):
+        account = organizations.create_account(AccountName=name, Email=f"{name}@example.com")
+        members.append(account["CreateAccountStatus"]["AccountId"])
+        organizations.move_account(AccountId=members[-1], SourceParentId=root["Id"], DestinationParentId=ou)
+    cloudformation = boto3.client("cloudformation")
+    cloudformation.create_stack_set(
+        StackSetName="ecrwatch-member-roles",
+        TemplateBody=MEMBER_ROLES.read_text(),
+        PermissionModel="SERVICE_MANAGED",
+        AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        Parameters=[
+            {"ParameterKey": "HubAccountId", "ParameterValue": hub},
+            {"ParameterKey": "ExternalId", "ParameterValue": external_id},
+        ],
+    )
+    operation = cloudformation.create_stack_instances(
+        StackSetName="ecrwatch-member-roles", DeploymentTargets={"OrganizationalUnitIds": [ou]}, Regions=["us-east-1"]
+    )
+    status = cloudformation.describe_stack_set_operation(
+        StackSetName="ecrwatch-member-roles", OperationId=operation["OperationId"]
+    )["StackSetOperation"]["Status"]
+    assert status == "SUCCEEDED"
+    return members
+
+
+def check_org(external_id: str) -> tuple[int, dict[str, Any]]:
+    args = ["check", "--org", "--role-name", "ecrwatch-reader", "--external-id", external_id]
+    result = CliRunner().invoke(main, [*args, "--region", "us-east-1", "--no-eks", "--format", "json"])
+    report: dict[str, Any] = json.loads(result.stdout)
+    return result.exit_code, report
+
+
+def test_check_org_enters_every_account_through_the_stack_sets_role_with_the_external_id_only(
+    sim_aws: SimAWS,
+) -> None:
+    members = stack_set_organisation(ACCOUNT_ID, EXTERNAL_ID)  # the hub is the caller's own account here
+    status, report = check_org(EXTERNAL_ID)
+    assert status == 0, report["errors"]
+    details = {d["account"]: d["ok"] for d in report["scope"]["account_details"]}
+    assert details == {ACCOUNT_ID: True, members[0]: True, members[1]: True}
+
+    status, report = check_org("not-the-external-id")
+    assert status == 3
+    details = {d["account"]: d["ok"] for d in report["scope"]["account_details"]}
+    assert details == {ACCOUNT_ID: True, members[0]: False, members[1]: False}
+    assert sorted((e["source"], e["code"]) for e in report["errors"]) == [
+        (f"account:{member}", "AccessDenied") for member in sorted(members)
+    ]
+    assert "not-the-external-id" not in json.dumps(report)
 
 
 # --- the parameters are as IAM and STS define them --------------------------------------------------------------

@@ -15,6 +15,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 from click.testing import CliRunner
 
+from ecrwatch.cli import check as check_command
 from ecrwatch.cli import main
 from kube_admission import refusals
 
@@ -137,3 +138,18 @@ def test_the_org_cronjob_runs_as_the_hub_role_and_keeps_its_secrets_out_of_its_a
     assert set(secrets) == {"ECRWATCH_EXTERNAL_ID", "ECRWATCH_NOTIFY_WEBHOOKS"}
     assert "optional" not in secrets["ECRWATCH_EXTERNAL_ID"]  # without it no member account can be entered
     assert not any(e.get("value") for e in container["env"])
+
+
+def test_the_org_cronjobs_arguments_are_check_options_for_the_whole_organisation() -> None:
+    documents = {d["kind"]: d for d in yaml.safe_load_all(ORG_CRONJOB.read_text())}
+    (container,) = _pod(documents["CronJob"])["containers"]
+    command, *args = container["args"]
+    assert command == "check"
+    params = check_command.make_context("check", list(args)).params
+    assert params["org"] and params["role_name"] == "ecrwatch-reader"
+    assert params["external_id"] is None  # from ECRWATCH_EXTERNAL_ID, the Secret
+    assert re.fullmatch(r"\d{12}", params["inspector_account"])
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert Path(params["state_path"]).parent == Path(mounts["state"]) == Path(params["output"]).parent
+    assert params["new_only"] and params["log_format"] == "json" and params["output_format"] == "json"
+    assert params["kubeconfig"] is None and not params["kube_contexts"]  # EKS through the member roles only
