@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
+import yaml  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError
 from cfnlint.api import lint_file
 from cfnlint.decode import decode
@@ -274,6 +275,64 @@ def test_without_a_member_role_the_event_function_reads_its_own_account_only(sim
     assert not any(a.startswith("sts:") for _, a, _, _ in function_permissions(function))
 
 
+HUB_ROLE = DEPLOY / "aws" / "hub-role.yaml"
+ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+
+
+def deploy_hub_role(**parameters: str) -> str:
+    values = {"OidcIssuer": ISSUER, **parameters}
+    cloudformation = boto3.client("cloudformation")
+    cloudformation.create_stack(
+        StackName="ecrwatch-hub",
+        TemplateBody=HUB_ROLE.read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    (stack,) = cloudformation.describe_stacks(StackName="ecrwatch-hub")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    (output,) = stack["Outputs"]
+    return str(output["OutputValue"])
+
+
+def role_permissions(role: str) -> set[tuple[str, str, str, str]]:
+    iam = boto3.client("iam")
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    grants: set[tuple[str, str, str, str]] = set()
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        grants |= permissions(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
+    return grants
+
+
+def test_the_hub_role_holds_exactly_the_hub_policy_iam_policy_org_prints(sim_aws: SimAWS) -> None:
+    topic = boto3.client("sns").create_topic(Name="ecrwatch-alerts")["TopicArn"]
+    arn = deploy_hub_role(AlertTopicArn=topic, MemberRoleName="security/ecrwatch-reader")
+    assert arn == f"arn:aws:iam::{ACCOUNT_ID}:role/ecrwatch-hub"
+    args = ["iam-policy", "--org", "--hub-account", ACCOUNT_ID, "--role-name", "security/ecrwatch-reader"]
+    result = CliRunner().invoke(main, [*args, "--sns-topic", topic])
+    assert result.exit_code == 0, result.output
+    assert role_permissions("ecrwatch-hub") == permissions(json.loads(result.stdout)["hub_policy"])
+
+
+def test_only_the_cronjobs_service_account_may_take_the_hub_role(sim_aws: SimAWS) -> None:
+    deploy_hub_role()
+    role = boto3.client("iam").get_role(RoleName="ecrwatch-hub")["Role"]
+    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Federated": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{ISSUER}"}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"] == {
+        "StringEquals": {
+            f"{ISSUER}:sub": "system:serviceaccount:ecrwatch:ecrwatch",
+            f"{ISSUER}:aud": "sts.amazonaws.com",
+        }
+    }
+    # The CronJob's ServiceAccount is that one, annotated with this role.
+    documents = {d["kind"]: d for d in yaml.safe_load_all((DEPLOY / "kubernetes" / "cronjob-org.yaml").read_text())}
+    account = documents["ServiceAccount"]["metadata"]
+    assert (account["namespace"], account["name"]) == ("ecrwatch", "ecrwatch")
+    assert account["annotations"]["eks.amazonaws.com/role-arn"].endswith(":role/ecrwatch-hub")
+    assert "sns:Publish" not in {a for _, a, _, _ in role_permissions("ecrwatch-hub")}
+
+
 def stack_set_organisation(hub: str, external_id: str) -> list[str]:
     """An organisation with an OU of two accounts, given the member roles by a service-managed StackSet (the
     README's two commands, as API calls); the member accounts."""
@@ -459,7 +518,7 @@ def test_the_readmes_deploy_commands_name_the_kits_files_and_their_parameters() 
     readme = (DEPLOY.parent / "README.md").read_text()
     section = readme.split("## Deploying across an organisation", 1)[1].split("\n## ", 1)[0]
     commands = re.findall(r"aws cloudformation create-stack(?:-set)? .*?(?=\n\S|\n\n|```)", section, re.S)
-    assert len(commands) == 2
+    assert len(commands) == 3  # the StackSet, the hub role, the event function
     for command in commands:
         (template,) = re.findall(r"file://(deploy/aws/[\w.-]+)", command)
         decoded, problems = decode(str(DEPLOY.parent / template))
