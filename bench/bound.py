@@ -14,7 +14,9 @@ Calls (from the scenario's facts, not from what ecrwatch did):
   FindingList maximum, whatever maxResults asks), so the count is max(ceil(D/10), ceil(F/25)), which no
   grouping of digests into queries can beat. ListCoverage once per 10 running scanned digests, with findings
   or without (the resourceId filter takes 10 values; a page holds 200 records, more than 10 digests can have):
-  findings alone cannot say whether Inspector still monitors an image.
+  findings alone cannot say whether Inspector still monitors an image. BatchGetFindingDetails once per 10
+  distinct vulnerabilities on running images (KEV data is per vulnerability; the call takes 10 finding ARNs
+  of its region; a vulnerability found in two regions is counted in the first).
 - Nothing else: the caller's account is in the ARNs ECS returns, so STS GetCallerIdentity is not counted;
   EKS tokens are presigned locally.
 
@@ -25,7 +27,8 @@ schedule of that work on that many parallel callers (CPU time is taken to be zer
 - a scanned digest: the earliest a workload can reveal it (ECS ListClusters -> ListTasks -> DescribeTasks,
   or EKS ListClusters -> DescribeCluster -> a pods page) -> BatchGetImage where only ECR can name it (an
   index's platform manifests, a tag) -> its own findings pages (ceil(f/25), at least one), with its
-  ListCoverage beside them (independent of the findings, so it lengthens the chain only where it is longer).
+  ListCoverage beside them (independent of the findings, so it lengthens the chain only where it is longer);
+- a vulnerability's KEV lookup: the earliest a workload names an image -> one findings page -> the lookup.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ KUBE_PAGE = 500
 BATCH_GET_IMAGE = 100
 FILTER_VALUES = 10
 FINDINGS_PAGE = 25
+FINDING_DETAILS = 10  # BatchGetFindingDetails: FindingArnList max 10
 
 LATENCY = {"inspector2:ListFindings": LIST_FINDINGS_LATENCY}
 
@@ -139,6 +143,12 @@ def lower_bound(facts: dict[str, Any], concurrency: int) -> Bound:
             chain = earliest + (AWS_LATENCY if digest in resolved_first else 0.0)
             chain += max(pages(n, FINDINGS_PAGE) * LIST_FINDINGS_LATENCY, AWS_LATENCY)
             chains.append(chain)
+
+    kev = facts.get("kev_vulnerabilities", {})
+    for region in facts["regions"]:
+        add("inspector2:BatchGetFindingDetails", -(-kev.get(region, 0) // FINDING_DETAILS))
+    if any(kev.values()):
+        chains.append(earliest + LIST_FINDINGS_LATENCY + AWS_LATENCY)
 
     work = sum(n * latency_of(op) for op, n in calls.items())
     return Bound(dict(sorted(calls.items())), max(chains, default=0.0), work, max(1, concurrency))

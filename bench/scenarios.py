@@ -155,6 +155,10 @@ class Facts:
     exposures: int  # ACTIVE findings on running images: what the report must hold, with no filters
     clean_digests: int
     unscanned_digests: int
+    # region -> distinct vulnerabilities on running images, each counted in the first region (in `regions`
+    # order) where one runs: the KEV lookups (BatchGetFindingDetails, 10 finding ARNs a call, in the finding's
+    # region) need one finding of each, and a vulnerability found in two regions may be asked in either.
+    kev_vulnerabilities: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -180,6 +184,28 @@ class World:
         for image_region, repository, digest, n in self.old_images:
             if image_region == region:
                 yield from _findings_of(rng, region, repository, digest, n, "amd64")
+
+
+def _kev_vulnerabilities(
+    scenario: Scenario,
+    regions: list[str],
+    finding_counts: dict[tuple[str, str, str], int],
+    architectures: dict[str, str],
+) -> dict[str, int]:
+    """Facts.kev_vulnerabilities, from the running images' findings as `World.findings` generates them (the
+    same generator, stopped before the findings of images that no longer run)."""
+    seen: set[str] = set()
+    counts: dict[str, int] = {}
+    for region in regions:
+        rng = random.Random(f"{scenario.seed}/findings/{region}")
+        new: set[str] = set()
+        for (image_region, repository, digest), n in finding_counts.items():
+            if image_region == region:
+                arch = architectures.get(digest, "amd64")
+                new.update(f.vulnerability_id for f in _findings_of(rng, region, repository, digest, n, arch))
+        counts[region] = len(new - seen)
+        seen |= new
+    return counts
 
 
 class _RecordingEcr:
@@ -395,6 +421,7 @@ def _settle(
         exposures=sum(finding_counts.values()),
         clean_digests=clean,
         unscanned_digests=unscanned,
+        kev_vulnerabilities=_kev_vulnerabilities(scenario, regions, finding_counts, architectures),
     )
     return World(
         scenario=scenario,
