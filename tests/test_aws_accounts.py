@@ -82,3 +82,20 @@ def test_without_a_role_another_account_is_not_entered_and_nothing_is_called(sim
         aws.account(MEMBER)
     assert "--role-name" in caught.value.message
     assert sim_aws.calls.count("sts", "AssumeRole") == 0
+
+
+def test_expiring_credentials_are_refreshed_by_botocore_with_a_new_assume_role(sim_aws: SimAWS) -> None:
+    deploy_role(MEMBER)
+    view = hub().account(MEMBER)
+    assert view.sts(REGION).get_caller_identity()["Account"] == MEMBER
+    credentials = view._session.get_credentials()
+    assert credentials is not None and credentials.method == "assume-role"
+    # The session is about to end (as after an hour of a long run): botocore refreshes before the next call.
+    before = credentials.get_frozen_credentials().access_key
+    fetcher = credentials._refresh_using.__self__  # type: ignore[attr-defined]
+    fetcher._cache.clear()
+    credentials._expiry_time = credentials._time_fetcher()  # type: ignore[attr-defined]
+    assert view.ecs(REGION).list_clusters()["clusterArns"] == []
+    assert sim_aws.calls.count("sts", "AssumeRole") == 2
+    assert credentials.get_frozen_credentials().access_key != before
+    assert [r.account for r in sim_aws.calls.select("ecs", "ListClusters")] == [MEMBER]
