@@ -439,6 +439,8 @@ class Inspector2Sim:
         # region -> (delegated administrator, its members; None: every other account)
         self._admins: dict[str, tuple[str, frozenset[str] | None]] = {}
         self._caller = threading.local()  # the account the request being served acts in
+        # (region, member) allowed to activate its own scan types; other members may not (see _member_rules)
+        self._self_enable: set[tuple[str, str]] = set()
         self.enable_after_polls = 1
         self.disable_after_polls = 1
         self.ecr_defaults: dict[str, str] = dict(ECR_DEFAULTS)
@@ -465,6 +467,7 @@ class Inspector2Sim:
             self._accounts.clear()
             self._regions.clear()
             self._admins.clear()
+            self._self_enable.clear()
             self.enable_after_polls = 1
             self.disable_after_polls = 1
             self.ecr_defaults = dict(ECR_DEFAULTS)
@@ -478,6 +481,20 @@ class Inspector2Sim:
         findings and coverage, as each member sees its own. `members` None: every other account."""
         with self._lock:
             self._admins[region] = (admin, None if members is None else frozenset(members))
+
+    def allow_member_self_enable(self, region: str, account: str) -> None:
+        """Let member `account` activate scan types for itself in `region` (ListAccountPermissions'
+        ENABLE_SCANNING): what an administrator's organisation may allow. A member never may deactivate."""
+        with self._lock:
+            self._self_enable.add((region, account))
+
+    def administrator_of(self, region: str, account: str) -> str | None:
+        """The delegated administrator managing `account` in `region`, or None for a standalone account (and
+        for the administrator itself)."""
+        admin, members = self._admins.get(region, ("", frozenset()))
+        if not admin or account == admin:
+            return None
+        return admin if members is None or account in members else None
 
     def set_account_status(
         self,
@@ -837,8 +854,24 @@ class Inspector2Sim:
         keys = [RESOURCE_KEYS[t] for t in params.get("resourceTypes") or RESOURCE_KEYS]
         return self._toggle(region, params.get("accountIds") or [self._caller_account()], keys, enable=False)
 
+    def _member_rules(self, region: str, account_ids: list[str], *, enable: bool) -> None:
+        """What Inspector refuses a member: deactivating itself (its administrator manages its scan types;
+        Inspector's guide: "If your account is a member account ... you cannot deactivate Amazon
+        Inspector"; AWS answers 403 "Member account ... is not authorized to disable itself."), and
+        activating itself unless its organisation allows it (ListAccountPermissions' ENABLE_SCANNING)."""
+        caller = self._caller_account()
+        if self.administrator_of(region, caller) is None or caller not in account_ids:
+            return
+        if not enable:
+            raise SimError(
+                "AccessDeniedException", f"Member account {caller} is not authorized to disable itself.", 403
+            )
+        if (region, caller) not in self._self_enable:
+            raise SimError("AccessDeniedException", f"Member account {caller} is not authorized to enable itself.", 403)
+
     def _toggle(self, region: str, account_ids: list[str], keys: list[str], *, enable: bool) -> dict[str, Any]:
         accounts, failed = [], []
+        self._member_rules(region, account_ids, enable=enable)
         with self._lock:
             for account in dict.fromkeys(account_ids):
                 if not self._known(region, account):
@@ -942,6 +975,15 @@ class Inspector2Sim:
                 raise invalid(unsupported, f"{unsupported} is not supported by the Inspector2 simulator")
         if "ecrConfiguration" not in params and "ec2Configuration" not in params:
             raise invalid("ecrConfiguration", "At least one configuration must be given")
+        caller = self._caller_account()
+        if self.administrator_of(region, caller) is not None:
+            # botocore's model: "Only the delegated administrator can specify an accountId; member accounts
+            # cannot call this operation."
+            raise SimError(
+                "AccessDeniedException",
+                f"Member account {caller} cannot update the configuration; its delegated administrator does",
+                403,
+            )
         with self._lock:
             state = self._configured_account(region, params)
             if "ecrConfiguration" in params:
@@ -952,6 +994,10 @@ class Inspector2Sim:
 
     def _configured_account(self, region: str, params: dict[str, Any]) -> _Account:
         account = params.get("accountId") or self._caller_account()
+        if "accountId" in params and self._caller_account() != account:
+            admin = self.administrator_of(region, account)
+            if admin != self._caller_account():
+                raise SimError("AccessDeniedException", f"You do not have access to account {account}", 403)
         if not self._known(region, account):
             raise SimError("AccessDeniedException", f"You do not have access to account {account}", 403)
         return self._account(region, account)
@@ -1044,9 +1090,7 @@ class Inspector2Sim:
             store = self._regions.get(region) or _Region()
             visible = self._visible(region)
             matched = [
-                c
-                for c in _coverage_candidates(store, criteria)
-                if visible(c.account) and all(p(c) for p in predicates)
+                c for c in _coverage_candidates(store, criteria) if visible(c.account) and all(p(c) for p in predicates)
             ]
         response: dict[str, Any] = {"totalCounts": len(matched)}
         if group_by is None:

@@ -24,7 +24,6 @@ from moto.ecr.models import ECRBackend, ecr_backends
 
 from ecrwatch.sim.inspector2 import Inspector2Sim
 from ecrwatch.sim.protocol import SimRequest, SimResponse
-from ecrwatch.sim.server import ACCOUNT_ID
 
 ENHANCED_FREQUENCIES = ("CONTINUOUS_SCAN", "SCAN_ON_PUSH")
 
@@ -47,7 +46,7 @@ class RegistryScanningSim:
         scan_type = request.json().get("scanType")
         if scan_type in ("BASIC", "ENHANCED"):
             # PutRegistryScanningConfiguration writes the caller's own registry (it takes no registryId).
-            self._inspector.switch_ecr(request.region, ACCOUNT_ID, enable=scan_type == "ENHANCED")
+            self._inspector.switch_ecr(request.region, request.account, enable=scan_type == "ENHANCED")
         return None  # moto stores the configuration as written
 
     @staticmethod
