@@ -264,6 +264,12 @@ def check(
     sys.exit(status)
 
 
+def _is_multi_account_backup(document: object) -> bool:
+    from ecrwatch.scanning_org import BACKUP_FORMAT_V2
+
+    return isinstance(document, dict) and document.get("format") == BACKUP_FORMAT_V2
+
+
 def _accounts(given: AccountOptions) -> tuple[AccountSelection, RoleSettings | None]:
     """The account options, checked before any call (exit 2)."""
     from ecrwatch.accounts import parse_account_id, parse_role, parse_selection
@@ -371,9 +377,11 @@ def _run_and_write(
     help="Seconds to wait for Inspector's activation.",
 )
 @click.option("--poll-interval", type=click.FloatRange(0, 300), default=5.0, hidden=True)
+@account_options(inspector=True)
 @common_options
 def enable_scanning(
     opts: GlobalOptions,
+    account_opts: AccountOptions,
     frequency: str | None,
     filters: tuple[str, ...],
     rescan_duration: str | None,
@@ -399,6 +407,12 @@ def enable_scanning(
 
     Exit status: 0 done (or nothing to do), 2 bad options, a refused deactivation or refused to prompt, 3 a
     call failed or activation timed out (the message says what was and was not applied).
+
+    Across accounts (--account, --org, --ou, with --role-name): every account x region is read first, one
+    plan is shown and confirmed once, then each account is written through its role; an account that cannot
+    be read or written is an error for it alone (exit 3). With --inspector-account, Inspector's delegated
+    administrator activates its members. --backup then holds every account (ecrwatch-scanning-backup/2);
+    --restore reads /1 and /2 files, narrowed by the account options as by --region.
     """
     from ecrwatch import registry
     from ecrwatch.aws import Aws
@@ -415,10 +429,18 @@ def enable_scanning(
             "--allow-deactivation applies to --restore only: enable-scanning otherwise never sets a registry to BASIC"
         )
     # Everything the user gave is checked before the first call.
-    saved = registry.load_backup(restore, opts.regions) if restore else None
+    selection, role = _accounts(account_opts)
+    document = registry.read_backup_document(restore) if restore else None
     request = scanning.enable_request(frequency, filters, rescan_duration, pull_rescan_duration, replace)
     if backup:
         registry.check_backup_target(backup, restore)
+    wait = registry.WaitSettings(timeout=wait_timeout, poll_interval=poll_interval)
+    if selection.active or account_opts.inspector_account or _is_multi_account_backup(document):
+        from ecrwatch.enable_org import OrgRun, run_enable_scanning_org
+
+        given_run = OrgRun(restore, document, backup, dry_run, yes, allow_deactivation, wait)
+        sys.exit(run_enable_scanning_org(opts, account_opts, selection, role, request, given_run, stderr_console()))
+    saved = scanning.select_backup_regions(scanning.parse_backup(document, restore), opts.regions) if restore else None
     aws = Aws(opts.aws)
     aws.check_credentials()
     if saved is not None:
@@ -439,7 +461,7 @@ def enable_scanning(
         applied = registry.apply_plans(
             aws,
             plans,
-            wait=registry.WaitSettings(timeout=wait_timeout, poll_interval=poll_interval),
+            wait=wait,
             notify=scanning_report.progress(err, opts.quiet),
             waiting=scanning_report.spinner(err),
             backup_path=backup,

@@ -432,6 +432,11 @@ def write_backup(path: str, document: dict[str, Any]) -> None:
 def load_backup(path: str, regions: Sequence[str] = ()) -> Backup:
     """Read and validate a --restore file completely, before any call (BackupError, exit 2); narrowed to
     `regions` where given."""
+    return select_backup_regions(parse_backup(read_backup_document(path), path), regions)
+
+
+def read_backup_document(path: str) -> Any:
+    """The JSON of a --restore file (BackupError, exit 2, when it cannot be read or is not JSON)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -442,4 +447,4 @@ def load_backup(path: str, regions: Sequence[str] = ()) -> Backup:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BackupError(f"--restore {path} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
-    return select_backup_regions(parse_backup(document, path), regions)
+    return document

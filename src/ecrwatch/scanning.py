@@ -664,6 +664,11 @@ def _region_from_document(region: str, body: Any, source: str) -> RegionState:
     return RegionState(region, RegistryScanning(scan_type, tuple(rules)), InspectorEcr(status, rescan))
 
 
+def region_from_document(region: str, body: Any, source: str) -> RegionState:
+    """One region of a backup document, validated completely (BackupError says what is wrong and where)."""
+    return _region_from_document(region, body, source)
+
+
 def parse_backup(document: Any, source: str) -> Backup:
     """Validate a backup document completely (before any call); BackupError says what is wrong and where."""
     if not isinstance(document, dict):
