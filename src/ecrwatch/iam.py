@@ -359,14 +359,32 @@ def trust_policy(request: OrgPolicyRequest) -> dict[str, Any]:
     return {"Version": POLICY_VERSION, "Statement": [statement]}
 
 
+# What Inspector's delegated administrator does for its members in `enable-scanning --inspector-account`,
+# through the member role deployed in its account (that role's own enable-scanning permissions include these;
+# a separately managed administrator role needs them too).
+ADMINISTER_MEMBERS = Statement(
+    "AdministerInspectorMembers",
+    (
+        Grant("inspector2:Enable", "activate ECR scanning for its members (accountIds, 100 a call)"),
+        Grant("inspector2:BatchGetAccountStatus", "wait until each member's ECR scanning is ENABLED"),
+        Grant(
+            "inspector2:UpdateConfiguration",
+            "set a member's ECR rescan durations (accountId): members cannot call it",
+            only_when="when the rescan durations change (--rescan-duration, --pull-rescan-duration, --restore)",
+        ),
+    ),
+)
+
+
 def org_documents(request: OrgPolicyRequest) -> dict[str, Any]:
-    """The three documents of a multi-account deployment, JSON-ready."""
+    """The documents of a multi-account deployment, JSON-ready: the hub's policy, the member role, and with
+    enable-scanning what Inspector's delegated administrator does for its members."""
     commands = PolicyRequest(request.commands, request.partition, request.sns_topics)
     hub_extra = [enter_accounts_statement(request.role_name)]
-    if any(command in ("check", "status") for command in request.commands):
+    if any(command in ("check", "status", "enable-scanning") for command in request.commands):
         hub_extra.insert(0, ORGANIZATIONS)
     path, _, name = request.role_name.strip("/").rpartition("/")
-    return {
+    documents: dict[str, Any] = {
         "hub_policy": policy_document(commands, hub_extra),
         "member_role": {
             "role_name": name,
@@ -375,6 +393,12 @@ def org_documents(request: OrgPolicyRequest) -> dict[str, Any]:
             "trust_policy": trust_policy(request),
         },
     }
+    if "enable-scanning" in request.commands:
+        documents["delegated_administrator"] = {
+            "account": "the account named with --inspector-account (entered with the member role)",
+            "permissions_policy": policy_document(PolicyRequest((), request.partition), [ADMINISTER_MEMBERS]),
+        }
+    return documents
 
 
 def render_org(request: OrgPolicyRequest) -> str:
@@ -395,6 +419,12 @@ def org_notes(request: OrgPolicyRequest) -> list[str]:
             "or ECRWATCH_EXTERNAL_ID (ecrwatch never prints it); --no-external-id leaves the condition out."
         )
     lines.extend(f"{g.action}: only {g.only_when}." for g in ORGANIZATIONS.grants)
+    if "enable-scanning" in request.commands:
+        lines.append(
+            "delegated_administrator: with enable-scanning --inspector-account ID, Inspector's delegated "
+            "administrator activates its members and sets their rescan durations (a member may not deactivate "
+            "itself nor update the configuration); the member role in its account allows this already."
+        )
     return lines
 
 
