@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from ecrwatch.aws import AccountUnavailable, Aws, calling
-from ecrwatch.errors import AwsCallError, EcrwatchError
+from ecrwatch.errors import AwsCallError, CredentialsError, EcrwatchError
 from ecrwatch.registry import (
     ApplyError,
     Notify,
@@ -73,6 +73,12 @@ def _read_account(aws: Aws, account: str, planners: Mapping[str, Planner], admin
     for region, planner in planners.items():
         try:
             state = read_state(clients, region)
+        except CredentialsError as exc:
+            if clients is aws:
+                raise  # the caller's own credentials: nothing else would answer either (exit 2)
+            # Another account refused in a region it has not opted into: its error, not the run's.
+            targets.append(Target(account, region, None, None, Unreadable(exc.code or "", exc.message), admin))
+            continue
         except EcrwatchError as exc:
             if exc.exit_status != 3:
                 raise
