@@ -315,3 +315,14 @@ def test_a_region_an_account_has_not_opted_into_is_that_accounts_error_not_the_r
     assert {d["account"]: d["ok"] for d in report["scope"]["account_details"]} == {TEAM_A: True, TEAM_B: False}
     [image] = report["images"]
     assert {w["account"] for w in image["workloads"]} == {TEAM_A}
+
+
+def test_a_cluster_arn_of_an_account_not_selected_is_an_error(org: Org) -> None:
+    arn = f"arn:aws:ecs:{REGION}:{TEAM_B}:cluster/prod"
+    result = check("--account", TEAM_A, "--role-name", ROLE, "--ecs-cluster", arn)
+    assert result.exit_code == 3
+    report = report_of(result)
+    [error] = report["errors"]
+    assert (error["source"], error["account"]) == (f"ecs:{REGION}/prod", TEAM_B)
+    assert "not among the selected accounts" in error["message"]
+    assert report["scope"]["clusters"] == []  # TEAM_A's own prod was not asked for

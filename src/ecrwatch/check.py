@@ -219,7 +219,7 @@ def _check_run(aws: Aws, request: CheckRequest, progress: Progress, lookup: Find
     ours = [*entered.clients, *(a for a in registries if a not in entered.clients and aws.reader(a) is not aws)]
     notes = {a: f"account {a} could not be entered ({e.code or 'no role'})" for a in registries
              if (e := aws.entry_failure(a)) is not None}  # fmt: skip
-    errors = [*selection.errors, *entered.errors(), *resolved.errors]
+    errors = [*selection.errors, *entered.errors(), *_arns_outside(request, selection), *resolved.errors]
     report = _report(request, inventory, images_resolved, findings, ours, errors, notes)
     coverage = {c.image: c for c in findings.coverage}
     report = _triaged(aws, with_accounts(report, selection, entered), request, progress)
@@ -280,6 +280,20 @@ def _names_across_accounts(inventory: Inventory, request: CheckRequest) -> Inven
             error = replace(error, account=None)
         kept.append(error)
     return Inventory(inventory.workloads, inventory.clusters, tuple(kept))
+
+
+def _arns_outside(request: CheckRequest, selection: Selection) -> list[SourceError]:
+    """A cluster ARN of an account that is not selected is read nowhere: an error, never silently skipped."""
+    selected = {a.account for a in selection.accounts}
+    errors = []
+    for platform, selectors in (("ecs", request.ecs_clusters), ("eks", request.eks_clusters)):
+        for arn in selectors:
+            parts = arn.split(":")
+            if arn.startswith("arn:") and len(parts) > 5 and parts[4] not in selected:
+                source = f"{platform}:{parts[3]}/{arn.rsplit('/', 1)[-1]}"
+                message = f"{arn} is in account {parts[4]}, which is not among the selected accounts"
+                errors.append(SourceError(source, message, None, account=parts[4]))
+    return errors
 
 
 def _selectors_in(selectors: Sequence[str], account: str) -> tuple[str, ...]:
