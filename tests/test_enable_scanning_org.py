@@ -287,3 +287,30 @@ def test_a_v1_backup_still_restores_into_its_account(org: SimAWS, tmp_path: Path
     other = restore(str(backup), *accounts(TEAM_A), "--role-name", ROLE, "--yes")
     assert other.exit_code == 2
     assert f"holds no configuration for account {TEAM_A}" in other.stderr
+
+
+@pytest.mark.parametrize(
+    ("accounts_doc", "says"),
+    [
+        ({}, "accounts is missing or empty"),
+        ({"12": {"regions": {}}}, "'12' is not a 12-digit AWS account id"),
+        ({TEAM_A: {"regions": {}}}, f"accounts.{TEAM_A}.regions is missing or empty"),
+        ({TEAM_A: {"regions": {"us-east-1": {"registry_scanning": {"scanType": "FULL", "rules": []}}}}}, "FULL"),
+    ],
+)
+def test_a_malformed_v2_backup_is_refused_before_any_call(
+    org: SimAWS, tmp_path: Path, accounts_doc: dict[str, Any], says: str
+) -> None:
+    backup = tmp_path / "bad.json"
+    backup.write_text(json.dumps({"format": "ecrwatch-scanning-backup/2", "taken_at": "x", "accounts": accounts_doc}))
+    result = restore(str(backup), "--role-name", ROLE, "--yes")
+    assert result.exit_code == 2
+    assert says in result.stderr
+    assert org.calls.records == []
+
+
+def test_a_delegated_administrator_in_another_account_needs_a_role(org: SimAWS) -> None:
+    result = run("--inspector-account", ADMIN, "--yes")
+    assert result.exit_code == 2
+    assert f"--inspector-account {ADMIN}" in result.stderr and "--role-name" in result.stderr
+    assert writes(org) == 0
