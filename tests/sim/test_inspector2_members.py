@@ -101,3 +101,18 @@ def test_a_members_enhanced_registry_switches_its_own_inspector_only(inspector: 
     assert inspector.ecr_status(REGION, MEMBER) == "ENABLED"
     assert inspector.ecr_status(REGION, ACCOUNT_ID) == "DISABLED"
     assert inspector.ecr_status(REGION, ADMIN) == "DISABLED"
+
+
+def permissions(account: str, **params: str) -> set[tuple[str, str]]:
+    client = session_in(account, REGION).client("inspector2")
+    pages = client.get_paginator("list_account_permissions").paginate(PaginationConfig={"PageSize": 2}, **params)
+    return {(p["service"], p["operation"]) for page in pages for p in page["permissions"]}
+
+
+def test_list_account_permissions_says_what_a_member_may_do_itself(inspector: Inspector2Sim) -> None:
+    every = {"ENABLE_SCANNING", "DISABLE_SCANNING", "ENABLE_REPOSITORY", "DISABLE_REPOSITORY"}
+    assert permissions(STANDALONE, service="ECR") == {("ECR", op) for op in every}
+    assert permissions(ADMIN, service="ECR") == {("ECR", op) for op in every}
+    assert permissions(MEMBER) == set()
+    inspector.allow_member_self_enable(REGION, MEMBER)
+    assert permissions(MEMBER, service="ECR") == {("ECR", "ENABLE_SCANNING")}

@@ -428,6 +428,7 @@ class Inspector2Sim:
             "ListCoverage",
             "ListCoverageStatistics",
             "BatchGetFindingDetails",
+            "ListAccountPermissions",
         }
     )
 
@@ -959,6 +960,24 @@ class Inspector2Sim:
                 self._finish(region, account, state, key, "ENABLED" if enabling else "DISABLED")
 
     # --- GetConfiguration, UpdateConfiguration ---
+
+    def _op_list_account_permissions(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        """What the caller may configure: everything for a standalone account or the administrator; for a
+        member, at most activating its own scan types, where allowed (never deactivating them)."""
+        caller = self._caller_account()
+        services = [params["service"]] if params.get("service") else sorted(enum("Service"))
+        if self.administrator_of(region, caller) is None:
+            operations = sorted(enum("Operation"))
+        else:
+            with self._lock:
+                operations = ["ENABLE_SCANNING"] if (region, caller) in self._self_enable else []
+        permissions = [{"operation": op, "service": svc} for svc in services for op in operations]
+        start = int(params.get("nextToken") or 0)
+        limit = params.get("maxResults") or len(permissions) or 1
+        response: dict[str, Any] = {"permissions": permissions[start : start + limit]}
+        if start + limit < len(permissions):
+            response["nextToken"] = str(start + limit)
+        return response
 
     def _op_get_configuration(self, region: str, params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
