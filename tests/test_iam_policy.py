@@ -96,7 +96,11 @@ def check_scenarios(
     account = seed_account(sim)
     kube = add_eks_cluster(make_cluster, account)
     records: list[CallRecord] = []
-    for options in ((), ("--ecs-cluster", "prod", "--eks-cluster", "shop", "--min-severity", "HIGH")):
+    for options in (
+        (),
+        ("--ecs-cluster", "prod", "--eks-cluster", "shop", "--min-severity", "HIGH"),
+        ("--owner-label", "team"),  # task tags and the namespaces' labels
+    ):
         sim.calls.clear()
         result = check(*options)
         assert result.exit_code == 0, result.output

@@ -689,7 +689,7 @@ def _manifests() -> dict[str, dict[str, Any]]:
     return {d["kind"]: d for d in yaml.safe_load_all((DEPLOY / "kubernetes" / "cronjob.yaml").read_text())}
 
 
-def test_the_cronjob_reads_with_get_and_list_on_pods_nodes_replicasets_and_jobs_only() -> None:
+def test_the_cronjob_reads_with_get_and_list_on_pods_nodes_namespaces_replicasets_and_jobs_only() -> None:
     manifests = _manifests()
     rules = {(r["apiGroups"][0], r["resources"][0]): sorted(r["verbs"]) for r in manifests["ClusterRole"]["rules"]}
     assert rules == {(rule.api_group, rule.resources[0]): sorted(rule.verbs) for rule in KUBERNETES_RULES}

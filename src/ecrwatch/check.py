@@ -124,11 +124,20 @@ def inventory_jobs(
     if request.ecs:
         jobs.append(
             lambda: collect_ecs_regions(
-                aws, request.regions, request.ecs_clusters, workers=workers, on_workloads=on_workloads
+                aws,
+                request.regions,
+                request.ecs_clusters,
+                workers=workers,
+                on_workloads=on_workloads,
+                owner_labels=request.triage.owner_labels,
             )
         )
     if kubernetes is not None:
-        jobs.append(lambda: collect_kubernetes(aws, kubernetes, workers=workers, on_workloads=on_workloads))
+        jobs.append(
+            lambda: collect_kubernetes(
+                aws, kubernetes, workers=workers, on_workloads=on_workloads, owner_labels=request.triage.owner_labels
+            )
+        )
     return jobs
 
 
@@ -194,6 +203,9 @@ def _check_run(aws: Aws, request: CheckRequest, progress: Progress, lookup: Find
     inventory = collect_inventory(aws, request, progress, jobs)
     if selection is not None:
         inventory = _names_across_accounts(inventory, request)
+    if request.triage.team is not None:  # one team's report: its workloads only, and its exit status
+        team = request.triage.team
+        inventory = replace(inventory, workloads=tuple(w for w in inventory.workloads if w.team == team))
     progress(f"{len(inventory.workloads)} running container(s); resolving images in ECR")
     keys = [k for k in (ecr_key(w) for w in inventory.workloads) if k is not None]
     event = EventScope.of(request.event_findings) if request.event_findings else None

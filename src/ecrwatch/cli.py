@@ -118,6 +118,25 @@ def main() -> None:
     help="OpenVEX document: not_affected or fixed statements for a running image set its exposures aside; repeatable.",
 )
 @click.option(
+    "--owner-label",
+    "owner_labels",
+    metavar="KEY",
+    multiple=True,
+    help="Label (pod, then namespace) or ECS task tag naming a workload's team; repeatable, the first found wins.",
+)
+@click.option(
+    "--team",
+    metavar="NAME",
+    help="Report only the workloads of this team (by --owner-label), and exit on their exposures alone.",
+)
+@click.option(
+    "--group-by",
+    type=click.Choice(["image", "team"]),
+    default="image",
+    show_default=True,
+    help="Table sections: by image, or by team (--owner-label) and then by image.",
+)
+@click.option(
     "--sort",
     "sort_order",
     type=click.Choice(["severity", "risk"]),
@@ -198,6 +217,9 @@ def check(
     fail_on_epss: float | None,
     ignore_file: str | None,
     vex_files: tuple[str, ...],
+    owner_labels: tuple[str, ...],
+    team: str | None,
+    group_by: str,
     sort_order: str,
     output_format: str | None,
     output: str | None,
@@ -227,6 +249,12 @@ def check(
     selection, role = _accounts(account_opts)
     target = check_writable(output) if output is not None else None
     fmt = output_format or ("table" if target is None and sys.stdout.isatty() else "json")
+    if team is not None and not owner_labels:
+        raise UsageError(
+            "--team needs --owner-label KEY", "name the label or tag that holds the team, e.g. --owner-label team"
+        )
+    if any(not key.strip() for key in owner_labels):
+        raise UsageError("--owner-label needs a label or tag key", "e.g. --owner-label team")
     acceptance = load_acceptance(ignore_file, vex_files, today=datetime.now(UTC).date())
     unattended = Unattended(
         state=Path(state_path).expanduser() if state_path else None,
@@ -255,12 +283,14 @@ def check(
             fail=FailConditions(fail_on, fail_on_kev, fail_on_exploitable, fail_on_epss),
             kev=kev,
             acceptance=acceptance,
+            owner_labels=tuple(key.strip() for key in owner_labels),
+            team=team,
         ),
         accounts=selection,
         inspector_account=account_opts.inspector_account,
     )
     with fewer_collections():  # the report's rendering too (see collector.py)
-        status = _run_and_write(aws, request, unattended, opts, fmt, target, sort_order)
+        status = _run_and_write(aws, request, unattended, opts, fmt, target, (sort_order, group_by))
     sys.exit(status)
 
 
@@ -301,7 +331,7 @@ def _run_and_write(
     opts: GlobalOptions,
     fmt: str,
     target: Path | None,
-    sort_order: str,
+    order: tuple[str, str],
 ) -> int:
     """Run the check and write its report; the exit status it calls for."""
     from rich.console import Console
@@ -321,7 +351,7 @@ def _run_and_write(
             width=120 if target else None,
             highlight=False,
         )
-        render_table(report, console, sort=sort_order)
+        render_table(report, console, sort=order[0], group_by=order[1])
         if target is not None:
             write_atomically(target, console.file.getvalue())  # type: ignore[attr-defined]
     else:

@@ -168,10 +168,12 @@ POLICIES: Mapping[str, tuple[Statement, ...]] = {
 }
 
 # What ecrwatch reads from a Kubernetes API: pods cluster-wide, the nodes they run on (for each pod's CPU
-# architecture), and the owners it follows (ReplicaSet -> Deployment, Job -> CronJob) with list calls.
+# architecture), the namespaces (with --owner-label, their labels name owning teams), and the owners it
+# follows (ReplicaSet -> Deployment, Job -> CronJob) with list calls.
 KUBERNETES_RULES = (
     KubernetesRule("", ("pods",)),
     KubernetesRule("", ("nodes",)),
+    KubernetesRule("", ("namespaces",)),  # with --owner-label: a namespace's labels name its team
     KubernetesRule("apps", ("replicasets",)),
     KubernetesRule("batch", ("jobs",)),
 )
@@ -467,7 +469,7 @@ def render_kubernetes(partition: str = "aws") -> str:
     """The ClusterRole and its binding (for `kubectl apply -f -`), preceded by how an EKS cluster grants
     access to the IAM role ecrwatch runs as."""
     header = [
-        "# Read-only access for ecrwatch: pods, nodes, replicasets and jobs, get and list, cluster-wide.",
+        "# Read-only access for ecrwatch: pods, nodes, namespaces, replicasets and jobs, get and list, cluster-wide.",
         "#",
         f"# EKS, with access entries: the AWS-managed {EKS_VIEW_POLICY} (read-only, no Secrets) covers pods,",
         "# replicasets and jobs:",

@@ -26,7 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -37,6 +37,7 @@ from ecrwatch.models import SEVERITIES, Exposure, ImageEntry, ImageInfo, Report,
 from ecrwatch.regions import REGION_PATTERN
 from ecrwatch.report.json import error_to_dict, exposure_to_dict, image_entry_to_dict
 from ecrwatch.report.table import short_digest, workload_label
+from ecrwatch.triage.teams import for_no_team_of, for_team
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -97,6 +98,7 @@ def _is_loopback(host: str) -> bool:
 @dataclass(frozen=True)
 class Webhook:
     url: str
+    team: str | None = None  # `team=NAME:URL`: only that team's exposures go to it
 
     @property
     def shown(self) -> str:
@@ -104,7 +106,16 @@ class Webhook:
 
     @classmethod
     def parse(cls, url: str) -> Webhook:
-        """A webhook URL, checked before any call (exit 2); the message shows it redacted."""
+        """A webhook URL, or `team=NAME:URL`, checked before any call (exit 2); the message shows it
+        redacted."""
+        if url.strip().startswith("team="):
+            team, separator, rest = url.strip()[len("team=") :].partition(":")
+            if not separator or not team.strip() or not rest.strip():
+                raise UsageError(
+                    f"--notify-webhook {redact_url(url)}: a team's webhook is team=NAME:URL",
+                    "e.g. --notify-webhook team=payments:https://hooks.example.com/...",
+                )
+            return replace(cls.parse(rest), team=team.strip())
         parts = urlsplit(url.strip())
         shown = redact_url(url)
         if any(c.isspace() for c in url.strip()) or not parts.hostname:
@@ -377,16 +388,25 @@ def notify(
     """Send the report to every target; what could not be delivered comes back as errors entries."""
     if not targets or not should_notify(report):
         return ()
-    text = summary_text(report)
     errors: list[SourceError] = []
+    routed = frozenset(w.team for w in targets.webhooks if w.team is not None)
+    # Each team's webhook hears of its own workloads' exposures; the plain ones of the rest (all of it when no
+    # team is routed). A report with nothing for a target is not sent to it.
+    seen: dict[str | None, Report] = {None: for_no_team_of(report, routed) if routed else report}
+    for team in sorted(routed):
+        seen[team] = for_team(report, team)
     for webhook in targets.webhooks:
-        for body in payload_parts(report, slack_escape(text), WEBHOOK_BODY_LIMIT):
+        part = seen[webhook.team]
+        if not should_notify(part):
+            continue
+        for body in payload_parts(part, slack_escape(summary_text(part)), WEBHOOK_BODY_LIMIT):
             failure = _post(webhook, _dumps(body).encode("utf-8"), targets.timeout, retry_delays)
             if failure is not None:
                 errors.append(failure)
                 break
-    for topic in targets.topics:
-        failure = _publish(aws, topic, report, text)
+    rest = seen[None]  # SNS topics are plain targets too
+    for topic in targets.topics if should_notify(rest) else ():
+        failure = _publish(aws, topic, rest, summary_text(rest))
         if failure is not None:
             errors.append(failure)
     return tuple(errors)

@@ -708,3 +708,18 @@ def test_seeded_objects_can_be_read_replaced_deleted_and_reset(kube: SimKube, tm
     kube.reset()
     assert kube.count("namespaces") == 0 and kube.requests == []
     assert core.list_namespace().items == []  # no longer forbidden
+
+
+def test_a_namespace_is_listed_with_its_labels_and_the_pods_of_a_deployment_with_theirs(
+    kube: SimKube, tmp_path: Path
+) -> None:
+    kube.add_namespace("shop", labels={"team": "storefront"})
+    kube.run_deployment("shop", "api", [web()], replicas=1, pod_labels={"team": "checkout"})
+    kube.run_deployment("misc", "tool", [web()], replicas=1)  # its namespace made on the way, unlabelled
+    core = kubernetes.client.CoreV1Api(api_client(kube, tmp_path))
+    labels = {ns.metadata.name: ns.metadata.labels for ns in core.list_namespace().items}
+    assert labels["shop"] == {"team": "storefront", "kubernetes.io/metadata.name": "shop"}
+    assert labels["misc"] == {"kubernetes.io/metadata.name": "misc"}
+    (pod,) = core.list_namespaced_pod("shop").items
+    assert pod.metadata.labels["team"] == "checkout" and pod.metadata.labels["app"] == "api"
+    assert "pod-template-hash" in pod.metadata.labels

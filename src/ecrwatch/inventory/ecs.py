@@ -26,6 +26,7 @@ from ecrwatch.errors import AwsCallError
 from ecrwatch.images import ImageReferenceError, is_digest, parse_image_reference
 from ecrwatch.inventory.selection import ECS_CLUSTER, ClusterSelector, RegionPlan, parse_selector, plan_regions
 from ecrwatch.models import ClusterScope, ImageRef, Inventory, SourceError, Workload
+from ecrwatch.owners import ecs_tags, team_of
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs.type_defs import FailureTypeDef, TaskTypeDef
@@ -72,14 +73,18 @@ def _parse_reference(reference: str) -> tuple[str, ImageRef]:
     return sys.intern(reference), parse_image_reference(reference)
 
 
-def task_workloads(task: TaskTypeDef, region: str, cluster: str) -> tuple[list[Workload], list[SourceError]]:
-    """One Workload per container of a described task; a container whose image reference cannot be parsed
-    is an error (it runs, but nothing can be said about it), never silently dropped."""
+def task_workloads(
+    task: TaskTypeDef, region: str, cluster: str, owner_labels: Sequence[str] = ()
+) -> tuple[list[Workload], list[SourceError]]:
+    """One Workload per container of a described task, its team the first of `owner_labels` among the task's
+    tags; a container whose image reference cannot be parsed is an error (it runs, but nothing can be said
+    about it), never silently dropped."""
     task_arn = task.get("taskArn", "")
     account = task_arn.split(":")[4] if task_arn.count(":") >= 5 else None
     group = task.get("group", "")
     service = group[len("service:") :] if group.startswith("service:") else None
     architecture = task_architecture(task)
+    team = team_of(owner_labels, ecs_tags(task.get("tags"))) if owner_labels else None
     workloads: list[Workload] = []
     errors: list[SourceError] = []
     for container in task.get("containers", []):
@@ -113,6 +118,7 @@ def task_workloads(task: TaskTypeDef, region: str, cluster: str) -> tuple[list[W
                 container_type="app",
                 task_group=group or None,
                 architecture=architecture,
+                team=team,
             )
         )
     return workloads, errors
@@ -191,7 +197,14 @@ class _ClusterRead:
     errors: list[SourceError] = field(default_factory=list)
 
 
-def _read_cluster(aws: Aws, region: str, arn: str, name: str, on_workloads: OnWorkloads | None = None) -> _ClusterRead:
+def _read_cluster(
+    aws: Aws,
+    region: str,
+    arn: str,
+    name: str,
+    on_workloads: OnWorkloads | None = None,
+    owner_labels: Sequence[str] = (),
+) -> _ClusterRead:
     """Every container of every RUNNING task in one cluster. A failure keeps what was read before it and
     marks the cluster not ok: a partial read is still evidence of what runs. `on_workloads` hears of each
     page's containers as soon as it is read (Inspector can be asked about them meanwhile)."""
@@ -201,12 +214,15 @@ def _read_cluster(aws: Aws, region: str, arn: str, name: str, on_workloads: OnWo
 
     def describe(batch: list[str]) -> None:
         with calling("ecs", "DescribeTasks", region):
-            answer = ecs.describe_tasks(cluster=arn, tasks=batch)
+            if owner_labels:  # the tags name the owner; only then are they asked for
+                answer = ecs.describe_tasks(cluster=arn, tasks=batch, include=["TAGS"])
+            else:
+                answer = ecs.describe_tasks(cluster=arn, tasks=batch)
         page: list[Workload] = []
         for task in answer.get("tasks", []):
             if task.get("desiredStatus") != "RUNNING":  # stopped between ListTasks and DescribeTasks
                 continue
-            workloads, errors = task_workloads(task, region, name)
+            workloads, errors = task_workloads(task, region, name, owner_labels)
             page.extend(workloads)
             read.errors.extend(errors)
         read.workloads.extend(page)
@@ -250,7 +266,11 @@ def _note_failure(failure: FailureTypeDef, region: str, cluster: str, read: _Clu
 
 
 def _collect(
-    aws: Aws, plans: Sequence[RegionPlan], workers: int, on_workloads: OnWorkloads | None = None
+    aws: Aws,
+    plans: Sequence[RegionPlan],
+    workers: int,
+    on_workloads: OnWorkloads | None = None,
+    owner_labels: Sequence[str] = (),
 ) -> list[tuple[RegionPlan, _Discovery, EcsInventory]]:
     """Each plan's clusters read on one bounded pool; results in plan and discovery order."""
     if workers < 1:
@@ -262,7 +282,8 @@ def _collect(
         for plan, pending in zip(plans, discoveries, strict=True):
             found = pending.result()
             futures = [
-                pool.submit(_read_cluster, aws, plan.region, arn, name, on_workloads) for arn, name in found.clusters
+                pool.submit(_read_cluster, aws, plan.region, arn, name, on_workloads, owner_labels)
+                for arn, name in found.clusters
             ]
             reads.append((plan, found, futures))
         results = []
@@ -311,13 +332,14 @@ def collect_ecs_regions(
     *,
     workers: int = DEFAULT_WORKERS,
     on_workloads: OnWorkloads | None = None,
+    owner_labels: Sequence[str] = (),
 ) -> Inventory:
     """Every selected region's clusters, or the clusters named: a name in each selected region, an error
     only where no region has it (source: the first region; none when a region could not be asked, whose
     own error already says the read is incomplete); an ARN once, in its own region. `on_workloads` hears of
     the running containers of each DescribeTasks page as soon as it is read."""
     selectors = [parse_cluster_selector(text) for text in clusters]
-    results = _collect(aws, plan_regions(regions, selectors), workers, on_workloads)
+    results = _collect(aws, plan_regions(regions, selectors), workers, on_workloads, owner_labels)
     inventory = Inventory()
     for _, _, region_inventory in results:
         inventory = inventory + region_inventory

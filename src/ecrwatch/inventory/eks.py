@@ -340,8 +340,9 @@ def _read_and_tell(
     timeouts: Timeouts,
     place: Callable[[], AbstractContextManager[None]],
     on_workloads: Callable[[Sequence[Workload]], None] | None,
+    owner_labels: Sequence[str] = (),
 ) -> Inventory:
-    inventory = read_cluster(target, timeouts=timeouts, place=place)
+    inventory = read_cluster(target, timeouts=timeouts, place=place, owner_labels=owner_labels)
     if on_workloads is not None:
         on_workloads(inventory.workloads)
     return inventory
@@ -355,6 +356,7 @@ def collect_kubernetes(
     clock: Callable[[], float] = time.monotonic,
     timeouts: Timeouts | None = None,
     on_workloads: Callable[[Sequence[Workload]], None] | None = None,
+    owner_labels: Sequence[str] = (),
 ) -> Inventory:
     """Every EKS cluster of the plan and every kubeconfig context, each read once, concurrently.
     `on_workloads` hears of each cluster's running containers as soon as that cluster is read."""
@@ -376,7 +378,8 @@ def collect_kubernetes(
                     continue
                 targets.append(context_target(plan.kubeconfig, context, temp.name))
         futures = [
-            pool.submit(_read_and_tell, target, timeouts, aws.in_flight.place, on_workloads) for target in targets
+            pool.submit(_read_and_tell, target, timeouts, aws.in_flight.place, on_workloads, owner_labels)
+            for target in targets
         ]
         inventory = Inventory(clusters=tuple(found.scopes), errors=tuple(found.errors))
         for future in futures:

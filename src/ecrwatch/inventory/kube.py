@@ -24,7 +24,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
@@ -38,6 +38,7 @@ from ecrwatch import __version__
 from ecrwatch.errors import AwsCallError
 from ecrwatch.images import ImageReferenceError, parse_image_id, parse_image_reference
 from ecrwatch.models import ClusterScope, ContainerType, ImageRef, Inventory, Owner, Platform, SourceError, Workload
+from ecrwatch.owners import team_of
 
 # The kubernetes package takes about a second to import (hundreds of model modules, all loaded by its
 # __init__): it is imported where a cluster is read, so commands and runs that read none never pay it.
@@ -206,6 +207,27 @@ class NodeArchitectures:
         return self._by_node.get(node) if isinstance(node, str) else None
 
 
+class NamespaceLabels:
+    """Each namespace's labels, from the namespace list's pages: where a pod's owner is named when the pod
+    itself does not say (`--owner-label`)."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, dict[str, Any]] = {}
+
+    def add(self, items: Iterable[Mapping[str, Any]]) -> None:
+        for item in items:
+            metadata = item.get("metadata") or {}
+            name, labels = metadata.get("name"), metadata.get("labels")
+            if isinstance(name, str) and isinstance(labels, dict):
+                self._by_name[name] = labels
+
+    def forget(self) -> None:
+        self._by_name.clear()
+
+    def of(self, namespace: str) -> Mapping[str, Any] | None:
+        return self._by_name.get(namespace)
+
+
 # --- pods -> workloads (pure) -------------------------------------------------------------------------
 
 
@@ -252,6 +274,8 @@ def pod_workloads(
     owners: OwnerIndex,
     cache: ImageCache,
     nodes: NodeArchitectures | None = None,
+    owner_labels: Sequence[str] = (),
+    namespaces: NamespaceLabels | None = None,
 ) -> tuple[list[Workload], list[SourceError]]:
     """One Workload per container of every type, on the architecture of the pod's node where `nodes` knows
     it; a container whose image cannot be parsed is an error (it runs, but nothing can be said about it),
@@ -263,6 +287,10 @@ def pod_workloads(
     name = str(metadata.get("name") or "")
     owner = owners.top(namespace, controller_ref(metadata))
     architecture = nodes.of(spec.get("nodeName")) if nodes is not None else None
+    team = None
+    if owner_labels:  # the pod's own label, else its namespace's
+        labels = metadata.get("labels") if isinstance(metadata.get("labels"), dict) else None
+        team = team_of(owner_labels, labels, namespaces.of(namespace) if namespaces is not None else None)
     workloads: list[Workload] = []
     errors: list[SourceError] = []
     for spec_key, status_key, group_type in _CONTAINER_GROUPS:
@@ -306,6 +334,7 @@ def pod_workloads(
                     pod=name,
                     owner=owner,
                     architecture=architecture,
+                    team=team,
                 )
             )
     return workloads, errors
@@ -509,8 +538,10 @@ def read_cluster(
     *,
     timeouts: Timeouts | None = None,
     place: Callable[[], AbstractContextManager[None]] = nullcontext,
+    owner_labels: Sequence[str] = (),
 ) -> Inventory:
-    """Every running container of one cluster, with owners resolved; its failures as errors."""
+    """Every running container of one cluster, with owners resolved (and teams, from the pods' or their
+    namespaces' `owner_labels`); its failures as errors."""
     info = target.info
     try:
         config = harden(target.connect())
@@ -532,12 +563,13 @@ def read_cluster(
     failures: list[SourceError] = []
     owners = OwnerIndex()
     nodes = NodeArchitectures()
+    namespaces = NamespaceLabels()
     cache = ImageCache()
 
     def add_pods(items: list[dict[str, Any]]) -> None:
         for pod in items:
             if is_running(pod):
-                found, bad = pod_workloads(pod, info, owners, cache, nodes)
+                found, bad = pod_workloads(pod, info, owners, cache, nodes, owner_labels, namespaces)
                 workloads.extend(found)
                 errors.extend(bad)
 
@@ -568,6 +600,16 @@ def read_cluster(
             failures.append(failure.error)
             if failure.fatal:
                 raise
+        if owner_labels:  # one namespace list per cluster, only when a team is asked for
+            try:
+                reader.read_list(reader.core.list_namespace, "namespaces", namespaces.add, namespaces.forget)
+            except _ListFailed as failure:
+                # Pods are still read, their teams from their own labels only: an error all the same, since a
+                # team left unknown moves exposures out of every `--team` report.
+                log.warning("%s: namespaces could not be listed; teams come from pod labels only", info.source)
+                failures.append(failure.error)
+                if failure.fatal:
+                    raise
         reader.read_list(
             reader.core.list_pod_for_all_namespaces, "pods", add_pods, restart_pods, field_selector=RUNNING_PODS
         )

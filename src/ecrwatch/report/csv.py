@@ -48,6 +48,7 @@ COLUMNS: tuple[str, ...] = (
     "container",
     "container_type",
     "architecture",
+    "team",
     "workload_image",
     "running_digest",
     "matched_via",
@@ -84,7 +85,7 @@ def _image_key(image: ImageInfo) -> _ImageKey:
 
 def _workload_cells(matched: MatchedWorkload | None) -> list[str]:
     if matched is None:
-        return [""] * 15
+        return [""] * 16
     w: Workload = matched.workload
     return [
         csv_cell(w.platform),
@@ -100,6 +101,7 @@ def _workload_cells(matched: MatchedWorkload | None) -> list[str]:
         csv_cell(w.container),
         csv_cell(w.container_type),
         csv_cell(w.architecture),
+        csv_cell(w.team),
         csv_cell(w.image_reference),
         csv_cell(w.running_digest),
     ]

@@ -15,7 +15,7 @@ messages can carry anything.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -41,6 +41,7 @@ from ecrwatch.models import (
     severity_rank,
 )
 from ecrwatch.triage.risk import is_exploitable, risk_sort_key
+from ecrwatch.triage.teams import narrowed
 
 __all__ = ["SEVERITY_STYLES", "render_table", "short_digest", "workload_label"]
 
@@ -639,21 +640,36 @@ def _heading(console: Console, title: str, style: str = "bold") -> None:
 _SEVERAL_ACCOUNTS: ContextVar[bool] = ContextVar("several_accounts", default=False)
 
 
-def render_table(report: Report, console: Console, *, sort: str = "severity") -> None:
+def _of_team(team: str | None) -> Callable[[Workload], bool]:
+    return lambda workload: workload.team == team
+
+
+def render_table(report: Report, console: Console, *, sort: str = "severity", group_by: str = "image") -> None:
     """Print the report for a person on `console` (its width, its terminal detection, its colours). `sort`
-    "severity" keeps the report's order; "risk" puts KEV first, then EPSS, then severity."""
+    "severity" keeps the report's order; "risk" puts KEV first, then EPSS, then severity. `group_by` "team"
+    gives each team (workload.team) its own section."""
     token = _SEVERAL_ACCOUNTS.set(len(report.scope.accounts) > 1)
     try:
-        _render(report, console, sort)
+        _render(report, console, sort, group_by)
     finally:
         _SEVERAL_ACCOUNTS.reset(token)
 
 
-def _render(report: Report, console: Console, sort: str) -> None:
+def _render(report: Report, console: Console, sort: str, group_by: str) -> None:
     g = _glyphs(console)
     console.print(_summary_panel(report, g))
 
-    if report.exposures:
+    if report.exposures and group_by == "team":
+        # One section a team (an image several teams run is in each of their sections), nobody's last.
+        names = sorted({m.workload.team for e in report.images for m in e.workloads}, key=lambda t: (t is None, t))
+        for team in names:
+            part = narrowed(report, _of_team(team))
+            title = f"team {team}" if team is not None else "no team (no --owner-label found)"
+            _heading(console, f"Exposures of {title} ({len(part.exposures)})")
+            for block in _exposure_blocks(part, g, sort):
+                console.print()
+                console.print(block)
+    elif report.exposures:
         _heading(console, f"Exposures by image ({len(report.exposures)})")
         for block in _exposure_blocks(report, g, sort):
             console.print()

@@ -55,6 +55,7 @@ from ecrwatch.sim.kube_objects import (
     KubeContainerSeed,
     Owner,
     PodPhase,
+    build_namespace,
     build_pod,
     build_workload,
     name_suffix,
@@ -499,6 +500,15 @@ class SimKube:
         )
         return self.store.put(resource_type("Pod"), pod)
 
+    def add_namespace(
+        self, name: str, *, labels: Mapping[str, str] | None = None, created: datetime.datetime | None = None
+    ) -> JsonDict:
+        """A namespace with `labels` beside the kubernetes.io/metadata.name label the API server always sets
+        (a namespace a pod names is otherwise created without labels of its own)."""
+        namespace = build_namespace(name, created or self._created())
+        namespace["metadata"]["labels"] = {**(labels or {}), **namespace["metadata"]["labels"]}
+        return self.store.put(resource_type("Namespace"), namespace)
+
     def add_node(
         self,
         name: str,
@@ -625,11 +635,13 @@ class SimKube:
         phase: PodPhase = "Running",
         created: datetime.datetime | None = None,
         node_name: str = DEFAULT_NODE,
+        pod_labels: Mapping[str, str] | None = None,
     ) -> list[str]:
         """A Deployment, its ReplicaSet `NAME-<hash>` and `replicas` pods `NAME-<hash>-<suffix>`, scheduled on
-        `node_name`. Returns pod names."""
+        `node_name`, the pods labelled as the template is (`app`, `pod-template-hash`, and `pod_labels`).
+        Returns pod names."""
         template_hash = name_suffix(f"{namespace}/{name}", 10)
-        labels = {"app": name, "pod-template-hash": template_hash}
+        labels = {**(pod_labels or {}), "app": name, "pod-template-hash": template_hash}
         self.add_deployment(namespace, name, containers=containers, replicas=replicas, labels={"app": name})
         replicaset = f"{name}-{template_hash}"
         self.add_replicaset(

@@ -16,3 +16,5 @@ class TriagePolicy:
     kev: bool = True  # ask Inspector for CISA KEV data (--no-kev: kev stays null)
     acceptance: Acceptance = field(default_factory=Acceptance)  # --ignore-file, --vex
     today: date | None = None  # the day ignore rules expire against (None: today, UTC)
+    owner_labels: tuple[str, ...] = ()  # --owner-label: the labels and tags that name a workload's team
+    team: str | None = None  # --team: the report (and its exit status) narrowed to this team's workloads
