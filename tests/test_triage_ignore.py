@@ -422,3 +422,16 @@ def test_an_invalid_vex_document_is_exit_2_naming_the_file_before_any_aws_call(
     message = " ".join(result.stderr.split())
     assert doc in message and says in message
     assert result.stdout == "" and world.sim.calls.records == []
+
+
+def test_with_state_an_accepted_risk_is_not_resolved_and_not_new_when_its_rule_goes(world: World) -> None:
+    state = str(world.folder / "state.json")
+    ignore = world.file("ignore.yaml", "rules:\n  - vulnerability: CVE-2024-0001\n    reason: low and unreachable\n")
+    first = report_of(run("--format", "json", "--state", state))
+    assert [e["new"] for e in first["exposures"]] == [True, True, True]
+    accepted = report_of(run("--format", "json", "--state", state, "--ignore-file", ignore))
+    assert [s["exposure"]["vulnerability_id"] for s in accepted["suppressed"]] == ["CVE-2024-0001"]
+    assert accepted["resolved"] == []  # set aside, not fixed
+    again = report_of(run("--format", "json", "--state", state))
+    back = next(e for e in again["exposures"] if e["vulnerability_id"] == "CVE-2024-0001")
+    assert back["new"] is False and again["resolved"] == []

@@ -579,11 +579,17 @@ def diff_state(previous: State | None, run: CheckRun, scope: RunScope, *, now: s
         exposures[key] = _seen(exposure, frozenset(seen.workloads), before.first_seen if before else now)
 
     running = _running(run.inventory.workloads, run.resolved)
+    # An exposure set aside by an ignore rule or VEX statement is still there, only not reported: never
+    # resolved, and kept as it was, so that it is not new again when the rule expires.
+    accepted = {(s.exposure.finding.finding_arn, s.exposure.finding.image) for s in report.suppressed or ()}
     gone: dict[tuple[ExposureKey, ResolvedReason | None], list[str]] = {}
     for key, before in previous.exposures.items():
         now_seen = exposures.get(key)
         for wid in before.workloads - (now_seen.workloads if now_seen else frozenset()):
             source = previous.images[key[1]].workloads[wid].source
+            if key in accepted:
+                _carry(previous, key, wid, exposures, images)
+                continue
             verdict = _judge(before, source, running.get(wid), scope, run.coverage.get(key[1]))
             if verdict == "carry":
                 _carry(previous, key, wid, exposures, images)
