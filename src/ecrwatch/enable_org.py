@@ -4,7 +4,9 @@ writing are `registry_org`'s, the planning `scanning_org`'s, the rendering `repo
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +70,21 @@ def _home_region(run: OrgRun, aws: Aws, opts: GlobalOptions) -> tuple[str, tuple
     return (opts.regions[0] if opts.regions else first), ()
 
 
+def _waiting(err: Console, plan: scanning_org.OrgPlan, quiet: bool) -> registry.Waiting:
+    """The spinner of a single-account run where one account is written; with several written side by side
+    (a terminal shows one live spinner at a time), one line each instead."""
+    if len({t.account for t in plan.changing}) <= 1:
+        return scanning_report.spinner(err)
+
+    @contextlib.contextmanager
+    def say(text: str) -> Iterator[None]:
+        if not quiet:
+            err.print(text, markup=False, soft_wrap=True, style="dim")
+        yield
+
+    return say
+
+
 def run_enable_scanning_org(
     opts: GlobalOptions,
     account_opts: AccountOptions,
@@ -120,7 +137,7 @@ def run_enable_scanning_org(
         plan,
         wait=run.wait,
         notify_for=org_report.account_notifier(scanning_report.progress(err, opts.quiet)),
-        waiting=scanning_report.spinner(err),
+        waiting=_waiting(err, plan, opts.quiet),
         backup_path=run.backup,
     )
     org_report.render_org_outcome(out, plan, outcomes, dry_run=False)

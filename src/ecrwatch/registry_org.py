@@ -53,6 +53,9 @@ _STUCK = frozenset({"DISABLED", "DISABLING", "SUSPENDING", "SUSPENDED"})
 _ALREADY = frozenset({"ALREADY_ENABLED", "ENABLE_IN_PROGRESS"})
 
 Planner = Callable[[RegionState], RegionPlan]
+# Accounts written at once. Each account's writes are few; most of an account's time is spent waiting for
+# Inspector's activation, which must not be paid account after account.
+APPLY_ACCOUNTS_AT_ONCE = 8
 
 
 # --- reading ------------------------------------------------------------------------------------------
@@ -336,18 +339,25 @@ def apply_org(
             outcomes.append(TargetOutcome(target.account, target.region, "unchanged"))
         else:
             to_apply.setdefault(target.account, []).append(target)
-    for account, targets in sorted(to_apply.items()):
-        outcomes.extend(
-            _apply_account(
-                aws,
-                account,
-                targets,
-                plan.inspector_account,
-                wait=wait,
-                notify=notify_for(account) if notify_for else None,
-                waiting=waiting,
-                backup_path=backup_path,
-            )
+
+    def apply_one(item: tuple[str, list[Target]]) -> list[TargetOutcome]:
+        account, targets = item
+        return _apply_account(
+            aws,
+            account,
+            targets,
+            plan.inspector_account,
+            wait=wait,
+            notify=notify_for(account) if notify_for else None,
+            waiting=waiting,
+            backup_path=backup_path,
         )
+
+    # Accounts side by side: each waits for its own activation, and one slow account must not hold up the rest.
+    if to_apply:
+        workers = max(1, min(APPLY_ACCOUNTS_AT_ONCE, len(to_apply)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan-apply") as pool:
+            for applied in pool.map(apply_one, sorted(to_apply.items())):
+                outcomes.extend(applied)
     order = {(t.account, t.region): i for i, t in enumerate(plan.targets)}
     return tuple(sorted(outcomes, key=lambda o: order[(o.account, o.region)]))
