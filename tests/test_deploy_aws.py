@@ -333,7 +333,7 @@ def test_only_the_cronjobs_service_account_may_take_the_hub_role(sim_aws: SimAWS
     assert "sns:Publish" not in {a for _, a, _, _ in role_permissions("ecrwatch-hub")}
 
 
-def stack_set_organisation(hub: str, external_id: str) -> list[str]:
+def stack_set_organisation(hub: str, external_id: str, **parameters: str) -> list[str]:
     """An organisation with an OU of two accounts, given the member roles by a service-managed StackSet (the
     README's two commands, as API calls); the member accounts."""
     organizations = boto3.client("organizations")
@@ -353,8 +353,8 @@ def stack_set_organisation(hub: str, external_id: str) -> list[str]:
         AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
         Capabilities=["CAPABILITY_NAMED_IAM"],
         Parameters=[
-            {"ParameterKey": "HubAccountId", "ParameterValue": hub},
-            {"ParameterKey": "ExternalId", "ParameterValue": external_id},
+            {"ParameterKey": k, "ParameterValue": v}
+            for k, v in {"HubAccountId": hub, "ExternalId": external_id, **parameters}.items()
         ],
     )
     operation = cloudformation.create_stack_instances(
@@ -367,9 +367,9 @@ def stack_set_organisation(hub: str, external_id: str) -> list[str]:
     return members
 
 
-def check_org(external_id: str) -> tuple[int, dict[str, Any]]:
+def check_org(external_id: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
     args = ["check", "--org", "--role-name", "ecrwatch-reader", "--external-id", external_id]
-    result = CliRunner().invoke(main, [*args, "--region", "us-east-1", "--no-eks", "--format", "json"])
+    result = CliRunner().invoke(main, [*args, "--region", "us-east-1", "--no-eks", "--format", "json"], env=env)
     report: dict[str, Any] = json.loads(result.stdout)
     return result.exit_code, report
 
@@ -391,6 +391,32 @@ def test_check_org_enters_every_account_through_the_stack_sets_role_with_the_ext
         (f"account:{member}", "AccessDenied") for member in sorted(members)
     ]
     assert "not-the-external-id" not in json.dumps(report)
+
+
+def test_with_reader_trusted_role_name_only_that_hub_role_enters_the_members(sim_aws: SimAWS) -> None:
+    iam = boto3.client("iam")
+    trust = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}, "Action": "sts:AssumeRole"}
+    hub = iam.create_role(
+        RoleName="ecrwatch-hub", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]})
+    )["Role"]["Arn"]
+    members = stack_set_organisation(ACCOUNT_ID, EXTERNAL_ID, ReaderTrustedRoleName="ecrwatch-hub")
+    status, report = check_org(EXTERNAL_ID)  # the caller is the account's user, not the hub role
+    assert status == 3
+    assert sorted(e["source"] for e in report["errors"]) == sorted(f"account:{m}" for m in members)
+
+    credentials = boto3.client("sts").assume_role(RoleArn=hub, RoleSessionName="cronjob")["Credentials"]
+    as_hub = {
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
+    }
+    status, report = check_org(EXTERNAL_ID, env=as_hub)
+    assert status == 0, report["errors"]
+    assert {d["account"]: d["ok"] for d in report["scope"]["account_details"]} == {
+        ACCOUNT_ID: True,
+        members[0]: True,
+        members[1]: True,
+    }
 
 
 # --- the parameters are as IAM and STS define them --------------------------------------------------------------

@@ -4,6 +4,7 @@ for one account never seeing another account's clusters, findings, coverage or r
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -73,6 +74,29 @@ def test_the_external_id_condition_is_enforced(sim_aws: SimAWS) -> None:
         assert refusal(caught) == ("AccessDenied", 403)
         assert "right-id" not in str(caught.value)
     assert assume(arn, ExternalId="right-id")["AssumedRoleUser"]["Arn"].startswith(f"arn:aws:sts::{A}:")
+
+
+def test_a_trust_narrowed_to_one_role_admits_that_roles_sessions_only(sim_aws: SimAWS) -> None:
+    hub = create_role(ACCOUNT_ID, "ecrwatch-hub", trust_policy(ACCOUNT_ID), path="/ops/")
+    statement = json.loads(trust_policy(ACCOUNT_ID, "ext-id"))["Statement"][0]
+    statement["Condition"]["ArnEquals"] = {"aws:PrincipalArn": hub}  # the role's ARN, its path included
+    reader = create_role(A, "reader", json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+    with pytest.raises(ClientError) as caught:
+        assume(reader, ExternalId="ext-id")  # the default user: in the trusted account, but not that role
+    assert refusal(caught) == ("AccessDenied", 403)
+    credentials = assume(hub)["Credentials"]
+    as_hub = boto3.client(
+        "sts",
+        region_name=REGION,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    entered = as_hub.assume_role(RoleArn=reader, RoleSessionName="tests", ExternalId="ext-id")
+    assert entered["AssumedRoleUser"]["Arn"].startswith(f"arn:aws:sts::{A}:assumed-role/reader/")
+    with pytest.raises(ClientError) as caught:
+        as_hub.assume_role(RoleArn=reader, RoleSessionName="tests")  # the external id is still asked for
+    assert refusal(caught) == ("AccessDenied", 403)
 
 
 def test_a_role_with_a_path_is_entered_by_its_full_arn(sim_aws: SimAWS) -> None:

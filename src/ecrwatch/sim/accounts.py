@@ -41,6 +41,13 @@ def caller_arn(account: str, access_key: str | None) -> str:
     return f"arn:aws:iam::{account}:user/moto"
 
 
+def principal_arn(account: str, access_key: str | None) -> str:
+    """The caller as `aws:PrincipalArn` names it: a role session by its role's ARN (path included)."""
+    key = iam_backends[account]["aws"].access_keys.get(access_key or "")
+    role_arn = getattr(key, "role_arn", None)
+    return str(role_arn) if role_arn else f"arn:aws:iam::{account}:user/moto"
+
+
 # --- roles and their trust policies -------------------------------------------------------------------
 
 
@@ -86,20 +93,33 @@ def _principal_matches(principal: Any, caller_account_id: str, caller: str) -> b
     return False
 
 
-def _conditions_met(condition: Any, external_id: str | None) -> bool:
-    """Only the condition ecrwatch's roles use is understood; any other makes the statement not apply
-    (a refusal the test can see, never a grant the policy did not give)."""
+def _conditions_met(condition: Any, external_id: str | None, principal: str | None = None) -> bool:
+    """Only the conditions ecrwatch's roles use are understood (StringEquals on sts:ExternalId; ArnEquals on
+    aws:PrincipalArn, which deploy/aws/member-roles.yaml adds to narrow the trust to one hub role); any other
+    makes the statement not apply (a refusal the test can see, never a grant the policy did not give)."""
     if not condition:
         return True
-    if not isinstance(condition, Mapping) or set(condition) != {"StringEquals"}:
+    if not isinstance(condition, Mapping) or not set(condition) <= {"StringEquals", "ArnEquals"}:
         return False
-    equals = condition["StringEquals"]
-    if not isinstance(equals, Mapping) or set(equals) != {"sts:ExternalId"}:
-        return False
-    return external_id is not None and external_id in _as_list(equals["sts:ExternalId"])
+    for operator, values in condition.items():
+        if not isinstance(values, Mapping):
+            return False
+        if operator == "StringEquals":
+            if set(values) != {"sts:ExternalId"}:
+                return False
+            if external_id is None or external_id not in _as_list(values["sts:ExternalId"]):
+                return False
+        else:
+            if set(values) != {"aws:PrincipalArn"} or principal is None:
+                return False
+            if principal not in _as_list(values["aws:PrincipalArn"]):
+                return False
+    return True
 
 
-def trust_allows(policy_document: str, caller_account_id: str, caller: str, external_id: str | None) -> bool:
+def trust_allows(
+    policy_document: str, caller_account_id: str, caller: str, external_id: str | None, principal: str | None = None
+) -> bool:
     """Whether a role's trust policy lets this caller assume it: an Allow naming the caller (its account
     or ARN) with its conditions met, and no Deny that applies."""
     try:
@@ -113,7 +133,7 @@ def trust_allows(policy_document: str, caller_account_id: str, caller: str, exte
             continue
         if not _principal_matches(statement.get("Principal"), caller_account_id, caller):
             continue
-        if not _conditions_met(statement.get("Condition"), external_id):
+        if not _conditions_met(statement.get("Condition"), external_id, principal):
             continue
         if statement.get("Effect") == "Deny":
             return False
@@ -157,7 +177,8 @@ class StsSim:
         role = next((r for r in backend.roles.values() if r.arn == role_arn), None)
         if role is None:
             raise denied
-        if not trust_allows(role.assume_role_policy_document, account, caller, external_id):
+        principal = principal_arn(account, access_key)
+        if not trust_allows(role.assume_role_policy_document, account, caller, external_id, principal):
             raise denied
         return None  # moto issues credentials acting in the role's account
 
