@@ -253,6 +253,14 @@ def test_each_member_role_is_what_iam_policy_org_prints(
     assert {k: v for k, v in trust_statement(role).items() if k != "Sid"} == printed
 
 
+def test_the_scanning_role_lets_inspectors_delegated_administrator_activate_its_members(sim_aws: SimAWS) -> None:
+    deploy()
+    printed = org_documents("enable-scanning", "ecrwatch-scanning")["delegated_administrator"]["permissions_policy"]
+    iam = boto3.client("iam")
+    deployed = iam.get_role_policy(RoleName="ecrwatch-scanning", PolicyName="ecrwatch-enable-scanning")
+    assert permissions(printed) <= permissions(deployed["PolicyDocument"])
+
+
 def test_the_event_function_enters_member_accounts_with_the_hub_policys_grant(sim_aws: SimAWS) -> None:
     function = deploy_event_function(MemberRoleName="ecrwatch-reader", ExternalId=EXTERNAL_ID)
     config = LambdaConfig.from_environ({**function["Environment"]["Variables"], "AWS_REGION": "us-east-1"})
