@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from ecrwatch.aws import Aws, calling
@@ -273,6 +274,12 @@ _IMAGE_RESOURCE_ID = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
+def _scanned_image(account: str, region: str, repository: str, digest: str) -> ScannedImage:
+    """One ScannedImage (and one copy of its strings) per image, not per finding: an image has dozens."""
+    return ScannedImage(account, region, repository, digest)
+
+
 def parse_finding(raw: Any) -> Finding | None:
     """A finding as Inspector2 returns it, tolerant of every optional field being absent; None where the
     finding names no ECR image (nothing to match it with)."""
@@ -303,7 +310,7 @@ def parse_finding(raw: Any) -> Finding | None:
         vulnerability_id=vulnerability.get("vulnerabilityId") or raw.get("title") or raw["findingArn"],
         severity=raw.get("severity") or "UNTRIAGED",
         status=raw.get("status") or "ACTIVE",
-        image=ScannedImage(account, region, repository, digest),
+        image=_scanned_image(account, region, repository, digest),
         title=raw.get("title"),
         inspector_score=_float(raw.get("inspectorScore")),
         epss_score=_float((raw.get("epss") or {}).get("score")),

@@ -101,7 +101,8 @@ def task_workloads(
             )
             continue
         reported = container.get("imageDigest")
-        running_digest = reported if reported and is_digest(reported) else image.digest
+        # One string per digest, not per container: an organisation's 40,000 containers run a few hundred.
+        running_digest = sys.intern(reported) if reported and is_digest(reported) else image.digest
         workloads.append(
             Workload(
                 platform="ecs",
