@@ -40,7 +40,7 @@ from ecrwatch.correlate import exit_status
 from ecrwatch.errors import EXIT_INCOMPLETE, UsageError
 from ecrwatch.events import EventError, parse_event
 from ecrwatch.logging_json import use_log_format
-from ecrwatch.models import SEVERITIES, Filters, Report
+from ecrwatch.models import DEFAULT_WORKERS, SEVERITIES, Filters, Report
 from ecrwatch.notify import Notifications
 from ecrwatch.report.json import error_to_dict, exposure_to_dict, matched_workload_to_dict
 from ecrwatch.state import workload_identity
@@ -91,7 +91,7 @@ class LambdaConfig:
     filters: Filters = field(default_factory=Filters)
     notifications: Notifications = field(default_factory=Notifications)
     max_attempts: int = 10
-    workers: int = 8
+    workers: int = DEFAULT_WORKERS
     accounts: AccountSelection = field(default_factory=AccountSelection)
     role: RoleSettings | None = None
 
@@ -116,7 +116,7 @@ class LambdaConfig:
                 _number(environ, "ECRWATCH_NOTIFY_TIMEOUT", 10.0, 1, 300),
             ),
             max_attempts=int(_number(environ, "ECRWATCH_MAX_ATTEMPTS", 10, 1, 50)),
-            workers=int(_number(environ, "ECRWATCH_WORKERS", 8, 1, 64)),
+            workers=int(_number(environ, "ECRWATCH_WORKERS", DEFAULT_WORKERS, 1, 64)),
             accounts=parse_selection(
                 _names(environ.get("ECRWATCH_ACCOUNTS")),
                 _flag(environ, "ECRWATCH_ORG", False),

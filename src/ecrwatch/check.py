@@ -24,6 +24,7 @@ from ecrwatch.inventory.ecs import collect_ecs_regions, parse_cluster_selector
 from ecrwatch.inventory.eks import collect_kubernetes, plan_kubernetes
 from ecrwatch.kev import fetch_kev, with_kev
 from ecrwatch.models import (
+    DEFAULT_WORKERS,
     AccountDetail,
     Coverage,
     EcrImageKey,
@@ -57,7 +58,7 @@ class CheckRequest:
     kubeconfig: str | None = None
     kube_contexts: tuple[str, ...] = ()
     filters: Filters = field(default_factory=Filters)
-    workers: int = 8
+    workers: int = DEFAULT_WORKERS
     # Event mode: check only these findings' images, with these findings (from an EventBridge event; Inspector
     # may not list them yet) instead of asking Inspector.
     event_findings: tuple[Finding, ...] = ()

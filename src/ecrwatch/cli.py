@@ -19,7 +19,7 @@ from ecrwatch import __version__, iam, scanning
 from ecrwatch.collector import fewer_collections
 from ecrwatch.errors import EXIT_INCOMPLETE, EXIT_OK, EcrwatchError, UsageError
 from ecrwatch.logging_json import json_logs, notice
-from ecrwatch.models import Filters
+from ecrwatch.models import DEFAULT_WORKERS, Filters
 from ecrwatch.options import (
     AccountOptions,
     GlobalOptions,
@@ -151,7 +151,13 @@ def main() -> None:
     help="Output format (default: table on a terminal, json otherwise).",
 )
 @click.option("--output", metavar="FILE", help="Write the report to FILE (atomically) instead of stdout.")
-@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Concurrent API calls.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=DEFAULT_WORKERS,
+    show_default=True,
+    help="Requests in flight at once (AWS and Kubernetes together).",
+)
 @click.option(
     "--state",
     "state_path",
