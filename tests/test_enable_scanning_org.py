@@ -191,6 +191,9 @@ def test_rescan_durations_of_members_are_set_by_their_administrator(org: SimAWS)
     result = run(*accounts(TEAM_A), "--role-name", ROLE, "--inspector-account", ADMIN, "--rescan-duration", "90d",
                  "--yes")  # fmt: skip
     assert result.exit_code == 0, result.output
+    # TEAM_A's Inspector is on in us-east-1: only its durations are the administrator's there.
+    assert f"Rescan durations: set by the delegated administrator {ADMIN}" in result.stdout
+    assert "(inspector2:Enable with accountIds), and sets its rescan durations" in result.stdout  # eu-west-1
     updates = list(org.calls.select("inspector2", "UpdateConfiguration"))
     assert {(r.account, r.params.get("accountId")) for r in updates} == {(ADMIN, TEAM_A)}
     for region in REGIONS:

@@ -20,13 +20,20 @@ def _where(target: Target | TargetOutcome) -> str:
 
 def _activation_line(target: Target) -> Text | None:
     plan = target.plan
+    if plan is not None and target.activated_by is None and target.by_administrator and plan.rescan:
+        return Text(
+            f"  Rescan durations: set by the delegated administrator {target.administrator} (UpdateConfiguration "
+            "with accountId: a member cannot set them)",
+            style="cyan",
+        )
     if plan is None or target.activated_by is None:
         return None
     what = "activates" if plan.activate_inspector else "waits for"
     if target.by_administrator:
+        durations = ", and sets its rescan durations (UpdateConfiguration with accountId)" if plan.rescan else ""
         return Text(
             f"  Activation: the delegated administrator {target.activated_by} {what} Inspector's ECR scanning "
-            "for this account (inspector2:Enable with accountIds), and sets its rescan durations",
+            f"for this account (inspector2:Enable with accountIds){durations}",
             style="cyan",
         )
     return Text(f"  Activation: the account {what} Inspector's ECR scanning itself (inspector2:Enable)", style="cyan")
