@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -261,7 +262,9 @@ def _apply_account(
     plans = [_own_plan(t) for t in targets]
     try:
         clients = aws.account(account)
-        apply_plans(clients, plans, wait=wait, notify=notify, waiting=waiting, backup_path=backup_path)
+        apply_plans(
+            clients, plans, wait=wait, notify=notify, waiting=_naming(waiting, account), backup_path=backup_path
+        )
     except AccountUnavailable as exc:
         return [TargetOutcome(account, t.region, "failed", exc.message) for t in targets]
     except ApplyError as exc:
@@ -277,6 +280,15 @@ def _apply_account(
                 continue
         outcomes.append(TargetOutcome(account, target.region, "changed"))
     return outcomes
+
+
+def _naming(waiting: Waiting, account: str) -> Waiting:
+    """The wait's message names the account: several accounts wait at once."""
+
+    def named(text: str) -> AbstractContextManager[object]:
+        return waiting(f"account {account} {text}")
+
+    return named
 
 
 def _why(exc: ApplyError, inspector_account: str | None) -> str:
