@@ -282,49 +282,62 @@ def _activate(aws: Aws, region: str) -> None:
         )
 
 
-def wait_until_enabled(aws: Aws, region: str, wait: WaitSettings) -> None:
-    """Poll BatchGetAccountStatus until ECR is ENABLED, at most `wait.timeout` seconds."""
+@dataclass(frozen=True)
+class _Awaited:
+    """What a wait for one Inspector ECR status is for: the statuses that mean it will not come, and what to
+    say when it does not."""
+
+    status: str
+    opposed: frozenset[str]
+    opposed_hint: str
+    slow_hint: str  # follows the `aws inspector2 batch-get-account-status` command in the hint
+
+
+_ACTIVATION = _Awaited(
+    ENABLED,
+    _STUCK,
+    "an Organizations policy or the delegated administrator may be deactivating it",
+    " and the Inspector console; activation can take several minutes (raise --wait-timeout)",
+)
+_DEACTIVATION = _Awaited(
+    DISABLED,
+    frozenset({ENABLED, ENABLING}),
+    "something activated it again",
+    "; deactivation can take several minutes (raise --wait-timeout)",
+)
+
+
+def _wait_for(aws: Aws, region: str, wait: WaitSettings, awaited: _Awaited) -> None:
+    """Poll BatchGetAccountStatus until ECR reaches the awaited status, at most `wait.timeout` seconds; a
+    status that leads away from it ends the wait at once."""
     deadline = wait.clock() + wait.timeout
+    check = f"check `aws inspector2 batch-get-account-status --region {region}`"
     while True:
         status = read_inspector_status(aws, region)
-        if status == ENABLED:
+        if status == awaited.status:
             return
-        if status in _STUCK:
+        if status in awaited.opposed:
             raise EcrwatchError(
-                f"{region}: Inspector scanning for ECR went to {status} while ecrwatch waited for ENABLED",
-                f"check `aws inspector2 batch-get-account-status --region {region}`; an Organizations policy or "
-                "the delegated administrator may be deactivating it",
+                f"{region}: Inspector scanning for ECR went to {status} while ecrwatch waited for {awaited.status}",
+                f"{check}; {awaited.opposed_hint}",
             )
         remaining = deadline - wait.clock()
         if remaining <= 0:
             raise TimeoutWaitingError(
                 f"{region}: Inspector scanning for ECR was still {status} after {wait.timeout:g} s",
-                f"check `aws inspector2 batch-get-account-status --region {region}` and the Inspector console; "
-                "activation can take several minutes (raise --wait-timeout)",
+                check + awaited.slow_hint,
             )
         wait.sleep(min(wait.poll_interval, remaining))
+
+
+def wait_until_enabled(aws: Aws, region: str, wait: WaitSettings) -> None:
+    """Poll BatchGetAccountStatus until ECR is ENABLED, at most `wait.timeout` seconds."""
+    _wait_for(aws, region, wait, _ACTIVATION)
 
 
 def wait_until_disabled(aws: Aws, region: str, wait: WaitSettings) -> None:
     """Poll BatchGetAccountStatus until ECR is DISABLED (a deactivation has finished deleting its findings)."""
-    deadline = wait.clock() + wait.timeout
-    while True:
-        status = read_inspector_status(aws, region)
-        if status == DISABLED:
-            return
-        if status in (ENABLED, ENABLING):
-            raise EcrwatchError(
-                f"{region}: Inspector scanning for ECR went to {status} while ecrwatch waited for DISABLED",
-                f"check `aws inspector2 batch-get-account-status --region {region}`; something activated it again",
-            )
-        remaining = deadline - wait.clock()
-        if remaining <= 0:
-            raise TimeoutWaitingError(
-                f"{region}: Inspector scanning for ECR was still {status} after {wait.timeout:g} s",
-                f"check `aws inspector2 batch-get-account-status --region {region}`; deactivation can take several "
-                "minutes (raise --wait-timeout)",
-            )
-        wait.sleep(min(wait.poll_interval, remaining))
+    _wait_for(aws, region, wait, _DEACTIVATION)
 
 
 def _run_step(aws: Aws, plan: RegionPlan, step: Step, wait: WaitSettings, waiting: Waiting) -> None:
