@@ -113,7 +113,7 @@ def test_status_and_enable_scanning_load_boto3_but_not_the_kubernetes_client(tmp
 
 @pytest.fixture
 def running(sim_aws: SimAWS, sim_eks_cluster: Any) -> str:
-    """One vulnerable image run by an ECS task and by a Deployment of an EKS cluster; its digest."""
+    """One vulnerable image run by an ECS task and by a Deployment in each of four EKS clusters; its digest."""
     ecr = boto3.client("ecr", region_name=REGION)
     ecr.create_repository(repositoryName="team/api")
     digest = push_image(ecr, "team/api", "v1")
@@ -123,10 +123,13 @@ def running(sim_aws: SimAWS, sim_eks_cluster: Any) -> str:
     ecs = sim_aws.extension(EcsSim)
     ecs.add_cluster(REGION, "prod")
     ecs.add_task(REGION, "prod", service="api", containers=[EcsContainerSeed("api", f"{HOST}/team/api:v1", digest)])
-    kube = sim_eks_cluster(REGION, "kprod")
-    kube.run_deployment(
-        "shop", "api", [KubeContainerSeed("api", f"{HOST}/team/api:v1", image_id=f"{HOST}/team/api@{digest}")]
-    )
+    # Several clusters: they are read side by side, and the first import of the kubernetes client must not
+    # happen in several threads at once (its modules deadlocked on the import locks when it did).
+    for n in range(4):
+        kube = sim_eks_cluster(REGION, f"kprod-{n}")
+        kube.run_deployment(
+            "shop", "api", [KubeContainerSeed("api", f"{HOST}/team/api:v1", image_id=f"{HOST}/team/api@{digest}")]
+        )
     return digest
 
 

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from ecrwatch.aws import Aws, calling
 from ecrwatch.eks_token import EksTokenSource
 from ecrwatch.errors import AwsCallError, UsageError
-from ecrwatch.inventory.kube import AccessHints, ClusterInfo, KubeTarget, Timeouts, read_cluster
+from ecrwatch.inventory.kube import AccessHints, ClusterInfo, KubeTarget, Timeouts, import_client, read_cluster
 from ecrwatch.inventory.selection import EKS_CLUSTER, ClusterSelector, RegionPlan, parse_selector, plan_regions
 from ecrwatch.models import ClusterScope, Inventory, SourceError, Workload
 
@@ -377,6 +377,8 @@ def collect_kubernetes(
                     log.info("kube-context %s is EKS cluster %s: read once, as eks", context.name, same.source)
                     continue
                 targets.append(context_target(plan.kubeconfig, context, temp.name))
+        if targets:
+            import_client()  # here, before the reading threads start (see import_client)
         futures = [
             pool.submit(_read_and_tell, target, timeouts, aws.in_flight.place, on_workloads, owner_labels)
             for target in targets

@@ -521,6 +521,15 @@ class _Reader:
         return self._failure(code, message, hint, True)
 
 
+def import_client() -> None:
+    """Import what the cluster reads use of the kubernetes package, in the calling thread. Called before the
+    clusters are read side by side: imported for the first time from several threads at once, the package's
+    modules (which import each other, some lazily) deadlock on the import locks (`_DeadlockError`)."""
+    from kubernetes.client import ApiClient, AppsV1Api, BatchV1Api, Configuration, CoreV1Api  # noqa: F401
+    from kubernetes.client.exceptions import ApiException  # noqa: F401
+    from kubernetes.config.config_exception import ConfigException  # noqa: F401
+
+
 def harden(config: Configuration) -> Configuration:
     """Bounded retries and client-go's Retry-After handling; a configuration that skips TLS verification
     is refused (kubeconfig checks already refuse one; this is the last line)."""
