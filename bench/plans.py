@@ -103,7 +103,13 @@ class _GcClock:
 
 
 def _rss_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    """This process's peak RSS (VmHWM). Not ru_maxrss: Linux carries the RSS of the process that forked this
+    one over the exec, so a child of the benchmark's large parent reported the parent's size, not its own."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # no /proc: the kernel's figure
 
 
 def _rss_now_mb() -> float:
