@@ -586,39 +586,44 @@ def read_cluster(
         workloads.clear()
         errors.clear()
 
-    log.info("%s: reading %s", info.source, target.server)
-    try:
-        for kind, call, what in (
-            ("ReplicaSet", reader.apps.list_replica_set_for_all_namespaces, "replicasets"),
-            ("Job", reader.batch.list_job_for_all_namespaces, "jobs"),
-        ):
-            try:
-                reader.read_list(call, what, partial(owners.add, kind), partial(owners.forget, kind))
-            except _ListFailed as failure:
-                # Without this list pods are still read; their owners stop at the ReplicaSet or Job.
-                failures.append(failure.error)
-                if failure.fatal:
-                    raise
+    def read_supporting(call: Any, what: str, add: Any, forget: Any, lost: str | None = None) -> None:
+        """A list the pods are read without: its failure is an error of the cluster, and `lost` says on stderr
+        what the report lacks for it; only a cluster that cannot be read at all stops here."""
         try:
-            reader.read_list(reader.core.list_node, "nodes", nodes.add, nodes.forget)
+            reader.read_list(call, what, add, forget)
         except _ListFailed as failure:
-            # Without nodes pods are still read, on an unknown architecture: every platform image of an index
-            # applies to them. An error all the same: the ClusterRole ecrwatch prints grants nodes, and a
-            # permission that is missing must be seen, not only make the report say more than is true.
-            log.warning("%s: nodes could not be listed; the pods' architectures are unknown", info.source)
+            if lost:
+                log.warning("%s: %s could not be listed; %s", info.source, what, lost)
             failures.append(failure.error)
             if failure.fatal:
                 raise
+
+    log.info("%s: reading %s", info.source, target.server)
+    try:
+        # Without these lists pods are still read; their owners stop at the ReplicaSet or Job.
+        read_supporting(
+            reader.apps.list_replica_set_for_all_namespaces,
+            "replicasets",
+            partial(owners.add, "ReplicaSet"),
+            partial(owners.forget, "ReplicaSet"),
+        )
+        read_supporting(
+            reader.batch.list_job_for_all_namespaces, "jobs", partial(owners.add, "Job"), partial(owners.forget, "Job")
+        )
+        # Without nodes pods are still read, on an unknown architecture: every platform image of an index
+        # applies to them. An error all the same: the ClusterRole ecrwatch prints grants nodes, and a
+        # permission that is missing must be seen, not only make the report say more than is true.
+        read_supporting(reader.core.list_node, "nodes", nodes.add, nodes.forget, "the pods' architectures are unknown")
         if owner_labels:  # one namespace list per cluster, only when a team is asked for
-            try:
-                reader.read_list(reader.core.list_namespace, "namespaces", namespaces.add, namespaces.forget)
-            except _ListFailed as failure:
-                # Pods are still read, their teams from their own labels only: an error all the same, since a
-                # team left unknown moves exposures out of every `--team` report.
-                log.warning("%s: namespaces could not be listed; teams come from pod labels only", info.source)
-                failures.append(failure.error)
-                if failure.fatal:
-                    raise
+            # Pods are still read, their teams from their own labels only: an error all the same, since a
+            # team left unknown moves exposures out of every `--team` report.
+            read_supporting(
+                reader.core.list_namespace,
+                "namespaces",
+                namespaces.add,
+                namespaces.forget,
+                "teams come from pod labels only",
+            )
         reader.read_list(
             reader.core.list_pod_for_all_namespaces, "pods", add_pods, restart_pods, field_selector=RUNNING_PODS
         )
