@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
 from typing import Any
 
 import boto3
@@ -24,6 +22,7 @@ from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
 from ecrwatch.sim.seed import push_image
 from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
 from test_events import documented_event
+from webhooks import WebhookReceiver
 
 REGION = "us-east-1"
 HOST = ecr_registry_host(ACCOUNT_ID, REGION)
@@ -105,26 +104,10 @@ def test_an_unreadable_cluster_makes_the_summary_incomplete(
 def test_the_configured_webhook_receives_the_exposure(
     api: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bodies: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setenv("ECRWATCH_NOTIFY_WEBHOOKS", f"http://127.0.0.1:{server.server_address[1]}/hook")
+    with WebhookReceiver() as receiver:
+        monkeypatch.setenv("ECRWATCH_NOTIFY_WEBHOOKS", receiver.url)
         handler(event_for(api), None)
-    finally:
-        server.shutdown()
-        server.server_close()
-    (body,) = bodies
+    (body,) = receiver.bodies
     assert [x["vulnerability_id"] for x in body["exposures"]] == ["CVE-2024-6119"]
     assert body["images"][0]["image"]["digest"] == api
 

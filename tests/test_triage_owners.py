@@ -9,8 +9,6 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
 from typing import Any
 
 import boto3
@@ -25,6 +23,7 @@ from ecrwatch.sim.inspector2 import Inspector2Sim
 from ecrwatch.sim.kube import KubeContainerSeed, SimKube
 from ecrwatch.sim.seed import push_image
 from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
+from webhooks import WebhookReceiver
 
 REGION = "us-west-2"
 HOST = ecr_registry_host(ACCOUNT_ID, REGION)
@@ -144,26 +143,7 @@ def test_team_without_an_owner_label_is_refused_before_any_call(world: World) ->
     assert world.sim.calls.records == []
 
 
-class _Receiver:
-    """A webhook on loopback (plain http is allowed there) that keeps every body it is sent."""
-
-    def __init__(self) -> None:
-        bodies: list[dict[str, Any]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.bodies = bodies
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
+class _Receiver(WebhookReceiver):
     def vulnerabilities(self) -> list[str]:
         return sorted(e["vulnerability_id"] for body in self.bodies for e in body["exposures"])
 
@@ -173,8 +153,7 @@ def receivers() -> Iterator[tuple[_Receiver, _Receiver, _Receiver]]:
     made = (_Receiver(), _Receiver(), _Receiver())
     yield made
     for receiver in made:
-        receiver.server.shutdown()
-        receiver.server.server_close()
+        receiver.close()
 
 
 def test_each_team_webhook_gets_its_teams_exposures_and_the_plain_ones_the_rest(
