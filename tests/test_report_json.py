@@ -35,6 +35,21 @@ EXPOSURE_FIELDS = set(SCHEMA["$defs"]["exposure"]["properties"])
 IMAGE_FIELDS = set(SCHEMA["$defs"]["image"]["properties"])
 
 
+# The report's top-level keys in the schema's order: one fixed order, so two runs over the same data give the
+# same bytes (the optional ones, resolved and the triage lists, come only when a run has them).
+TOP_LEVEL_KEYS = [
+    "schema_version",
+    "generated_at",
+    "tool_version",
+    "scope",
+    "summary",
+    "images",
+    "exposures",
+    "unscanned",
+    "errors",
+]
+
+
 def _rendered(report: Any) -> dict[str, Any]:
     text = render_json(report)
     data: dict[str, Any] = json.loads(text)
@@ -59,17 +74,7 @@ def test_the_validator_checks_formats() -> None:
 
 def test_top_level_and_scope_content() -> None:
     data = _rendered(sample_report(filters=Filters("MEDIUM", True, "HIGH")))
-    assert list(data) == [
-        "schema_version",
-        "generated_at",
-        "tool_version",
-        "scope",
-        "summary",
-        "images",
-        "exposures",
-        "unscanned",
-        "errors",
-    ]
+    assert list(data) == TOP_LEVEL_KEYS
     assert data["schema_version"] == "1"
     assert data["scope"]["accounts"] == ["123456789012"]
     assert data["scope"]["regions"] == ["us-east-1", "us-west-2"]
@@ -197,17 +202,7 @@ def test_text_is_stable_indented_ascii_with_a_trailing_newline() -> None:
     report = make_report(images=[(entry, [f])])
     text = render_json(report)
     # One fixed key order, the schema's (so two runs over the same data give the same bytes).
-    assert list(json.loads(text)) == [
-        "schema_version",
-        "generated_at",
-        "tool_version",
-        "scope",
-        "summary",
-        "images",
-        "exposures",
-        "unscanned",
-        "errors",
-    ]
+    assert list(json.loads(text)) == TOP_LEVEL_KEYS
     assert text.endswith("}\n") and not text.endswith("\n\n")
     assert text.splitlines()[1] == '  "schema_version": "1",'
     assert text.isascii()
