@@ -186,7 +186,11 @@ def _check_parts(report: Report, parts: list[dict[str, Any]], limit: int) -> Non
         largest = max(
             len(json.dumps(exposure_to_dict(e), **compact).encode()) for e in report.exposures if e.image == entry.image
         )
-        envelope = len(json.dumps({**parts[0], "exposures": [], "images": []}, **compact).encode())
+        # A part's budget keeps room for the longest label a part can carry ("TEXT (part 99999/99999)"), not the
+        # label this part happens to have: a part is packed before the number of parts is known.
+        text = f"{parts[0]['text'].split(' (part ')[0]} (part 99999/99999)"
+        empty = {**parts[0], "text": text, "part": "99999/99999", "exposures": [], "images": []}
+        envelope = len(json.dumps(empty, **compact).encode())
         if envelope + len(json.dumps(image_entry_to_dict(entry), **compact).encode()) + largest + 8 <= limit:
             for p in parts:
                 if any(x["image"]["digest"] == entry.image.digest for x in p["exposures"]):
