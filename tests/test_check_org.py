@@ -50,6 +50,12 @@ class Org:
 
 @pytest.fixture
 def org(sim_aws: SimAWS) -> Org:
+    return build_org(sim_aws)
+
+
+def build_org(sim_aws: SimAWS) -> Org:
+    """The registry account's image and finding, the member role in the registry and two workload accounts,
+    and a task running the image in the caller's account and in each workload account."""
     ecr = session_in(REGISTRY).client("ecr")
     ecr.create_repository(repositoryName="team/api")
     digest = push_image(ecr, "team/api", "v1")

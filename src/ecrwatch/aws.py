@@ -337,6 +337,11 @@ class Aws:
         """The account this Aws's clients act in, once known."""
         return self._identity.account if self._identity else None
 
+    @property
+    def is_caller(self) -> bool:
+        """Whether these clients use the caller's own credentials (not a role assumed in another account)."""
+        return self._root is self
+
     def _enter(self, account_id: str, identity: CallerIdentity) -> Aws | AccountUnavailable:
         if self.role is None:
             return AccountUnavailable(
@@ -503,6 +508,40 @@ def calling(service: str, operation: str, region: str | None) -> Iterator[None]:
         raise client_error(exc, service, operation, region) from None
     except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError) as exc:
         raise connection_error(exc, service, operation, region) from None
+
+
+@contextmanager
+def calling_in(aws: Aws, service: str, operation: str, region: str | None) -> Iterator[None]:
+    """`calling`, for a call made with `aws`'s clients. Where they act in another account through its role,
+    that account refusing the credentials (AWS answers so in a region the account has not opted into) is a
+    failure of that account (AwsCallError, exit 3), not the run's exit 2: the caller's own credentials are not
+    in question, and every other account can still be read."""
+    try:
+        with calling(service, operation, region):
+            yield
+    except CredentialsError as exc:
+        if aws.is_caller:
+            raise
+        account = aws.acting_account
+        where = f" in {region}" if region else ""
+        role = aws.role.name if aws.role is not None else "its role"
+        raise AwsCallError(
+            f"account {account} refused the credentials of role {role} ({exc.code or 'no code'}) calling "
+            f"{service}:{operation}{where}",
+            f"check that account {account} has opted into {region or 'the region'} and still lets the role be "
+            "assumed; the other accounts were read",
+            service=service,
+            operation=operation,
+            code=exc.code,
+            region=region,
+        ) from None
+    except AwsCallError as exc:
+        if not aws.is_caller and exc.code in _ACCESS_DENIED_CODES and aws.role is not None:
+            exc.hint = (
+                f"grant {service}:{operation} to the role {aws.role.name} in account {aws.acting_account} "
+                "(see `ecrwatch iam-policy --org`)"
+            )
+        raise
 
 
 def client_error(

@@ -300,9 +300,13 @@ class _Inspector:
         for record in findings.coverage:
             self._coverage.setdefault(record.image, record)
         # A region where Inspector could not be read says nothing about its images: never call them clean.
+        # Across accounts, one account's Inspector failing leaves only the images it was asked about unread.
         self._unread_regions = {
-            e.source.split(":", 1)[1].split("/", 1)[0] for e in findings.errors if e.source.startswith("inspector2:")
+            e.source.split(":", 1)[1].split("/", 1)[0]
+            for e in findings.errors
+            if e.source.startswith("inspector2:") and e.account is None
         }
+        self._unread = {(u.registry, u.region): u.detail for u in findings.unread}
         self._verdicts: dict[ScannedImage, _Verdict] = {}
 
     def has_findings(self, image: ScannedImage) -> bool:
@@ -334,6 +338,9 @@ class _Inspector:
             )
         if image.region in self._unread_regions:
             return _Verdict(reason="not_covered", detail=f"Inspector could not be read in {image.region} (see errors)")
+        unread = self._unread.get((image.account, image.region))
+        if unread is not None:
+            return _Verdict(reason="not_covered", detail=unread)
         if record is None:
             return _Verdict(reason="not_covered", detail="Inspector has no coverage record")
         return _Verdict(scan_status=status)  # scanned, no active finding

@@ -21,9 +21,18 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from ecrwatch.aws import Aws, calling
+from ecrwatch.aws import AccountUnavailable, Aws, calling_in
 from ecrwatch.errors import AwsCallError
-from ecrwatch.models import SEVERITIES, Coverage, Finding, FindingsResult, Package, ScannedImage, SourceError
+from ecrwatch.models import (
+    SEVERITIES,
+    Coverage,
+    Finding,
+    FindingsResult,
+    InspectorUnread,
+    Package,
+    ScannedImage,
+    SourceError,
+)
 from ecrwatch.regions import partition_for
 
 log = logging.getLogger(__name__)
@@ -108,6 +117,11 @@ class FindingsLookup:
         self._covered: set[tuple[str, ScannedImage]] = set()
         self._coverage_jobs: list[tuple[Where, Future[list[Coverage]]]] = []
         self._readers: dict[str, Aws] = {}
+        # Across accounts: the registries whose images each Inspector is asked about, so that its failure
+        # leaves exactly those unread; and a delegated administrator that could not be entered, with its images.
+        self._registries: dict[Where, set[str]] = defaultdict(set)
+        self._refused: AccountUnavailable | None = None
+        self._unasked: set[tuple[str, str]] = set()  # (registry account, region)
 
     def __enter__(self) -> FindingsLookup:
         return self
@@ -119,11 +133,21 @@ class FindingsLookup:
         # On an exception (CredentialsError above all) do not start what is still queued.
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _inspector(self, image: ScannedImage) -> str:
+    def _inspector(self, image: ScannedImage) -> str | None:
         """Whose Inspector is asked about an image: the delegated administrator's (--inspector-account), else
         the registry account's own where it can be entered, else the caller's (a single-account run: always).
-        Images asked of one Inspector share requests. An account is entered here, outside the lookup's lock."""
-        reader = self._aws.reader(self._inspector_account or image.account)
+        Images asked of one Inspector share requests. An account is entered here, outside the lookup's lock.
+        None: the delegated administrator could not be entered, and no other Inspector knows the members'
+        images (the caller's would answer "no record", which reads as unscanned for no reason)."""
+        if self._inspector_account is None:
+            reader = self._aws.reader(image.account)
+        else:
+            try:
+                reader = self._aws.account(self._inspector_account)
+            except AccountUnavailable as exc:
+                with self._lock:
+                    self._refused = exc
+                return None
         name = reader.acting_account or ""
         with self._lock:
             self._readers.setdefault(name, reader)
@@ -136,9 +160,13 @@ class FindingsLookup:
             for inspector, image in placed:
                 self._queue(inspector, image)
 
-    def _queue(self, inspector: str, image: ScannedImage) -> None:
+    def _queue(self, inspector: str | None, image: ScannedImage) -> None:
         """Ask for the image's findings and coverage, ten a request, unless already asked (caller holds the lock)."""
+        if inspector is None:
+            self._unasked.add((image.account, image.region))
+            return
         where = (inspector, image.region)
+        self._registries[where].add(image.account)
         key = (inspector, image.region, image.digest)
         if key not in self._asked:
             self._asked.add(key)
@@ -205,9 +233,10 @@ class FindingsLookup:
                 self._add_error(errors, where, exc)
                 continue
             coverage.update((c.image, c) for c in records if c.image in wanted_images)
-        # An `inspector2:REGION` error tells the join not to call that region's images clean, whichever of
-        # findings and coverage failed.
-        return FindingsResult(tuple(findings.values()), tuple(coverage.values()), tuple(errors))
+        # An `inspector2:REGION` error tells the join not to call that region's images clean (across accounts:
+        # the images that Inspector was asked about), whichever of findings and coverage failed.
+        unread = self._unread(errors)
+        return FindingsResult(tuple(findings.values()), tuple(coverage.values()), tuple(errors), unread)
 
     def _add_error(self, errors: list[SourceError], where: Where, exc: AwsCallError) -> None:
         # Several accounts (a role was given): the error says whose Inspector failed.
@@ -217,11 +246,32 @@ class FindingsLookup:
             log.warning("%s", exc)
             errors.append(error)
 
+    def _unread(self, errors: list[SourceError]) -> tuple[InspectorUnread, ...]:
+        """The registries (and regions) whose images an account's failing Inspector leaves unread, and the
+        delegated administrator's refusal as an error of its own."""
+        unread: dict[tuple[str, str], InspectorUnread] = {}
+        for error in errors:
+            if error.account is None:
+                continue  # a single-account run: the whole region is unread (the join knows)
+            region = error.source.split(":", 1)[1]
+            for registry in sorted(self._registries[(error.account, region)]):
+                detail = f"Inspector could not be read in {region} (asked in account {error.account}; see errors)"
+                unread.setdefault((registry, region), InspectorUnread(registry, region, detail))
+        refused = self._refused
+        if refused is not None:
+            log.warning("%s", refused)
+            account, why = refused.account, refused.code or "no role"
+            errors.append(SourceError(f"account:{account}", refused.message, refused.code, account=account))
+            detail = f"Inspector was not asked: account {account} could not be entered ({why})"
+            for registry, region in sorted(self._unasked):
+                unread.setdefault((registry, region), InspectorUnread(registry, region, detail))
+        return tuple(unread.values())
+
 
 def _list_findings(aws: Aws, region: str, digests: Sequence[str], filters: FindingFilters) -> list[Finding]:
     client = aws.inspector2(region)
     out: list[Finding] = []
-    with calling("inspector2", "ListFindings", region):
+    with calling_in(aws, "inspector2", "ListFindings", region):
         pages = client.get_paginator("list_findings").paginate(
             filterCriteria=filters.criteria(digests),  # type: ignore[arg-type]
             PaginationConfig={"PageSize": LIST_FINDINGS_PAGE},
@@ -235,7 +285,7 @@ def _list_coverage(aws: Aws, region: str, images: Sequence[ScannedImage]) -> lis
     client = aws.inspector2(region)
     wanted = {resource_id(i): i for i in images}
     out: list[Coverage] = []
-    with calling("inspector2", "ListCoverage", region):
+    with calling_in(aws, "inspector2", "ListCoverage", region):
         pages = client.get_paginator("list_coverage").paginate(
             filterCriteria={"resourceId": [{"comparison": "EQUALS", "value": rid} for rid in wanted]},
             PaginationConfig={"PageSize": LIST_COVERAGE_PAGE},

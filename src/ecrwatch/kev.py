@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ecrwatch.aws import Aws, calling
+from ecrwatch.aws import Aws, calling_in
 from ecrwatch.errors import AwsCallError
 from ecrwatch.models import Exposure, Kev, Report, SourceError
 
@@ -61,20 +61,22 @@ def fetch_kev(
     if not batches:
         return KevResult({})
     kev: dict[str, Kev] = {}
-    errors: dict[str, SourceError] = {}
+    errors: dict[tuple[str, str | None], SourceError] = {}
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(batches))), thread_name_prefix="kev") as pool:
         answers = pool.map(lambda batch: _ask(*batch), batches)
-        for found, error in answers:
+        for (reader, _, _), (found, error) in zip(batches, answers, strict=True):
             kev.update(found)
             if error is not None:
-                errors.setdefault(error.source, error)
+                # Several accounts (a role was given): the error says whose Inspector failed.
+                account = reader.acting_account if aws.role is not None else None
+                errors.setdefault((error.source, account), replace(error, account=account))
     return KevResult(kev, tuple(errors.values()))
 
 
 def _ask(aws: Aws, region: str, pairs: Sequence[tuple[str, str]]) -> tuple[dict[str, Kev], SourceError | None]:
     vulnerability_of = dict(pairs)
     try:
-        with calling("inspector2", "BatchGetFindingDetails", region):
+        with calling_in(aws, "inspector2", "BatchGetFindingDetails", region):
             answer = aws.inspector2(region).batch_get_finding_details(findingArns=list(vulnerability_of))
     except AwsCallError as exc:
         return {}, SourceError(f"inspector2:{region}", f"KEV data could not be read: {exc.message}", exc.code)

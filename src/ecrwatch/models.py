@@ -248,10 +248,23 @@ class ScanStatus:
 
 
 @dataclass(frozen=True)
+class InspectorUnread:
+    """Across accounts: the images of `registry` in `region` that the Inspector asked about them (an
+    account's own, or the delegated administrator's) could not answer for, and why (`detail`)."""
+
+    registry: str
+    region: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class FindingsResult:
     findings: tuple[Finding, ...] = ()
     coverage: tuple[Coverage, ...] = ()
     errors: tuple[SourceError, ...] = ()
+    # Across accounts, where one account's Inspector failed: only its images are unread. An `inspector2:REGION`
+    # error without an account (a single-account run) leaves the whole region unread.
+    unread: tuple[InspectorUnread, ...] = ()
 
 
 # --- report -------------------------------------------------------------------------------------------

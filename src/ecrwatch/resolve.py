@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ecrwatch.aws import Aws, calling
+from ecrwatch.aws import Aws, calling_in
 from ecrwatch.errors import AwsCallError
 from ecrwatch.models import EcrImageKey, PlatformManifest, ResolvedImage, SourceError
 
@@ -173,7 +173,7 @@ def _resolve_repository(
     for start in range(0, len(keys), BATCH_GET_IMAGE_LIMIT):
         chunk = keys[start : start + BATCH_GET_IMAGE_LIMIT]
         try:
-            with calling("ecr", "BatchGetImage", region):
+            with calling_in(reader, "ecr", "BatchGetImage", region):
                 response = reader.ecr(region).batch_get_image(
                     registryId=account,
                     repositoryName=repository,
@@ -233,7 +233,7 @@ def _unresolvable(
     if denied_abroad:
         detail = f"registry {account} ({region}) denied ecr:BatchGetImage on {repository}"
     else:
-        detail = f"ECR could not be read: {exc.code or 'error'} (see errors)"
+        detail = f"ECR could not be read: registry {account} ({region}) answered {exc.code or 'an error'} (see errors)"
     images = {k: ResolvedImage(k, "unknown", k.digest, detail=detail) for k in keys}
     if denied_abroad:
         return images, None

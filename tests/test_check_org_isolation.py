@@ -1,0 +1,135 @@
+"""Failure isolation across accounts, end to end through the CLI: a registry account or Inspector's delegated
+administrator that refuses ecrwatch part-way through a run (a region it has not opted into answers as if the
+credentials were unknown; a role without ecr or inspector2 permissions answers AccessDenied) is that
+account's error, exit 3, its images never clean; only the caller's own credentials refused end a run with
+exit 2."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ecrwatch.sim.inspector2 import Inspector2Sim
+from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
+from org_world import ROLE, deploy_role
+from test_check_org import CVE, REGION, REGISTRY, TEAM_A, TEAM_B, Org, build_org, check, report_of
+
+ADMIN = "555555555555"  # Inspector's delegated administrator
+# What AWS answers in a region an account has not opted into: the credentials are unknown there.
+UNKNOWN_THERE = {
+    "error": "UnrecognizedClientException",
+    "status": 403,
+    "message": "The security token included in the request is invalid.",
+}
+DENIED = {"error": "AccessDeniedException", "status": 403, "message": "User is not authorized to perform this action"}
+
+
+@pytest.fixture
+def org(sim_aws: SimAWS) -> Org:
+    return build_org(sim_aws)
+
+
+def in_account(account: str) -> Any:
+    return lambda request: request.account == account
+
+
+def accounts_args() -> list[str]:
+    return ["--account", TEAM_A, "--account", TEAM_B, "--role-name", ROLE]
+
+
+def workload_accounts(report: dict[str, Any]) -> set[str]:
+    """The accounts of every workload the report names, reported or unscanned."""
+    entries = [*report["images"], *report["unscanned"]]
+    return {w["account"] for entry in entries for w in entry["workloads"]}
+
+
+@pytest.mark.parametrize("fault", [UNKNOWN_THERE, DENIED], ids=["credentials-unknown", "access-denied"])
+def test_a_registry_whose_ecr_refuses_is_its_error_and_the_run_goes_on(org: Org, fault: dict[str, Any]) -> None:
+    org.sim.faults.add("ecr", "BatchGetImage", when=in_account(REGISTRY), **fault)
+    result = check(*accounts_args())
+    assert result.exit_code == 3, result.stderr
+    report = report_of(result)
+    assert [(e["source"], e["code"], e["account"]) for e in report["errors"]] == [
+        (f"ecr:{REGION}", fault["error"], REGISTRY)
+    ]
+    # The running digest is known: Inspector still answers for it, and both accounts' workloads are reported.
+    assert [e["vulnerability_id"] for e in report["exposures"]] == [CVE]
+    assert workload_accounts(report) == {TEAM_A, TEAM_B}
+    assert {d["account"]: d["ok"] for d in report["scope"]["account_details"]} == {TEAM_A: True, TEAM_B: True}
+
+
+@pytest.mark.parametrize("fault", [UNKNOWN_THERE, DENIED], ids=["credentials-unknown", "access-denied"])
+def test_a_registry_whose_inspector_refuses_leaves_its_images_unscanned(org: Org, fault: dict[str, Any]) -> None:
+    org.sim.faults.add("inspector2", when=in_account(REGISTRY), **fault)
+    result = check(*accounts_args())
+    assert result.exit_code == 3, result.stderr
+    report = report_of(result)
+    assert {(e["source"], e["code"], e["account"]) for e in report["errors"]} == {
+        (f"inspector2:{REGION}", fault["error"], REGISTRY)
+    }
+    assert report["exposures"] == [] and report["images"] == []
+    [unscanned] = report["unscanned"]
+    assert unscanned["reason"] == "not_covered"
+    assert REGISTRY in unscanned["detail"] and "Inspector could not be read" in unscanned["detail"]
+    assert {w["account"] for w in unscanned["workloads"]} == {TEAM_A, TEAM_B}
+
+
+@pytest.mark.parametrize("fault", [UNKNOWN_THERE, DENIED], ids=["credentials-unknown", "access-denied"])
+def test_the_delegated_administrator_refusing_is_its_error(org: Org, fault: dict[str, Any]) -> None:
+    deploy_role(ADMIN)
+    org.sim.extension(Inspector2Sim).set_delegated_admin(REGION, ADMIN, members=[REGISTRY, TEAM_A, TEAM_B])
+    org.sim.faults.add("inspector2", when=in_account(ADMIN), **fault)
+    result = check(*accounts_args(), "--inspector-account", ADMIN)
+    assert result.exit_code == 3, result.stderr
+    report = report_of(result)
+    assert {(e["source"], e["code"], e["account"]) for e in report["errors"]} == {
+        (f"inspector2:{REGION}", fault["error"], ADMIN)
+    }
+    [unscanned] = report["unscanned"]
+    assert unscanned["reason"] == "not_covered"
+    assert "Inspector could not be read" in unscanned["detail"]
+    assert {w["account"] for w in unscanned["workloads"]} == {TEAM_A, TEAM_B}
+    assert report["scope"]["accounts"] == [TEAM_A, TEAM_B]  # the administrator is asked, not reported on
+
+
+def test_a_delegated_administrator_that_cannot_be_entered_is_an_error_never_the_callers_inspector(org: Org) -> None:
+    org.sim.extension(Inspector2Sim).set_delegated_admin(REGION, ADMIN, members=[REGISTRY, TEAM_A, TEAM_B])
+    # No role in ADMIN: its Inspector cannot be asked, and the caller's own knows nothing of the members.
+    result = check(*accounts_args(), "--inspector-account", ADMIN)
+    assert result.exit_code == 3, result.stderr
+    report = report_of(result)
+    assert [(e["source"], e["code"], e["account"]) for e in report["errors"]] == [
+        (f"account:{ADMIN}", "AccessDenied", ADMIN)
+    ]
+    [unscanned] = report["unscanned"]
+    assert unscanned["reason"] == "not_covered"
+    assert f"account {ADMIN}" in unscanned["detail"]
+    inspector_accounts = {r.account for r in org.sim.calls.select("inspector2")}
+    assert ACCOUNT_ID not in inspector_accounts
+
+
+def test_kev_data_refused_by_the_registrys_inspector_is_its_error(org: Org) -> None:
+    org.sim.faults.add("inspector2", "BatchGetFindingDetails", when=in_account(REGISTRY), **UNKNOWN_THERE)
+    result = check(*accounts_args())
+    assert result.exit_code == 3, result.stderr
+    report = report_of(result)
+    assert [(e["source"], e["code"], e["account"]) for e in report["errors"]] == [
+        (f"inspector2:{REGION}", "UnrecognizedClientException", REGISTRY)
+    ]
+    [exposure] = report["exposures"]
+    assert exposure["vulnerability_id"] == CVE and exposure["kev"] is None
+
+
+def test_the_callers_own_credentials_refused_still_end_the_run_with_exit_2(org: Org) -> None:
+    # A single-account run: the caller's own registry and Inspector are the ones that refuse.
+    org.sim.faults.add("inspector2", when=in_account(ACCOUNT_ID), **UNKNOWN_THERE)
+    from ecrwatch.images import ecr_registry_host
+    from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
+
+    image = f"{ecr_registry_host(ACCOUNT_ID, REGION)}/own:v1"
+    container = EcsContainerSeed("own", image, digest="sha256:" + "a" * 64)
+    org.sim.extension(EcsSim).add_task(REGION, "prod", containers=[container])
+    result = check()
+    assert result.exit_code == 2
+    assert "UnrecognizedClientException" in result.stderr
