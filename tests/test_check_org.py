@@ -312,15 +312,18 @@ def test_a_region_an_account_has_not_opted_into_is_that_accounts_error_not_the_r
                        message="The security token included in the request is invalid",
                        when=lambda request: request.account == TEAM_B)  # fmt: skip
     accounts = ["--account", TEAM_A, "--account", TEAM_B, "--role-name", ROLE]
-    result = check("--region", "eu-west-1", *accounts)
+    result = check("--region", "eu-west-1", *accounts)  # us-east-1 and eu-west-1
     assert result.exit_code == 3, result.stderr
     report = report_of(result)
-    assert [(e["source"], e["code"], e["account"]) for e in report["errors"]] == [
-        (f"account:{TEAM_B}", "UnrecognizedClientException", TEAM_B)
-    ]
+    [error] = report["errors"]
+    assert (error["source"], error["code"]) == ("ecs:eu-west-1", "UnrecognizedClientException")
+    assert error["account"] == TEAM_B
+    assert f"account {TEAM_B}" in error["message"]
     assert {d["account"]: d["ok"] for d in report["scope"]["account_details"]} == {TEAM_A: True, TEAM_B: False}
+    # The region that answered is read in both accounts: TEAM_B's us-east-1 cluster is reported.
     [image] = report["images"]
-    assert {w["account"] for w in image["workloads"]} == {TEAM_A}
+    assert {(w["account"], w["region"]) for w in image["workloads"]} == {(TEAM_A, REGION), (TEAM_B, REGION)}
+    assert {(c["account"], c["region"]) for c in report["scope"]["clusters"]} == {(TEAM_A, REGION), (TEAM_B, REGION)}
 
 
 def test_a_cluster_arn_of_an_account_not_selected_is_an_error(org: Org) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from ecrwatch.cli import main
 from ecrwatch.sim.inspector2 import Inspector2Sim
 from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
 from org_world import ROLE, deploy_role
@@ -119,6 +121,18 @@ def test_kev_data_refused_by_the_registrys_inspector_is_its_error(org: Org) -> N
     ]
     [exposure] = report["exposures"]
     assert exposure["vulnerability_id"] == CVE and exposure["kev"] is None
+
+
+def test_an_eks_region_an_account_has_not_opted_into_is_that_regions_error(org: Org) -> None:
+    org.sim.faults.add("eks", "ListClusters", region="eu-west-1", when=in_account(TEAM_B), **UNKNOWN_THERE)
+    args = ["check", "--region", REGION, "--region", "eu-west-1", "--format", "json", *accounts_args()]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 3, result.stderr
+    report = report_of(result)
+    assert [(e["source"], e["code"], e["account"]) for e in report["errors"]] == [
+        ("eks:eu-west-1", "UnrecognizedClientException", TEAM_B)
+    ]
+    assert workload_accounts(report) == {TEAM_A, TEAM_B}  # both accounts' ECS tasks, EKS elsewhere read
 
 
 def test_the_callers_own_credentials_refused_still_end_the_run_with_exit_2(org: Org) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from ecrwatch.aws import Aws, calling
+from ecrwatch.aws import Aws, calling_in
 from ecrwatch.errors import AwsCallError
 from ecrwatch.images import ImageReferenceError, is_digest, parse_image_reference
 from ecrwatch.inventory.selection import ECS_CLUSTER, ClusterSelector, RegionPlan, parse_selector, plan_regions
@@ -153,7 +153,7 @@ def _discover(aws: Aws, plan: RegionPlan) -> _Discovery:
     found = _Discovery()
     try:
         if plan.every_cluster:
-            with calling("ecs", "ListClusters", plan.region):
+            with calling_in(aws, "ecs", "ListClusters", plan.region):
                 for page in ecs.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": PAGE}):
                     found.clusters.extend((arn, _cluster_name(arn)) for arn in page.get("clusterArns", []))
             return found
@@ -161,7 +161,7 @@ def _discover(aws: Aws, plan: RegionPlan) -> _Discovery:
         seen: set[str] = set()
         for start in range(0, len(wanted), PAGE):
             batch = wanted[start : start + PAGE]
-            with calling("ecs", "DescribeClusters", plan.region):
+            with calling_in(aws, "ecs", "DescribeClusters", plan.region):
                 answer = ecs.describe_clusters(clusters=batch)
             present: dict[str, str] = {}
             for cluster in answer.get("clusters", []):
@@ -214,7 +214,7 @@ def _read_cluster(
     pending: list[str] = []
 
     def describe(batch: list[str]) -> None:
-        with calling("ecs", "DescribeTasks", region):
+        with calling_in(aws, "ecs", "DescribeTasks", region):
             if owner_labels:  # the tags name the owner; only then are they asked for
                 answer = ecs.describe_tasks(cluster=arn, tasks=batch, include=["TAGS"])
             else:
@@ -233,7 +233,7 @@ def _read_cluster(
             _note_failure(failure, region, name, read)
 
     try:
-        with calling("ecs", "ListTasks", region):
+        with calling_in(aws, "ecs", "ListTasks", region):
             pages = ecs.get_paginator("list_tasks").paginate(
                 cluster=arn, desiredStatus="RUNNING", PaginationConfig={"PageSize": PAGE}
             )

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ecrwatch.aws import Aws, calling
+from ecrwatch.aws import Aws, calling_in
 from ecrwatch.eks_token import EksTokenSource
 from ecrwatch.errors import AwsCallError, UsageError
 from ecrwatch.inventory.kube import AccessHints, ClusterInfo, KubeTarget, Timeouts, import_client, read_cluster
@@ -152,7 +152,7 @@ class Discovery:
 def _list_names(aws: Aws, region: str) -> tuple[list[str], SourceError | None]:
     names: list[str] = []
     try:
-        with calling("eks", "ListClusters", region):
+        with calling_in(aws, "eks", "ListClusters", region):
             for page in (
                 aws.eks(region).get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": LIST_PAGE})
             ):
@@ -166,7 +166,7 @@ def _list_names(aws: Aws, region: str) -> tuple[list[str], SourceError | None]:
 def _describe(aws: Aws, region: str, name: str, selector: ClusterSelector | None) -> _Described:
     described = _Described(region, name, selector)
     try:
-        with calling("eks", "DescribeCluster", region):
+        with calling_in(aws, "eks", "DescribeCluster", region):
             described.cluster = aws.eks(region).describe_cluster(name=name)["cluster"]
     except AwsCallError as exc:
         described.error = exc
