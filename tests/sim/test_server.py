@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import boto3
 import pytest
 from botocore.config import Config
@@ -54,3 +56,18 @@ def test_reset_forgets_moto_state_calls_and_faults(sim_aws: SimAWS) -> None:
     sim_aws.reset()
     assert sim_aws.calls.records == []
     assert boto3.client("ecr").describe_repositories()["repositories"] == []
+
+
+def test_the_peak_of_requests_answered_at_once_is_measured(sim_aws: SimAWS) -> None:
+    sim_aws.faults.add("ecr", "DescribeRepositories", latency=0.2)
+    ecr = boto3.client("ecr")
+    ecr.describe_repositories()
+    ecr.describe_repositories()
+    assert sim_aws.concurrency.peak == 1  # one after the other
+
+    # Five at once: each answer waits 0.2 s, long enough for all five to arrive.
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        list(pool.map(lambda _: ecr.describe_repositories(), range(5)))
+    assert sim_aws.concurrency.peak == 5
+    sim_aws.reset()
+    assert sim_aws.concurrency.peak == 0

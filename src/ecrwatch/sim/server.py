@@ -12,6 +12,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -116,6 +117,38 @@ class CallLog:
         return Counter(f"{r.service}:{r.operation}" for r in self.records)
 
 
+class Concurrency:
+    """How many requests the endpoint is answering at once, and the most it answered at once since the last
+    reset (`peak`): what a bound on requests in flight (`--workers`) is tested against. A request counts
+    from its arrival (before any injected latency) until its answer is ready, which lies within the time the
+    client waits for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._now = 0
+        self._peak = 0
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        with self._lock:
+            self._now += 1
+            self._peak = max(self._peak, self._now)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._now -= 1
+
+    @property
+    def peak(self) -> int:
+        with self._lock:
+            return self._peak
+
+    def reset(self) -> None:
+        with self._lock:
+            self._peak = self._now
+
+
 class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -166,6 +199,7 @@ class SimAWS:
     def __init__(self, extensions: Iterable[SimService] = ()) -> None:
         self.calls = CallLog()
         self.faults = Faults()
+        self.concurrency = Concurrency()
         self._extensions: dict[tuple[str, str], SimService] = {}
         self._services: list[SimService] = []
         for extension in extensions:
@@ -209,12 +243,13 @@ class SimAWS:
         self.stop()
 
     def reset(self) -> None:
-        """Forget everything: moto's backends, our stores, the call log and the faults."""
+        """Forget everything: moto's backends, our stores, the call log, the faults and the peak concurrency."""
         moto_api_backend.reset()
         for extension in self._services:
             extension.reset()
         self.calls.clear()
         self.faults.clear()
+        self.concurrency.reset()
 
     @property
     def endpoint_url(self) -> str:
@@ -234,6 +269,10 @@ class SimAWS:
     # --- the WSGI layer ---
 
     def _app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        with self.concurrency.answering():  # the answer is built in full before it is returned
+            return self._answer(environ, start_response)
+
+    def _answer(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
