@@ -88,7 +88,7 @@ def test_expiring_credentials_are_refreshed_by_botocore_with_a_new_assume_role(s
     deploy_role(MEMBER)
     view = hub().account(MEMBER)
     assert view.sts(REGION).get_caller_identity()["Account"] == MEMBER
-    credentials = view._session.get_credentials()
+    credentials = view._core.get_credentials()
     assert credentials is not None and credentials.method == "assume-role"
     # The session is about to end (as after an hour of a long run): botocore refreshes before the next call.
     before = credentials.get_frozen_credentials().access_key
