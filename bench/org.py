@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -153,10 +154,18 @@ def run(accounts: int, tasks: int, workers: int) -> dict[str, Any]:
         command = [sys.executable, "-m", "ecrwatch", "check", *regions, "--org", "--role-name", ROLE,
                    "--inspector-account", facts["registry"], "--no-eks", "--workers", str(workers),
                    "--format", "json", "--output", str(report), "-q"]  # fmt: skip
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         wall = time.monotonic() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
         called = Counter(f"{c.service}:{c.operation}" for c in sim.calls.records)
+        timeline: dict[str, list[float]] = {}  # each kind of call: first and last answered, from the start
+        for record in sim.calls.records:
+            span = timeline.setdefault(f"{record.service}:{record.operation}", [wall, 0.0])
+            at = round(record.answered_at - started, 3)
+            span[0], span[1] = min(span[0], at), max(span[1], at)
         document = json.loads(report.read_text()) if report.exists() else {}
     limit = bound(facts, workers)
     return {
@@ -170,6 +179,8 @@ def run(accounts: int, tasks: int, workers: int) -> dict[str, Any]:
         "calls": dict(sorted(called.items())),
         "total_calls": sum(called.values()),
         "wall_s": round(wall, 3),
+        "cpu_s": round(cpu, 3),
+        "timeline_s": dict(sorted(timeline.items(), key=lambda item: item[1])),
         "bound": limit,
         "calls_over_bound": round(sum(called.values()) / limit["total_calls"], 3),
         "wall_over_bound": round(wall / limit["wall_s"], 3),

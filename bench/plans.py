@@ -267,8 +267,9 @@ def _run_stages(spec: PlanSpec) -> tuple[Any, dict[str, Any]]:
 def _run_naive(spec: PlanSpec) -> tuple[Any, dict[str, Any]]:
     from ecrwatch import __version__
     from ecrwatch.aws import Aws
-    from ecrwatch.check import CheckRequest, collect_inventory, scanned_images
+    from ecrwatch.check import CheckRequest, scanned_images
     from ecrwatch.correlate import correlate, ecr_key
+    from ecrwatch.inventory.jobs import collect_inventory
     from ecrwatch.models import Filters, FindingsResult
     from ecrwatch.resolve import resolve_images
 

@@ -5,27 +5,24 @@ stages took turns at a CPU-bound inventory and a latency-bound Inspector lookup,
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from ecrwatch import __version__
 from ecrwatch.accounts import AccountSelection, Entered, Selection, enter_accounts, require_role, select_accounts
+from ecrwatch.across_accounts import account_jobs, arns_outside, names_across_accounts, with_accounts
 from ecrwatch.aws import Aws
 from ecrwatch.collector import fewer_collections
 from ecrwatch.correlate import correlate, ecr_key
-from ecrwatch.errors import AwsCallError, CredentialsError
+from ecrwatch.errors import AwsCallError
 from ecrwatch.events import EventScope
 from ecrwatch.findings import FindingFilters, FindingsLookup
-from ecrwatch.inventory.ecs import collect_ecs_regions, parse_cluster_selector
-from ecrwatch.inventory.eks import collect_kubernetes, plan_kubernetes
+from ecrwatch.inventory.jobs import collect_inventory, inventory_jobs
 from ecrwatch.kev import fetch_kev, with_kev
 from ecrwatch.models import (
     DEFAULT_WORKERS,
-    AccountDetail,
     Coverage,
     EcrImageKey,
     Filters,
@@ -104,59 +101,6 @@ def running_images(workloads: Iterable[Workload]) -> Iterator[ScannedImage]:
             yield ScannedImage(image.ecr_account, image.ecr_region, image.repository, digest)
 
 
-def inventory_jobs(
-    aws: Aws, request: CheckRequest, on_workloads: Callable[[Sequence[Workload]], None] | None = None
-) -> list[Callable[[], Inventory]]:
-    """One job per source: each ECS region, each EKS region, each kubeconfig context. `on_workloads` hears
-    of running containers as soon as they are read (a page of ECS tasks, a Kubernetes cluster)."""
-    jobs: list[Callable[[], Inventory]] = []
-    # Checked here, before any job runs: a bad --ecs-cluster, --eks-cluster, kubeconfig or context is exit 2
-    # with nothing read.
-    for selector in request.ecs_clusters if request.ecs else ():
-        parse_cluster_selector(selector)
-    kubernetes = plan_kubernetes(
-        request.regions,
-        eks=request.eks,
-        eks_clusters=request.eks_clusters,
-        kubeconfig=request.kubeconfig,
-        kube_contexts=request.kube_contexts,
-    )
-    workers = request.workers
-    if request.ecs:
-        jobs.append(
-            lambda: collect_ecs_regions(
-                aws,
-                request.regions,
-                request.ecs_clusters,
-                workers=workers,
-                on_workloads=on_workloads,
-                owner_labels=request.triage.owner_labels,
-            )
-        )
-    if kubernetes is not None:
-        jobs.append(
-            lambda: collect_kubernetes(
-                aws, kubernetes, workers=workers, on_workloads=on_workloads, owner_labels=request.triage.owner_labels
-            )
-        )
-    return jobs
-
-
-def collect_inventory(
-    aws: Aws, request: CheckRequest, progress: Progress, jobs: list[Callable[[], Inventory]] | None = None
-) -> Inventory:
-    """Every source of running containers, sources concurrently; each source reports its own failures."""
-    jobs = inventory_jobs(aws, request) if jobs is None else jobs
-    inventory = Inventory()
-    if not jobs:
-        return inventory
-    progress(f"reading {len(jobs)} inventory source(s)")
-    with ThreadPoolExecutor(max_workers=max(1, min(request.workers, len(jobs))), thread_name_prefix="inv") as pool:
-        for part in pool.map(lambda job: job(), jobs):
-            inventory = inventory + part
-    return inventory
-
-
 def run_check(aws: Aws, request: CheckRequest, *, progress: Progress = lambda _m: None) -> Report:
     return check_run(aws, request, progress=progress).report
 
@@ -198,12 +142,14 @@ def _check_run(aws: Aws, request: CheckRequest, progress: Progress, lookup: Find
         require_role(request.accounts, account, aws.role)  # exit 2: nothing but the identity was asked
         progress("selecting accounts")
         selection = select_accounts(aws, request.accounts, account)
-        progress(f"entering {len(selection.accounts)} account(s)")
-        entered = enter_accounts(aws, [a.account for a in selection.accounts], request.workers)
-        jobs = account_jobs(aws, request, ask, entered, account)
+        selected = sorted(a.account for a in selection.accounts)
+        progress(f"entering and reading {len(selected)} account(s)")
+        jobs = account_jobs(aws, request, ask, selected, account)
     inventory = collect_inventory(aws, request, progress, jobs)
     if selection is not None:
-        inventory = _names_across_accounts(inventory, request)
+        # Each account was entered by its first job (an account no job needed is entered here).
+        entered = enter_accounts(aws, selected, request.workers)
+        inventory = names_across_accounts(inventory, request)
     if request.triage.team is not None:  # one team's report: its workloads only, and its exit status
         team = request.triage.team
         inventory = replace(inventory, workloads=tuple(w for w in inventory.workloads if w.team == team))
@@ -232,116 +178,11 @@ def _check_run(aws: Aws, request: CheckRequest, progress: Progress, lookup: Find
     ours = [*entered.clients, *(a for a in registries if a not in entered.clients and aws.reader(a) is not aws)]
     notes = {a: f"account {a} could not be entered ({e.code or 'no role'})" for a in registries
              if (e := aws.entry_failure(a)) is not None}  # fmt: skip
-    errors = [*selection.errors, *entered.errors(), *_arns_outside(request, selection), *resolved.errors]
+    errors = [*selection.errors, *entered.errors(), *arns_outside(request, selection), *resolved.errors]
     report = _report(request, inventory, images_resolved, findings, ours, errors, notes)
     coverage = {c.image: c for c in findings.coverage}
     report = _triaged(aws, with_accounts(report, selection, entered), request, progress)
     return CheckRun(report, inventory, images_resolved, coverage)
-
-
-def account_jobs(
-    aws: Aws,
-    request: CheckRequest,
-    on_workloads: Callable[[Sequence[Workload]], None] | None,
-    entered: Entered,
-    caller: str,
-) -> list[Callable[[], Inventory]]:
-    """The inventory jobs of every entered account, each with that account's clients, its clusters and
-    errors marked with the account. Kubeconfig contexts are read once, with the caller's credentials."""
-    jobs: list[Callable[[], Inventory]] = []
-    for account, clients in sorted(entered.clients.items()):
-        scoped = request if account == caller else replace(request, kubeconfig=None, kube_contexts=())
-        ecs_clusters = _selectors_in(request.ecs_clusters, account)
-        eks_clusters = _selectors_in(request.eks_clusters, account)
-        scoped = replace(
-            scoped,
-            # Clusters named only by other accounts' ARNs: none of this account's are wanted.
-            ecs=request.ecs and not (request.ecs_clusters and not ecs_clusters),
-            ecs_clusters=ecs_clusters,
-            eks=request.eks and not (request.eks_clusters and not eks_clusters),
-            eks_clusters=eks_clusters,
-        )
-        own = account == caller
-        jobs.extend(
-            functools.partial(_in_account, job, account, isolate=not own)
-            for job in inventory_jobs(clients, scoped, on_workloads)
-        )
-    if caller not in entered.clients and (request.kubeconfig or request.kube_contexts):
-        contexts = replace(request, ecs=False, ecs_clusters=(), eks=False, eks_clusters=())
-        jobs.extend(inventory_jobs(aws, contexts, on_workloads))
-    return jobs
-
-
-_NOT_FOUND_CODES = frozenset({"ClusterNotFoundException", "ResourceNotFoundException"})
-
-
-def _names_across_accounts(inventory: Inventory, request: CheckRequest) -> Inventory:
-    """A cluster named with --ecs-cluster / --eks-cluster is looked for in every account: it is an error only
-    where no account has it, and then once (no account of its own), as a name no region has is one error."""
-    names = {("ecs", n) for n in request.ecs_clusters if not n.startswith("arn:")}
-    names |= {("eks", n) for n in request.eks_clusters if not n.startswith("arn:")}
-    found = {(c.platform, c.name) for c in inventory.clusters}
-    kept: list[SourceError] = []
-    told: set[tuple[str, str]] = set()
-    for error in inventory.errors:
-        platform, _, where = error.source.partition(":")
-        named = (platform, where.rsplit("/", 1)[-1])
-        if error.code in _NOT_FOUND_CODES and named in names:
-            if named in found or named in told:
-                continue
-            told.add(named)
-            error = replace(error, account=None)
-        kept.append(error)
-    return Inventory(inventory.workloads, inventory.clusters, tuple(kept))
-
-
-def _arns_outside(request: CheckRequest, selection: Selection) -> list[SourceError]:
-    """A cluster ARN of an account that is not selected is read nowhere: an error, never silently skipped."""
-    selected = {a.account for a in selection.accounts}
-    errors = []
-    for platform, selectors in (("ecs", request.ecs_clusters), ("eks", request.eks_clusters)):
-        for arn in selectors:
-            parts = arn.split(":")
-            if arn.startswith("arn:") and len(parts) > 5 and parts[4] not in selected:
-                source = f"{platform}:{parts[3]}/{arn.rsplit('/', 1)[-1]}"
-                message = f"{arn} is in account {parts[4]}, which is not among the selected accounts"
-                errors.append(SourceError(source, message, None, account=parts[4]))
-    return errors
-
-
-def _selectors_in(selectors: Sequence[str], account: str) -> tuple[str, ...]:
-    """Cluster names apply to every account; an ARN only to its own."""
-    return tuple(s for s in selectors if not s.startswith("arn:") or s.split(":")[4:5] == [account])
-
-
-def _in_account(job: Callable[[], Inventory], account: str, *, isolate: bool) -> Inventory:
-    """One account's inventory job, its clusters and errors marked with the account. Another account's
-    credentials refused (a region it has not opted into answers so) make that account's error, not the run's
-    exit 2: the caller's own credentials are not in question."""
-    try:
-        part = job()
-    except CredentialsError as exc:
-        if not isolate:
-            raise
-        log.warning("%s", exc.message)
-        return Inventory(errors=(SourceError(f"account:{account}", exc.message, exc.code, account=account),))
-    return Inventory(
-        part.workloads,
-        tuple(replace(c, account=account) for c in part.clusters),
-        tuple(replace(e, account=account) for e in part.errors),
-    )
-
-
-def with_accounts(report: Report, selection: Selection, entered: Entered) -> Report:
-    """The report of a multi-account run: the selected accounts (read or tried), each with whether it was
-    read completely."""
-    failed = {e.account for e in report.errors if e.account is not None}
-    details = tuple(
-        AccountDetail(a.account, a.name, a.account in entered.clients and a.account not in failed)
-        for a in selection.accounts
-    )
-    accounts = tuple(a.account for a in selection.accounts)
-    return replace(report, scope=replace(report.scope, accounts=accounts, account_details=details))
 
 
 def _triaged(aws: Aws, report: Report, request: CheckRequest, progress: Progress) -> Report:

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from moto.moto_api._internal.models import moto_api_backend
@@ -79,6 +79,7 @@ class CallRecord:
     params: dict[str, Any]
     status: int
     account: str = ""  # the account the request acted in (its credentials')
+    answered_at: float = field(default_factory=time.monotonic, compare=False)  # benchmarks' timelines
 
 
 class CallLog:
