@@ -1,6 +1,6 @@
 """The organisation scenario: `ecrwatch check --org` over many accounts, measured against its lower bound.
 
-    python -m bench.org [--accounts 50] [--tasks 20] [--workers 16]
+    python -m bench.org [--accounts 50 | --accounts 10,25,50,100] [--tasks 20] [--workers 16] [--repeat N]
 
 The layout issue 12 describes: the hub (the simulator's default account, holding Organizations) runs
 ecrwatch; a registry account holds every image and is Inspector's delegated administrator; `--accounts`
@@ -189,13 +189,26 @@ def run(accounts: int, tasks: int, workers: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--accounts", type=int, default=50, help="workload accounts")
+    parser.add_argument("--accounts", default="50", help="workload accounts; a list (10,25,50,100) shows the growth")
     parser.add_argument("--tasks", type=int, default=20, help="RUNNING tasks in each account's cluster, per region")
     parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of check per size; the median run is shown")
     args = parser.parse_args(argv)
-    result = run(args.accounts, args.tasks, args.workers)
-    print(json.dumps(result, indent=2))
-    return 0 if result["exit_status"] == 0 else 1
+    results = []
+    for accounts in (int(n) for n in args.accounts.split(",")):
+        runs = sorted((run(accounts, args.tasks, args.workers) for _ in range(args.repeat)), key=lambda r: r["wall_s"])
+        result = runs[len(runs) // 2]
+        result["load_average"] = [round(x, 2) for x in os.getloadavg()]
+        results.append(result)
+        print(
+            f"{result['accounts']:>4} accounts: {result['total_calls']} calls "
+            f"({result['calls_over_bound']}x the bound), "
+            f"wall {result['wall_s']} s ({result['wall_over_bound']}x the bound of {result['bound']['wall_s']} s), "
+            f"CPU {result['cpu_s']} s, load {result['load_average'][0]}",
+            file=sys.stderr,
+        )
+    print(json.dumps(results if len(results) > 1 else results[0], indent=2))
+    return 0 if all(r["exit_status"] == 0 for r in results) else 1
 
 
 if __name__ == "__main__":
