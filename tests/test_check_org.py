@@ -122,6 +122,19 @@ def test_the_callers_own_account_is_read_without_assume_role(org: Org) -> None:
     assert report_of(result)["scope"]["accounts"] == [TEAM_A, ACCOUNT_ID]
 
 
+def test_each_account_is_read_as_soon_as_it_is_entered_not_after_every_account_is(org: Org) -> None:
+    # TEAM_B's AssumeRole is slow: TEAM_A is read meanwhile, rather than every account waiting for the slowest.
+    org.sim.faults.add("sts", "AssumeRole", latency=1.5, when=lambda request: TEAM_B.encode() in request.body)
+    result = check("--account", TEAM_A, "--account", TEAM_B, "--role-name", ROLE, "--workers", "4")
+    assert result.exit_code == 0, result.stderr
+    records = org.sim.calls.records
+    [slow] = [r for r in records if r.operation == "AssumeRole" and TEAM_B in str(r.params)]
+    team_a_read = [r.answered_at for r in records if r.service == "ecs" and r.account == TEAM_A]
+    assert team_a_read and max(team_a_read) < slow.answered_at
+    [image] = report_of(result)["images"]
+    assert {w["account"] for w in image["workloads"]} == {TEAM_A, TEAM_B}  # and the slow one is read in full
+
+
 def test_one_account_without_the_role_is_an_error_and_the_others_complete(org: Org) -> None:
     org.run_in(NO_ROLE, family="api-lost")
     result = check("--account", TEAM_A, "--account", NO_ROLE, "--role-name", ROLE)

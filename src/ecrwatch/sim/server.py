@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
+from urllib.parse import parse_qsl
 
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -183,8 +184,11 @@ class Faults:
 
 
 def _params(request: SimRequest) -> dict[str, Any]:
+    """The parameters the call log keeps: a JSON body's, or a query-protocol form's (STS, Organizations)."""
     try:
-        return request.json() if request.body[:1] in (b"{", b"") else {}
+        if request.body[:1] in (b"{", b""):
+            return request.json()
+        return dict(parse_qsl(request.body.decode(), keep_blank_values=True))
     except ValueError:
         return {}
 
