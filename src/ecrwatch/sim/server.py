@@ -18,10 +18,10 @@ from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
 from moto.moto_api._internal.models import moto_api_backend
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from ecrwatch.sim.protocol import SimError, SimRequest, SimResponse, classify, error_response
+from ecrwatch.sim.wsgi import KeepAliveWsgiServer
 
 ACCOUNT_ID = "123456789012"  # moto's default account, which our extensions share
 
@@ -193,11 +193,6 @@ def _params(request: SimRequest) -> dict[str, Any]:
         return {}
 
 
-class _QuietHandler(MotoRequestHandler):
-    def log_request(self, *args: Any) -> None:  # one line per request would drown the demo and the tests
-        pass
-
-
 class SimAWS:
     """moto plus our extensions on 127.0.0.1, an ephemeral port. Use as a context manager or start()/stop()."""
 
@@ -210,7 +205,7 @@ class SimAWS:
         for extension in extensions:
             self.register(extension)
         self._moto = DomainDispatcherApplication(create_backend_app)
-        self._server: BaseWSGIServer | None = None
+        self._server: KeepAliveWsgiServer | None = None
         self._thread: threading.Thread | None = None
 
     def register(self, extension: SimService) -> None:
@@ -228,7 +223,8 @@ class SimAWS:
     # --- lifecycle ---
 
     def start(self) -> SimAWS:
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_QuietHandler)
+        # Connections are kept between calls, as AWS keeps them (werkzeug's server closed each after its answer).
+        self._server = KeepAliveWsgiServer(self._app)
         self._thread = threading.Thread(target=self._server.serve_forever, name="sim-aws", daemon=True)
         self._thread.start()
         return self
@@ -236,6 +232,7 @@ class SimAWS:
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
+            self._server.close_connections()
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -255,6 +252,12 @@ class SimAWS:
         self.calls.clear()
         self.faults.clear()
         self.concurrency.reset()
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections the endpoint accepted since it started: a client that reuses its connection adds one."""
+        assert self._server is not None, "start() the simulator first"
+        return self._server.connections_accepted
 
     @property
     def endpoint_url(self) -> str:
