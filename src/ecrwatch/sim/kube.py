@@ -240,6 +240,7 @@ def exec_plugin_user(token: str, *, expiration: datetime.datetime | None = None)
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = False
+    request_queue_size = 128  # the listen backlog: --workers 64 may connect at once (socketserver's default: 5)
 
     def __init__(self, sim: SimKube, context: ssl.SSLContext) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -247,6 +248,17 @@ class _Server(ThreadingHTTPServer):
         self.context = context
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
+        self._accepted = 0
+
+    @property
+    def accepted(self) -> int:
+        with self._open_lock:
+            return self._accepted
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._accepted += 1
+        super().process_request(request, client_address)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # The TLS handshake runs in the request's own thread, so a slow or refusing client never blocks accept().
@@ -274,7 +286,9 @@ class _Server(ThreadingHTTPServer):
             sockets = list(self._open)
         for sock in sockets:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                # The TCP connection alone: SSLSocket.shutdown would also drop the TLS state, which a handler
+                # still working on a request reads next (an AttributeError, getpeercert on None, in its thread).
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -283,7 +297,17 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_GET(self) -> None:
+        self._skip_body()
         self.server.sim._handle(self)
+
+    def _skip_body(self) -> None:
+        """Read past a request's body (nothing here uses one), so that the connection's next request is
+        read from its start; one whose end cannot be found cheaply (chunked) ends the connection instead."""
+        length = self.headers.get("Content-Length", "0")
+        if self.headers.get("Transfer-Encoding") or not length.isdigit():
+            self.close_connection = True
+        elif int(length):
+            self.rfile.read(int(length))
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
@@ -392,6 +416,12 @@ class SimKube:
         """`https://127.0.0.1:PORT`, the API server's address."""
         assert self._server is not None, "start() the simulated API server first"
         return f"https://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted since start(): a client that keeps its connection adds one."""
+        assert self._server is not None, "start() the simulated API server first"
+        return self._server.accepted
 
     @property
     def token(self) -> str:
@@ -914,6 +944,8 @@ class SimKube:
         for name, value in response.headers.items():
             handler.send_header(name, value)
         handler.send_header("Content-Length", str(len(response.body)))
+        if handler.close_connection:
+            handler.send_header("Connection", "close")
         handler.end_headers()
         if stall is None:
             handler.wfile.write(response.body)
