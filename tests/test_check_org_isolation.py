@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from ecrwatch.cli import main
+from ecrwatch.sim.accounts import SimOrganization
 from ecrwatch.sim.inspector2 import Inspector2Sim
 from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
 from org_world import ROLE, deploy_role
@@ -147,3 +148,28 @@ def test_the_callers_own_credentials_refused_still_end_the_run_with_exit_2(org: 
     result = check()
     assert result.exit_code == 2
     assert "UnrecognizedClientException" in result.stderr
+
+
+def test_workers_bound_the_requests_in_flight_over_all_accounts_together(org: Org) -> None:
+    organisation = SimOrganization()  # the caller's account manages it
+    members = [organisation.add_account(f"team-{n}") for n in range(8)]
+    for account in members:
+        deploy_role(account)
+        for cluster in ("prod", "batch", "web"):  # an account's clusters are read side by side too
+            org.run_in(account, cluster=cluster, family=f"api-{account}")
+    org.sim.faults.add("*", latency=0.05)  # every answer takes a while: requests overlap as far as allowed
+    org.sim.concurrency.reset()
+    # Three accounts' jobs at once, each reading its three clusters at once, and the findings lookup beside
+    # them: without one bound over them all, nine requests and more would overlap.
+    bounded = check("--org", "--role-name", ROLE, "--workers", "3")
+    assert bounded.exit_code == 0, bounded.stderr
+    everyone = {ACCOUNT_ID, *members}
+    assert set(report_of(bounded)["scope"]["accounts"]) == everyone
+    assert workload_accounts(report_of(bounded)) == everyone
+    assert org.sim.concurrency.peak <= 3
+    # The same run with room for more does overlap more than 3 requests: the bound above is what held it.
+    org.sim.concurrency.reset()
+    wide = check("--org", "--role-name", ROLE, "--workers", "16")
+    assert wide.exit_code == 0, wide.stderr
+    assert workload_accounts(report_of(wide)) == everyone
+    assert org.sim.concurrency.peak > 3
