@@ -173,3 +173,34 @@ def test_workers_bound_the_requests_in_flight_over_all_accounts_together(org: Or
     assert wide.exit_code == 0, wide.stderr
     assert workload_accounts(report_of(wide)) == everyone
     assert org.sim.concurrency.peak > 3
+
+
+def ecs_calls(org: Org, account: str, operation: str) -> int:
+    return sum(1 for r in org.sim.calls.select("ecs", operation) if r.account == account)
+
+
+def test_one_accounts_ecs_throttled_through_the_retries_is_its_error_and_the_others_are_reported(org: Org) -> None:
+    org.sim.faults.add("ecs", when=in_account(TEAM_B), error="ThrottlingException", message="Rate exceeded")
+    result = check("--account", ACCOUNT_ID, *accounts_args(), "--max-attempts", "2")
+    assert result.exit_code == 3, result.stderr
+    report = report_of(result)
+    assert [(e["source"], e["code"], e["account"]) for e in report["errors"]] == [
+        (f"ecs:{REGION}", "ThrottlingException", TEAM_B)
+    ]
+    assert workload_accounts(report) == {ACCOUNT_ID, TEAM_A}
+    assert [e["vulnerability_id"] for e in report["exposures"]] == [CVE]
+    details = {d["account"]: d["ok"] for d in report["scope"]["account_details"]}
+    assert details == {ACCOUNT_ID: True, TEAM_A: True, TEAM_B: False}
+    # botocore retried TEAM_B's throttled call (2 attempts); the other accounts' calls were answered first time.
+    assert ecs_calls(org, TEAM_B, "ListClusters") == 2
+    assert ecs_calls(org, TEAM_A, "ListClusters") == ecs_calls(org, ACCOUNT_ID, "ListClusters") == 1
+
+
+def test_one_accounts_ecs_throttled_once_completes_after_a_retry(org: Org) -> None:
+    org.sim.faults.add("ecs", "ListClusters", when=in_account(TEAM_B), error="ThrottlingException", times=1)
+    result = check("--account", ACCOUNT_ID, *accounts_args(), "--max-attempts", "2")
+    assert result.exit_code == 0, result.stderr
+    report = report_of(result)
+    assert report["errors"] == []
+    assert workload_accounts(report) == {ACCOUNT_ID, TEAM_A, TEAM_B}
+    assert ecs_calls(org, TEAM_B, "ListClusters") == 2
