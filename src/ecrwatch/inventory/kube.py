@@ -40,8 +40,9 @@ from ecrwatch.images import ImageReferenceError, parse_image_id, parse_image_ref
 from ecrwatch.models import ClusterScope, ContainerType, ImageRef, Inventory, Owner, Platform, SourceError, Workload
 from ecrwatch.owners import team_of
 
-# The kubernetes package takes about a second to import (hundreds of model modules, all loaded by its
-# __init__): it is imported where a cluster is read, so commands and runs that read none never pay it.
+# The kubernetes package takes 0.3 s of CPU to import (its __init__ loads its config, watch, stream and other
+# modules), its generated API classes a second more (hundreds of pydantic models: never imported, see
+# _Reader._get): it is imported where a cluster is read, so commands and runs that read none never pay it.
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient, Configuration
     from kubernetes.client.exceptions import ApiException
@@ -411,30 +412,27 @@ class _Reader:
         timeouts: Timeouts,
         place: Callable[[], AbstractContextManager[None]],
     ) -> None:
-        from kubernetes.client import AppsV1Api, BatchV1Api, CoreV1Api
-
+        self._client = client
         self._place = place
         self._target = target
         self._timeout = (timeouts.connect, timeouts.read)
-        self.core = CoreV1Api(client)
-        self.apps = AppsV1Api(client)
-        self.batch = BatchV1Api(client)
 
     def read_list(
         self,
-        call: Callable[..., Any],
+        path: str,
         what: str,
         on_page: Callable[[list[dict[str, Any]]], None],
         on_restart: Callable[[], None],
-        **params: Any,
+        **params: str,
     ) -> None:
-        """Every page of a list; an expired continue token (410) starts the list over, once."""
+        """Every page of the list at `path` (query `params` as the API names them); an expired continue token
+        (410) starts the list over, once."""
         token: str | None = None
         restarted = False
         pages = 0
         while True:
             try:
-                items, token = self._page(call, what, token, **params)
+                items, token = self._page(path, what, token, params)
             except _ListFailed as failure:
                 if failure.error.code == "410" and token is not None and not restarted:
                     log.info("%s: the %s listing expired after %d page(s); listing again", self._source, what, pages)
@@ -453,16 +451,15 @@ class _Reader:
         return self._target.info.source
 
     def _page(
-        self, call: Callable[..., Any], what: str, token: str | None, **params: Any
+        self, path: str, what: str, token: str | None, params: Mapping[str, str]
     ) -> tuple[list[dict[str, Any]], str | None]:
         from kubernetes.client.exceptions import ApiException
         from kubernetes.config.config_exception import ConfigException
 
         try:
             with self._place():  # a place among the run's requests in flight, until the answer is in
-                response = call(
-                    limit=PAGE_LIMIT, _continue=token, _preload_content=False, _request_timeout=self._timeout, **params
-                )
+                query = {"limit": str(PAGE_LIMIT), **params, **({"continue": token} if token else {})}
+                response = self._get(path, query)
                 try:
                     body = response.data
                 finally:
@@ -485,6 +482,28 @@ class _Reader:
         next_token = metadata.get("continue") if isinstance(metadata, dict) else None
         items = [item for item in document["items"] if isinstance(item, dict)]
         return items, next_token if isinstance(next_token, str) and next_token else None
+
+    def _get(self, path: str, query: Mapping[str, str]) -> Any:
+        """The undecoded answer (a urllib3 response) to a GET of `path`, as the client's generated list methods
+        make it with `_preload_content=False`: its authentication (a token refreshed if due), headers, retries
+        and timeouts, a non-2xx status raised as an ApiException. The generated API classes are not used:
+        importing CoreV1Api, AppsV1Api and BatchV1Api builds hundreds of pydantic models, 0.8-1 s of CPU
+        per process, for lists whose JSON is decoded here anyway."""
+        from kubernetes.client.exceptions import ApiException
+
+        client = self._client
+        method, url, headers, body, post_params = client.param_serialize(
+            method="GET",
+            resource_path=path,
+            query_params=list(query.items()),
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        answer = client.call_api(method, url, headers, body, post_params, _request_timeout=self._timeout)
+        if not 200 <= answer.status <= 299:
+            answer.read()  # type: ignore[no-untyped-call]
+            raise ApiException.from_response(http_resp=answer, body=None, data=None)
+        return answer.response
 
     def _failure(self, code: str, message: str, hint: str | None, fatal: bool) -> _ListFailed:
         return _ListFailed(SourceError(self._source, _with_hint(message, hint), code), fatal)
@@ -525,7 +544,7 @@ def import_client() -> None:
     """Import what the cluster reads use of the kubernetes package, in the calling thread. Called before the
     clusters are read side by side: imported for the first time from several threads at once, the package's
     modules (which import each other, some lazily) deadlock on the import locks (`_DeadlockError`)."""
-    from kubernetes.client import ApiClient, AppsV1Api, BatchV1Api, Configuration, CoreV1Api  # noqa: F401
+    from kubernetes.client import ApiClient, Configuration  # noqa: F401
     from kubernetes.client.exceptions import ApiException  # noqa: F401
     from kubernetes.config.config_exception import ConfigException  # noqa: F401
 
@@ -586,11 +605,11 @@ def read_cluster(
         workloads.clear()
         errors.clear()
 
-    def read_supporting(call: Any, what: str, add: Any, forget: Any, lost: str | None = None) -> None:
+    def read_supporting(path: str, what: str, add: Any, forget: Any, lost: str | None = None) -> None:
         """A list the pods are read without: its failure is an error of the cluster, and `lost` says on stderr
         what the report lacks for it; only a cluster that cannot be read at all stops here."""
         try:
-            reader.read_list(call, what, add, forget)
+            reader.read_list(path, what, add, forget)
         except _ListFailed as failure:
             if lost:
                 log.warning("%s: %s could not be listed; %s", info.source, what, lost)
@@ -602,31 +621,27 @@ def read_cluster(
     try:
         # Without these lists pods are still read; their owners stop at the ReplicaSet or Job.
         read_supporting(
-            reader.apps.list_replica_set_for_all_namespaces,
+            "/apis/apps/v1/replicasets",
             "replicasets",
             partial(owners.add, "ReplicaSet"),
             partial(owners.forget, "ReplicaSet"),
         )
-        read_supporting(
-            reader.batch.list_job_for_all_namespaces, "jobs", partial(owners.add, "Job"), partial(owners.forget, "Job")
-        )
+        read_supporting("/apis/batch/v1/jobs", "jobs", partial(owners.add, "Job"), partial(owners.forget, "Job"))
         # Without nodes pods are still read, on an unknown architecture: every platform image of an index
         # applies to them. An error all the same: the ClusterRole ecrwatch prints grants nodes, and a
         # permission that is missing must be seen, not only make the report say more than is true.
-        read_supporting(reader.core.list_node, "nodes", nodes.add, nodes.forget, "the pods' architectures are unknown")
+        read_supporting("/api/v1/nodes", "nodes", nodes.add, nodes.forget, "the pods' architectures are unknown")
         if owner_labels:  # one namespace list per cluster, only when a team is asked for
             # Pods are still read, their teams from their own labels only: an error all the same, since a
             # team left unknown moves exposures out of every `--team` report.
             read_supporting(
-                reader.core.list_namespace,
+                "/api/v1/namespaces",
                 "namespaces",
                 namespaces.add,
                 namespaces.forget,
                 "teams come from pod labels only",
             )
-        reader.read_list(
-            reader.core.list_pod_for_all_namespaces, "pods", add_pods, restart_pods, field_selector=RUNNING_PODS
-        )
+        reader.read_list("/api/v1/pods", "pods", add_pods, restart_pods, fieldSelector=RUNNING_PODS)
     except _ListFailed as failure:
         if failure.error not in failures:
             failures.append(failure.error)
