@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.process import compile_ecrwatch
+
 PYTHON = sys.executable
 _SCRIPT = Path(PYTHON).parent / "ecrwatch"  # the console script pip installs: what users type
 ECRWATCH = [str(_SCRIPT)] if _SCRIPT.exists() else [PYTHON, "-m", "ecrwatch"]
@@ -89,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="runs of each command; the median is shown")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     args = parser.parse_args(argv)
+    compile_ecrwatch()
     load = os.getloadavg()[0]
     figures = measure(args.repeat)
     print(table(figures))
