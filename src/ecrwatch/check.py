@@ -28,6 +28,7 @@ from ecrwatch.models import (
     Filters,
     Finding,
     FindingsResult,
+    ImageRef,
     Inventory,
     Report,
     ResolvedImage,
@@ -92,12 +93,15 @@ def scanned_images(resolved: Sequence[ResolvedImage]) -> list[ScannedImage]:
 
 
 def running_images(workloads: Iterable[Workload]) -> Iterator[ScannedImage]:
-    """The ECR digests workloads report running, as they report them: Inspector can be asked about them
-    before ECR is (a manifest is scanned as itself; an index is not scanned, its platform images are)."""
+    """The ECR digests workloads report running, as they report them, each once: Inspector can be asked about
+    them before ECR is (a manifest is scanned as itself; an index is not scanned, its platform images are).
+    Containers of one image share its ImageRef, and a page of 100 tasks runs a few images."""
+    seen: set[tuple[ImageRef, str]] = set()
     for workload in workloads:
         image = workload.image
         digest = workload.running_digest or image.digest
-        if digest and image.ecr_account is not None and image.ecr_region is not None:
+        if digest and image.ecr_account is not None and image.ecr_region is not None and (image, digest) not in seen:
+            seen.add((image, digest))
             yield ScannedImage(image.ecr_account, image.ecr_region, image.repository, digest)
 
 

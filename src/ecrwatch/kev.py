@@ -116,5 +116,9 @@ def _kev(cisa: Any) -> Kev | None:
 
 def with_kev(report: Report, result: KevResult) -> Report:
     """The report with each exposure's `kev` set from `result`, and the lookup's errors added."""
-    exposures = tuple(replace(e, kev=result.kev.get(e.finding.vulnerability_id)) for e in report.exposures)
+    # Replaced only where `kev` changes: most exposures are not in KEV, and L has 20,000 of them.
+    exposures = tuple(
+        e if (kev := result.kev.get(e.finding.vulnerability_id)) == e.kev else replace(e, kev=kev)
+        for e in report.exposures
+    )
     return replace(report, exposures=exposures, errors=report.errors + result.errors)
