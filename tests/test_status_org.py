@@ -65,5 +65,10 @@ def test_an_account_refused_in_a_region_is_its_own_error(sim_aws: SimAWS) -> Non
     assert result.exit_code == 3, result.output
     document = json.loads(result.stdout)
     assert document["accounts"][ACCOUNT_ID]["ok"] and not document["accounts"][MEMBER]["ok"]
-    refused = [(e["source"], e["code"]) for e in document["errors"]]
-    assert refused == [(f"account:{MEMBER}", "UnrecognizedClientException")]
+    refused = [(e["source"], e["code"], e["account"]) for e in document["errors"]]
+    assert refused == [("ecr:eu-west-1", "UnrecognizedClientException", MEMBER)]
+    assert f"account {MEMBER}" in document["errors"][0]["message"]
+    # The member's other region is still read, and so is the refusing region's Inspector coverage.
+    regions = {r["region"]: r for r in document["accounts"][MEMBER]["regions"]}
+    assert list(regions) == list(REGIONS)
+    assert regions["us-east-1"]["inspector_ecr"]["status"] == "DISABLED"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ecrwatch.aws import Aws, calling
+from ecrwatch.aws import Aws, calling, calling_in
 from ecrwatch.errors import AwsCallError, CredentialsError, EcrwatchError, TimeoutWaitingError, UsageError
 from ecrwatch.models import (
     AccountStatus,
@@ -71,7 +71,7 @@ Waiting = Callable[[str], AbstractContextManager[object]]
 
 
 def read_registry(aws: Aws, region: str) -> RegistryScanning:
-    with calling("ecr", "GetRegistryScanningConfiguration", region):
+    with calling_in(aws, "ecr", "GetRegistryScanningConfiguration", region):
         response = aws.ecr(region).get_registry_scanning_configuration()
     try:
         return registry_from_api(response.get("scanningConfiguration") or {})
@@ -86,7 +86,7 @@ def read_registry(aws: Aws, region: str) -> RegistryScanning:
 
 def read_inspector_status(aws: Aws, region: str) -> str:
     """Inspector's status for the ECR resource type in this account and region."""
-    with calling("inspector2", "BatchGetAccountStatus", region):
+    with calling_in(aws, "inspector2", "BatchGetAccountStatus", region):
         response = aws.inspector2(region).batch_get_account_status()
     for failed in response.get("failedAccounts") or ():
         raise EcrwatchError(
@@ -103,7 +103,7 @@ def read_inspector_status(aws: Aws, region: str) -> str:
 
 def read_rescan(aws: Aws, region: str) -> RescanSettings:
     try:
-        with calling("inspector2", "GetConfiguration", region):
+        with calling_in(aws, "inspector2", "GetConfiguration", region):
             response = aws.inspector2(region).get_configuration()
     except AwsCallError as exc:
         if exc.code == "ResourceNotFoundException":  # never configured: nothing to keep or restore
@@ -156,7 +156,7 @@ def prepare_restore(
 
 def read_coverage(aws: Aws, region: str) -> RegistryCoverage:
     counts: dict[tuple[str, str], int] = {}
-    with calling("inspector2", "ListCoverage", region):
+    with calling_in(aws, "inspector2", "ListCoverage", region):
         paginator = aws.inspector2(region).get_paginator("list_coverage")
         pages = paginator.paginate(
             filterCriteria={"resourceType": [{"comparison": "EQUALS", "value": ECR_IMAGE}]},
