@@ -12,7 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from ecrwatch.cli import main
+from ecrwatch.images import ecr_registry_host
 from ecrwatch.sim.accounts import SimOrganization
+from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
 from ecrwatch.sim.inspector2 import Inspector2Sim
 from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
 from org_world import ROLE, deploy_role
@@ -60,6 +62,21 @@ def test_a_registry_whose_ecr_refuses_is_its_error_and_the_run_goes_on(org: Org,
     assert [e["vulnerability_id"] for e in report["exposures"]] == [CVE]
     assert workload_accounts(report) == {TEAM_A, TEAM_B}
     assert {d["account"]: d["ok"] for d in report["scope"]["account_details"]} == {TEAM_A: True, TEAM_B: True}
+
+
+def test_an_image_named_by_tag_alone_in_a_refusing_registry_is_digest_unknown_naming_the_registry(org: Org) -> None:
+    image = f"{ecr_registry_host(REGISTRY, REGION)}/team/api:v1"
+    ecs = org.sim.extension(EcsSim)
+    ecs.add_task(REGION, "prod", account=TEAM_A, family="pulling", containers=[EcsContainerSeed("api", image)])
+    org.sim.faults.add("ecr", "BatchGetImage", when=in_account(REGISTRY), **UNKNOWN_THERE)
+    result = check(*accounts_args())
+    assert result.exit_code == 3, result.stderr
+    report = report_of(result)
+    [unknown] = [u for u in report["unscanned"] if u["reason"] == "digest_unknown"]
+    assert f"registry {REGISTRY}" in unknown["detail"] and "UnrecognizedClientException" in unknown["detail"]
+    assert {w["account"] for w in unknown["workloads"]} == {TEAM_A}
+    # The containers that report their digest are still matched with its finding.
+    assert [e["vulnerability_id"] for e in report["exposures"]] == [CVE]
 
 
 @pytest.mark.parametrize("fault", [UNKNOWN_THERE, DENIED], ids=["credentials-unknown", "access-denied"])
@@ -139,9 +156,6 @@ def test_an_eks_region_an_account_has_not_opted_into_is_that_regions_error(org: 
 def test_the_callers_own_credentials_refused_still_end_the_run_with_exit_2(org: Org) -> None:
     # A single-account run: the caller's own registry and Inspector are the ones that refuse.
     org.sim.faults.add("inspector2", when=in_account(ACCOUNT_ID), **UNKNOWN_THERE)
-    from ecrwatch.images import ecr_registry_host
-    from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
-
     image = f"{ecr_registry_host(ACCOUNT_ID, REGION)}/own:v1"
     container = EcsContainerSeed("own", image, digest="sha256:" + "a" * 64)
     org.sim.extension(EcsSim).add_task(REGION, "prod", containers=[container])
