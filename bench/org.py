@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.bound import AWS_LATENCY, LIST_FINDINGS_LATENCY, pages
+from bench.process import compile_ecrwatch
 from ecrwatch.sim.accounts import SimOrganization, create_role, session_in, trust_policy
 from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim, EcsTaskSeed
 from ecrwatch.sim.inspector2 import FindingSpec, Inspector2Sim
@@ -150,6 +151,7 @@ def run(accounts: int, tasks: int, workers: int) -> dict[str, Any]:
         sim.faults.add("*", latency=AWS_LATENCY, when=lambda r: r.operation != "ListFindings")
         sim.faults.add("inspector2", "ListFindings", latency=LIST_FINDINGS_LATENCY)
         report = Path(tmp) / "report.json"
+        compile_ecrwatch()  # as users have it installed (see bench/process.py)
         regions = [a for r in REGIONS for a in ("--region", r)]
         command = [sys.executable, "-m", "ecrwatch", "check", *regions, "--org", "--role-name", ROLE,
                    "--inspector-account", facts["registry"], "--no-eks", "--workers", str(workers),
