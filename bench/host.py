@@ -43,6 +43,7 @@ class Meter:
         self.peak = Counter[str]()
         self.spans: list[tuple[str, float, float]] = []  # (kind, start, end), wall-clock
         self.cpu_since = time.process_time()
+        self.connections_since = 0  # TCP connections the endpoints had accepted at the last reset
 
     @contextmanager
     def track(self, kind: str) -> Iterator[None]:
@@ -229,7 +230,13 @@ def counters(sim: SimAWS, kubes: list[MeteredSimKube], meter: Meter) -> dict[str
         "spans": {kind: [a, b] for kind, (a, b) in sorted(spans.items())},  # first start, last end (epoch s)
         "served": served,  # time from request to response at the simulator, injected latency included
         "host_cpu_s": time.process_time() - meter.cpu_since,
+        # TCP connections opened to the endpoints (AWS and Kubernetes): clients keep theirs between calls.
+        "connections": connections(sim, kubes) - meter.connections_since,
     }
+
+
+def connections(sim: SimAWS, kubes: list[MeteredSimKube]) -> int:
+    return sim.connections_accepted + sum(kube.connections_accepted for kube in kubes)
 
 
 def occupancy(spans: list[tuple[str, float, float]], width: float = 1.0) -> dict[str, list[float]]:
@@ -275,6 +282,7 @@ def serve(scenario_name: str, conn: Connection, latency: bool = True) -> None:
                 for kube in kubes:
                     kube.clear_requests()
                 meter.reset()
+                meter.connections_since = connections(sim, kubes)
                 conn.send("ok")
             elif command == "counters":
                 conn.send(counters(sim, kubes, meter))

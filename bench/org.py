@@ -157,9 +157,13 @@ def run(accounts: int, tasks: int, workers: int) -> dict[str, Any]:
                    "--inspector-account", facts["registry"], "--no-eks", "--workers", str(workers),
                    "--format", "json", "--output", str(report), "-q"]  # fmt: skip
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        connections = sim.connections_accepted
+        simulator_cpu = time.process_time()  # this process only serves the simulator while check runs
         started = time.monotonic()
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         wall = time.monotonic() - started
+        simulator_cpu = time.process_time() - simulator_cpu
+        connections = sim.connections_accepted - connections
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
         called = Counter(f"{c.service}:{c.operation}" for c in sim.calls.records)
@@ -182,6 +186,8 @@ def run(accounts: int, tasks: int, workers: int) -> dict[str, Any]:
         "total_calls": sum(called.values()),
         "wall_s": round(wall, 3),
         "cpu_s": round(cpu, 3),
+        "simulator_cpu_s": round(simulator_cpu, 3),
+        "connections": connections,  # TCP connections check opened to the simulated endpoint
         "timeline_s": dict(sorted(timeline.items(), key=lambda item: item[1])),
         "bound": limit,
         "calls_over_bound": round(sum(called.values()) / limit["total_calls"], 3),
@@ -206,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{result['accounts']:>4} accounts: {result['total_calls']} calls "
             f"({result['calls_over_bound']}x the bound), "
             f"wall {result['wall_s']} s ({result['wall_over_bound']}x the bound of {result['bound']['wall_s']} s), "
-            f"CPU {result['cpu_s']} s, load {result['load_average'][0]}",
+            f"CPU {result['cpu_s']} s (simulator {result['simulator_cpu_s']} s), "
+            f"{result['connections']} connections, load {result['load_average'][0]}",
             file=sys.stderr,
         )
     print(json.dumps(results if len(results) > 1 else results[0], indent=2))

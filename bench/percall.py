@@ -4,7 +4,8 @@ This process serves the simulated AWS endpoint (ECS, one cluster of 100 tasks of
 nothing else while it waits, so its own CPU time is the simulator's. Each measurement runs in a fresh client
 process (one boto3 ECS client with ecrwatch's response parser, shared by its threads as ecrwatch shares
 one): after each thread's first call, `--calls` ListClusters or DescribeTasks (100 tasks) split over 1 or
-`--threads` threads. The client's CPU (user+sys of its process) and the simulator's are divided by the calls.
+`--threads` threads. The client's CPU (user+sys of its process) and the simulator's are divided by the calls;
+the median of `--repeat` runs is shown.
 
 Each figure stands beside its reference from the same run: the same calls with the client asking the
 endpoint to close the connection after each answer (`Connection: close`), so that every call opens a new TCP
@@ -18,6 +19,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
@@ -106,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--threads", type=int, default=16, help="the second thread count measured (the first is 1)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the median is shown")
     parser.add_argument("--json", action="store_true", help="the figures as JSON instead of a table")
     args = parser.parse_args(argv)
     rows = []
@@ -113,14 +116,20 @@ def main(argv: list[str] | None = None) -> int:
         seed(sim)
         for operation in ("ListClusters", "DescribeTasks"):
             for threads in (1, args.threads):
-                kept = measure(sim, operation, args.calls, threads, close=False)
-                fresh = measure(sim, operation, args.calls, threads, close=True)
-                rows.append({"operation": operation, "threads": threads, "kept": kept, "closed": fresh})
-    figures = {"calls": args.calls, "load_average": os.getloadavg(), "rows": rows}
+                runs: dict[str, list[dict[str, Any]]] = {"kept": [], "closed": []}
+                for _ in range(args.repeat):  # taking turns, so that the machine's other work falls on both alike
+                    runs["kept"].append(measure(sim, operation, args.calls, threads, close=False))
+                    runs["closed"].append(measure(sim, operation, args.calls, threads, close=True))
+                row: dict[str, Any] = {"operation": operation, "threads": threads}
+                for mode, measured in runs.items():
+                    row[mode] = {key: statistics.median(m[key] for m in measured) for key in measured[0]}
+                rows.append(row)
+    figures = {"calls": args.calls, "repeat": args.repeat, "load_average": os.getloadavg(), "rows": rows}
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0
-    print(f"{args.calls} calls each; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"{args.calls} calls each, median of {args.repeat} runs; load average {load}")
     print("CPU ms per call: connections kept (reference: a new connection per call); connections accepted")
     print(f"{'operation':<14}{'threads':>8}  {'client':>16}  {'simulator':>16}  {'connections':>12}")
     for row in rows:
@@ -129,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['operation']:<14}{row['threads']:>8}"
             f"  {kept['client_ms_per_call']:>6.2f} ({fresh['client_ms_per_call']:>6.2f})"
             f"  {kept['simulator_ms_per_call']:>6.2f} ({fresh['simulator_ms_per_call']:>6.2f})"
-            f"  {kept['connections']:>4} ({fresh['connections']:>4})"
+            f"  {kept['connections']:>4g} ({fresh['connections']:>4g})"
         )
     return 0
 
