@@ -63,14 +63,18 @@ class _Reader:
     def __init__(self, sock: socket.socket) -> None:
         self.file = sock.makefile("rb")
 
-    def response(self) -> tuple[int, dict[str, str], bytes]:
+    def head(self) -> tuple[int, dict[str, str], bytes]:
+        """A response's status line and headers only (the answer to a HEAD request)."""
         status = int(self.file.readline().split()[1])
         headers: dict[str, str] = {}
         while (line := self.file.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode().partition(":")
             headers[name.strip().lower()] = value.strip()
-        body = self.file.read(int(headers.get("content-length", "0")))
-        return status, headers, body
+        return status, headers, b""
+
+    def response(self) -> tuple[int, dict[str, str], bytes]:
+        status, headers, _ = self.head()
+        return status, headers, self.file.read(int(headers.get("content-length", "0")))
 
     def at_end(self) -> bool:
         return self.file.read(1) == b""
@@ -122,6 +126,28 @@ def test_a_chunked_body_is_decoded_and_the_connection_kept(echo_server: KeepAliv
         assert json.loads(body)["body"] == "hello world"
         _, _, body = reader.response()
         assert json.loads(body)["path"] == "/after"
+
+
+def test_a_head_answer_keeps_the_applications_length_and_sends_no_body() -> None:
+    def sized(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Length", "1234"), ("ETag", '"abc"')])
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [b"x" * 1234]
+
+    server = KeepAliveWsgiServer(sized)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        with _connect(server) as sock:
+            sock.sendall(b"HEAD /bucket/key HTTP/1.1\r\nHost: sim\r\n\r\nGET /bucket/key HTTP/1.1\r\nHost: sim\r\n\r\n")
+            reader = _Reader(sock)
+            status, headers, _ = reader.head()
+            assert (status, headers["content-length"], headers["etag"]) == (200, "1234", '"abc"')
+            status, headers, body = reader.response()  # read right after the HEAD answer's headers
+            assert (status, len(body)) == (200, 1234)
+    finally:
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
 
 
 def test_a_client_that_asks_to_close_is_answered_and_closed(echo_server: KeepAliveWsgiServer) -> None:
@@ -260,3 +286,11 @@ def test_stopping_the_simulator_ends_the_connections_clients_keep() -> None:
         reader.response()
     with sock:
         assert reader.at_end()
+
+
+def test_s3_head_object_reports_the_objects_size_on_a_kept_connection(sim_aws: SimAWS) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="ecrwatch-artifacts")
+    s3.put_object(Bucket="ecrwatch-artifacts", Key="ecrwatch.zip", Body=b"z" * 5000)
+    assert s3.head_object(Bucket="ecrwatch-artifacts", Key="ecrwatch.zip")["ContentLength"] == 5000
+    assert s3.get_object(Bucket="ecrwatch-artifacts", Key="ecrwatch.zip")["Body"].read() == b"z" * 5000

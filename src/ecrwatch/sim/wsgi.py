@@ -212,11 +212,14 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             reason = "Status"
         self.send_response(status, reason)
+        length = str(len(content))
         for name, value in headers:
             if name.lower() not in _HOP_BY_HOP:
                 self.send_header(name, value)
+            elif name.lower() == "content-length" and self.command == "HEAD":
+                length = value  # the size a GET would answer (S3's HeadObject): a HEAD answer has no body
         if status >= 200 and status not in _NO_BODY:
-            self.send_header("Content-Length", str(len(content)))
+            self.send_header("Content-Length", length)
         if self.close_connection:
             self.send_header("Connection", "close")
         elif self.request_version == "HTTP/1.0":
