@@ -317,3 +317,35 @@ def test_a_delegated_administrator_in_another_account_needs_a_role(org: SimAWS) 
     assert result.exit_code == 2
     assert f"--inspector-account {ADMIN}" in result.stderr and "--role-name" in result.stderr
     assert writes(org) == 0
+
+
+def test_a_member_refusing_its_role_in_one_region_mid_apply_fails_there_alone(org: SimAWS) -> None:
+    # AWS answers a region the account has not opted into as if the credentials were unknown there.
+    org.faults.add("ecr", "PutRegistryScanningConfiguration", region="eu-west-1", status=403,
+                   error="UnrecognizedClientException", message="The security token included in the request is invalid",
+                   when=lambda r: r.account == TEAM_B)  # fmt: skip
+    result = run(*accounts(TEAM_A, TEAM_B), "--role-name", ROLE, "--yes")
+    assert result.exit_code == 3, result.output
+    assert registry(TEAM_B, "eu-west-1")["rules"] == []  # its rule was refused
+    assert registry(TEAM_B, "us-east-1")["rules"] == [rule("CONTINUOUS_SCAN", "*")]
+    assert registry(TEAM_A, "eu-west-1")["rules"] == [rule("CONTINUOUS_SCAN", "*")]
+    out = result.stdout
+    # The refusal is the member's, in that region: never "refresh the caller's credentials".
+    assert f"FAILED:\n  account {TEAM_B} eu-west-1: account {TEAM_B} refused the credentials of role {ROLE}" in out
+    assert "from the environment" not in out
+    assert "Summary: 3 changed, 1 failed" in out
+
+
+def test_the_delegated_administrator_refused_in_one_region_fails_its_members_there_alone(org: SimAWS) -> None:
+    members_of(org, ADMIN, TEAM_A, TEAM_B)
+    org.faults.add("inspector2", "Enable", region="eu-west-1", status=403, error="UnrecognizedClientException",
+                   message="The security token included in the request is invalid",
+                   when=lambda r: r.account == ADMIN and bool(r.json().get("accountIds")))  # fmt: skip
+    result = run(*accounts(TEAM_A, TEAM_B), "--role-name", ROLE, "--inspector-account", ADMIN, "--yes")
+    assert result.exit_code == 3, result.output
+    for account in (TEAM_A, TEAM_B):
+        assert inspector(org).ecr_status("us-east-1", account) == "ENABLED"
+        assert inspector(org).ecr_status("eu-west-1", account) == "DISABLED"
+    out = result.stdout
+    for account in (TEAM_A, TEAM_B):
+        assert f"account {account} eu-west-1: account {ADMIN} refused the credentials of role {ROLE}" in out

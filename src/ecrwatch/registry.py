@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ecrwatch.aws import Aws, calling, calling_in
+from ecrwatch.aws import Aws, calling_in
 from ecrwatch.errors import AwsCallError, CredentialsError, EcrwatchError, TimeoutWaitingError, UsageError
 from ecrwatch.models import (
     AccountStatus,
@@ -260,7 +260,7 @@ class WaitSettings:
 
 
 def _activate(aws: Aws, region: str) -> None:
-    with calling("inspector2", "Enable", region):
+    with calling_in(aws, "inspector2", "Enable", region):
         response = aws.inspector2(region).enable(resourceTypes=["ECR"])
     for failed in response.get("failedAccounts") or ():
         code, message = failed.get("errorCode"), failed.get("errorMessage")
@@ -352,11 +352,11 @@ def _run_step(aws: Aws, plan: RegionPlan, step: Step, wait: WaitSettings, waitin
             wait_until_enabled(aws, region, wait)
     elif step.action == PUT_RULES:
         params = registry_to_api(plan.registry)
-        with calling("ecr", "PutRegistryScanningConfiguration", region):
+        with calling_in(aws, "ecr", "PutRegistryScanningConfiguration", region):
             aws.ecr(region).put_registry_scanning_configuration(**params)
     elif step.action == SET_RESCAN:
         assert plan.rescan is not None
-        with calling("inspector2", "UpdateConfiguration", region):
+        with calling_in(aws, "inspector2", "UpdateConfiguration", region):
             config = cast("EcrConfigurationTypeDef", rescan_to_api(plan.rescan))
             aws.inspector2(region).update_configuration(ecrConfiguration=config)
     else:  # pragma: no cover - planned_steps makes no other kind

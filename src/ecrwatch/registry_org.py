@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
-from ecrwatch.aws import AccountUnavailable, Aws, calling
+from ecrwatch.aws import AccountUnavailable, Aws, calling_in
 from ecrwatch.errors import AwsCallError, CredentialsError, EcrwatchError
 from ecrwatch.registry import (
     ApplyError,
@@ -137,7 +137,7 @@ def restore_planners(
 
 def _admin_enable(admin: Aws, region: str, accounts: list[str]) -> dict[str, str]:
     """inspector2:Enable for ECR on behalf of `accounts`; returns account -> why it was refused."""
-    with calling("inspector2", "Enable", region):
+    with calling_in(admin, "inspector2", "Enable", region):
         response = admin.inspector2(region).enable(accountIds=accounts, resourceTypes=["ECR"])
     refused = {}
     for failed in response.get("failedAccounts") or ():
@@ -153,7 +153,7 @@ def _admin_enable(admin: Aws, region: str, accounts: list[str]) -> dict[str, str
 def _admin_statuses(admin: Aws, region: str, accounts: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     """ECR status of each account as the administrator sees it, and the accounts it could not read."""
     statuses, refused = {}, {}
-    with calling("inspector2", "BatchGetAccountStatus", region):
+    with calling_in(admin, "inspector2", "BatchGetAccountStatus", region):
         response = admin.inspector2(region).batch_get_account_status(accountIds=accounts)
     for entry in response.get("accounts") or ():
         ecr: dict[str, Any] = dict(entry.get("resourceState", {}).get("ecr", {}))
@@ -230,8 +230,9 @@ def _admin_rescan(aws: Aws, admin_id: str, target: Target) -> None:
     """A member's ECR rescan durations, set by its delegated administrator (members cannot call it)."""
     assert target.plan is not None and target.plan.rescan is not None
     config = cast("EcrConfigurationTypeDef", rescan_to_api(target.plan.rescan))
-    with calling("inspector2", "UpdateConfiguration", target.region):
-        aws.account(admin_id).inspector2(target.region).update_configuration(
+    admin = aws.account(admin_id)
+    with calling_in(admin, "inspector2", "UpdateConfiguration", target.region):
+        admin.inspector2(target.region).update_configuration(
             accountId=target.account, ecrConfiguration=config
         )
 
