@@ -41,11 +41,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to sys.stderr as it is at each record, not as it was when logging was set up: a second command
+    in one process (the demo, the tests' CliRunner, a Lambda handler invoked before a CLI command) has its own
+    stderr."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def use_log_format(name: str) -> None:
     """Write ecrwatch's log lines as `json` objects or as `text`, to the current stderr."""
     logger = logging.getLogger(_ROOT)
     if not logger.handlers:
-        logger.addHandler(logging.StreamHandler())
+        logger.addHandler(StderrHandler())
     for handler in logger.handlers:
         if name == "json" and not isinstance(handler.formatter, JsonFormatter):
             _text_formatters[handler] = handler.formatter

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ecrwatch.errors import UsageError
-from ecrwatch.logging_json import use_log_format
+from ecrwatch.logging_json import StderrHandler, use_log_format
 from ecrwatch.models import SEVERITIES
 from ecrwatch.regions import REGION_PATTERN
 
@@ -154,25 +154,12 @@ def common_options(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to sys.stderr as it is at each record, not as it was when logging was set up: a second command
-    in one process (the demo, the tests' CliRunner) has its own stderr."""
-
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value: Any) -> None:
-        pass
-
-
 def configure_logging(verbose: int, quiet: bool) -> None:
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logger = logging.getLogger("ecrwatch")
     logger.setLevel(level)
     if not logger.handlers:
-        handler = _StderrHandler()
+        handler = StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
     logger.propagate = False
