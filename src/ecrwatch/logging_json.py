@@ -58,7 +58,7 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def use_log_format(name: str) -> None:
     """Write ecrwatch's log lines as `json` objects or as `text`, to the current stderr."""
     logger = logging.getLogger(_ROOT)
-    if not logger.handlers:
+    if not any(isinstance(h, StderrHandler) for h in logger.handlers):
         logger.addHandler(StderrHandler())
     for handler in logger.handlers:
         if name == "json" and not isinstance(handler.formatter, JsonFormatter):

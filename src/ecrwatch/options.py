@@ -158,7 +158,9 @@ def configure_logging(verbose: int, quiet: bool) -> None:
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logger = logging.getLogger("ecrwatch")
     logger.setLevel(level)
-    if not logger.handlers:
+    # Its own handler, whatever else is attached (pytest attaches its capture handlers to a logger that does
+    # not propagate: counting those, a CLI run in a test wrote its warnings nowhere the test could read).
+    if not any(isinstance(h, StderrHandler) for h in logger.handlers):
         handler = StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
