@@ -59,13 +59,13 @@ def test_reset_forgets_moto_state_calls_and_faults(sim_aws: SimAWS) -> None:
 
 
 def test_the_peak_of_requests_answered_at_once_is_measured(sim_aws: SimAWS) -> None:
-    sim_aws.faults.add("ecr", "DescribeRepositories", latency=0.2)
     ecr = boto3.client("ecr")
     ecr.describe_repositories()
     ecr.describe_repositories()
     assert sim_aws.concurrency.peak == 1  # one after the other
 
-    # Five at once: each answer waits 0.2 s, long enough for all five to arrive.
+    # Five at once: each answer waits 0.5 s, long enough for all five to arrive.
+    sim_aws.faults.add("ecr", "DescribeRepositories", latency=0.5)
     with ThreadPoolExecutor(max_workers=5) as pool:
         list(pool.map(lambda _: ecr.describe_repositories(), range(5)))
     assert sim_aws.concurrency.peak == 5
