@@ -218,3 +218,14 @@ def test_one_accounts_ecs_throttled_once_completes_after_a_retry(org: Org) -> No
     assert report["errors"] == []
     assert workload_accounts(report) == {ACCOUNT_ID, TEAM_A, TEAM_B}
     assert ecs_calls(org, TEAM_B, "ListClusters") == 2
+
+
+def test_an_administrator_that_is_also_selected_and_cannot_be_entered_is_one_error(org: Org) -> None:
+    org.sim.extension(Inspector2Sim).set_delegated_admin(REGION, ADMIN, members=[REGISTRY, TEAM_A, ADMIN])
+    result = check("--account", TEAM_A, "--account", ADMIN, "--role-name", ROLE, "--inspector-account", ADMIN)
+    assert result.exit_code == 3, result.stderr
+    report = report_of(result)
+    assert [(e["source"], e["code"], e["account"]) for e in report["errors"]] == [
+        (f"account:{ADMIN}", "AccessDenied", ADMIN)
+    ]
+    assert {d["account"]: d["ok"] for d in report["scope"]["account_details"]} == {TEAM_A: True, ADMIN: False}

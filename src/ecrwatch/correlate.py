@@ -654,5 +654,6 @@ def correlate(
         images=tuple(ordered.values()),
         exposures=tuple(exposures),
         unscanned=unscanned,
-        errors=tuple(inventory.errors) + tuple(findings.errors) + tuple(extra_errors),
+        # One failure met by two stages (an account both selected and asked as Inspector's administrator) is told once.
+        errors=tuple(dict.fromkeys((*inventory.errors, *findings.errors, *extra_errors))),
     )
