@@ -198,3 +198,22 @@ def test_an_error_answer_is_read_as_botocore_reads_it(body: bytes) -> None:
     response = {"status_code": 400, "headers": {"x-amzn-requestid": "r"}, "body": body}
     botocores = ResponseParserFactory().create_parser("json").parse(dict(response), shape)
     assert parser_factory().create_parser("json").parse(dict(response), shape) == botocores
+
+
+def test_the_clients_of_one_session_share_each_compiled_shape() -> None:
+    # An organisation's run makes an ECS client per account and region from one loader: a shape compiled for
+    # one is not compiled again for the next (it was, once per client, a tenth of `check --org`'s CPU).
+    session = botocore.session.get_session()
+    session.register_component("response_parser_factory", parser_factory())
+    regions = ("us-east-1", "eu-west-1", "ap-south-1")
+    models = [session.create_client("ecs", region_name=r, aws_access_key_id="a", aws_secret_access_key="b")
+              .meta.service_model for r in regions]  # fmt: skip
+    shapes = [model.operation_model("DescribeTasks").output_shape for model in models]
+    assert shapes[0] is not shapes[1]  # botocore's own objects differ from client to client
+    first = parsing.compiled(LeanJSONParser, shapes[0])
+    before = len(parsing._compiled)
+    assert all(parsing.compiled(LeanJSONParser, shape) is first for shape in shapes[1:])
+    assert len(parsing._compiled) == before
+    # A model another loader read is compiled for itself: nothing says its shapes are the same.
+    other = botocore.session.get_session().get_service_model("ecs").operation_model("DescribeTasks").output_shape
+    assert parsing.compiled(LeanJSONParser, other) is not first
