@@ -1,3 +1,3 @@
-from ecrwatch.cli import main
+from ecrwatch.entry import run
 
-main()
+run()
