@@ -28,15 +28,16 @@ REGION = "us-east-1"
 HOST = ecr_registry_host(ACCOUNT_ID, REGION)
 HEAVY = ("boto3", "botocore", "kubernetes", "rich")
 
-# Runs `python -m ecrwatch ARGS...` in this process, then writes its exit status and the top-level
-# packages it loaded to the file named first.
+# Runs the command line (`ecrwatch ARGS...`, as `ecrwatch.entry` does but for its os._exit), then writes its
+# exit status and the top-level packages it loaded to the file named first.
 _PROBE = """
-import json, runpy, sys
+import json, sys
 out = sys.argv.pop(1)
 sys.argv[0] = "ecrwatch"
 status = 0
 try:
-    runpy.run_module("ecrwatch", run_name="__main__", alter_sys=True)
+    from ecrwatch.cli import main
+    main()
 except SystemExit as exc:
     status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
 with open(out, "w") as handle:
@@ -154,6 +155,7 @@ def test_check_loads_the_kubernetes_client_only_when_it_reads_a_cluster(tmp_path
     platforms, packages = _platforms(tmp_path, "--no-eks")
     assert platforms == {"ecs"}
     assert "boto3" in packages and "kubernetes" not in packages
+    assert "rich" not in packages  # a JSON report draws nothing (quiet: no progress on a terminal either)
 
     platforms, packages = _platforms(tmp_path)  # the EKS cluster is read: the client is loaded for it
     assert platforms == {"ecs", "eks"}

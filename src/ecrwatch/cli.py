@@ -339,18 +339,20 @@ def _run_and_write(
     target: Path | None,
     order: tuple[str, str],
 ) -> int:
-    """Run the check and write its report; the exit status it calls for."""
-    from rich.console import Console
-
+    """Run the check and write its report; the exit status it calls for. The table's renderer (rich) is loaded
+    only for a table."""
     from ecrwatch.correlate import exit_status
     from ecrwatch.report.csv import render_csv
     from ecrwatch.report.json import iter_json
-    from ecrwatch.report.table import render_table
     from ecrwatch.unattended import run_unattended
 
     with progress_reporter(opts) as progress:
         report = run_unattended(aws, request, unattended, progress=progress)
     if fmt == "table":
+        from rich.console import Console
+
+        from ecrwatch.report.table import render_table
+
         console = Console(
             file=io.StringIO() if target else None,
             force_terminal=False if target else None,

@@ -36,7 +36,7 @@ from ecrwatch.errors import EcrwatchError, UsageError
 from ecrwatch.models import SEVERITIES, Exposure, ImageEntry, ImageInfo, Report, SourceError
 from ecrwatch.regions import REGION_PATTERN
 from ecrwatch.report.json import error_to_dict, exposure_to_dict, image_entry_to_dict
-from ecrwatch.report.table import short_digest, workload_label
+from ecrwatch.report.labels import short_digest, workload_label
 from ecrwatch.triage.teams import for_no_team_of, for_team
 
 if TYPE_CHECKING:

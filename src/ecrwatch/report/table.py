@@ -40,6 +40,7 @@ from ecrwatch.models import (
     Workload,
     severity_rank,
 )
+from ecrwatch.report.labels import DIGEST, short_digest, task_id, workload_label
 from ecrwatch.triage.risk import is_exploitable, risk_sort_key
 from ecrwatch.triage.teams import narrowed
 
@@ -54,8 +55,6 @@ SEVERITY_STYLES: dict[str, str] = {
     "UNTRIAGED": "magenta",
 }
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-_SHORT_HEX = 12
 
 
 @dataclass(frozen=True)
@@ -89,15 +88,8 @@ def _lines(lines: Iterable[str], style: str = "") -> Text:
     return Text("\n", style=style).join(_text(line) for line in lines)
 
 
-def short_digest(digest: str, ellipsis: str = "…") -> str:
-    """sha256:0123456789ab… : enough to tell digests apart by eye; the JSON report has them whole."""
-    if _DIGEST.fullmatch(digest):
-        return digest[: len("sha256:") + _SHORT_HEX] + ellipsis
-    return digest
-
-
 def _short_reference(reference: str, g: _Glyphs) -> str:
-    return _DIGEST.sub(lambda m: short_digest(m.group(), g.ellipsis), reference)
+    return DIGEST.sub(lambda m: short_digest(m.group(), g.ellipsis), reference)
 
 
 def _severity(severity: str) -> Text:
@@ -188,10 +180,6 @@ def _summary_panel(report: Report, g: _Glyphs) -> Panel:
 # --- workloads -----------------------------------------------------------------------------------------
 
 
-def _task_id(task_arn: str | None) -> str:
-    return task_arn.rsplit("/", 1)[-1] if task_arn else "?"
-
-
 def _group_key(m: MatchedWorkload) -> tuple[object, ...] | None:
     """Containers of one controller (a Deployment's pods, a service's tasks) are one row: at scale, thousands
     of identical rows would hide the image's other workloads. Bare pods and standalone tasks are their own."""
@@ -243,7 +231,7 @@ def _workloads_table(
         if w.platform == "ecs":
             lines = [f"service {w.service}"] if w.service else []
             if len(group) == 1:
-                lines.append(f"task {_task_id(w.task_arn)}")
+                lines.append(f"task {task_id(w.task_arn)}")
             else:
                 lines.append(f"{len(group)} tasks")
         else:
@@ -577,16 +565,6 @@ _RESOLVED_REASONS = {
     "filtered": "filtered out",
     "no_longer_monitored": "no longer monitored by Inspector (not a fix)",
 }
-
-
-def workload_label(w: Workload) -> str:
-    """The workload a container belongs to, in a few words: `ecs prod service api`, `eks payments
-    shop/Deployment web` (a standalone task or a bare pod by its own name)."""
-    where = f"{w.platform} {w.cluster}"
-    if w.platform == "ecs":
-        return f"{where} service {w.service}" if w.service else f"{where} task {_task_id(w.task_arn)}"
-    ns = f"{w.namespace}/" if w.namespace else ""
-    return f"{where} {ns}{w.owner.kind} {w.owner.name}" if w.owner else f"{where} {ns}{w.pod or '?'}"
 
 
 def _resolved_table(resolved: Sequence[ResolvedExposure], g: _Glyphs) -> Table:
