@@ -102,9 +102,7 @@ def test_clusters_of_the_same_name_in_two_accounts_are_kept_apart(org: Org) -> N
         {"account": TEAM_B, "name": None, "ok": True},
     ]
     clusters = {(c["name"], c["account"], c["arn"]) for c in scope["clusters"]}
-    assert clusters == {
-        ("prod", a, f"arn:aws:ecs:{REGION}:{a}:cluster/prod") for a in (ACCOUNT_ID, TEAM_A, TEAM_B)
-    }
+    assert clusters == {("prod", a, f"arn:aws:ecs:{REGION}:{a}:cluster/prod") for a in (ACCOUNT_ID, TEAM_A, TEAM_B)}
     [image] = report["images"]
     assert image["image"]["registry"] == REGISTRY
     workloads = {(w["account"], w["cluster"], w["task_arn"].split(":")[4]) for w in image["workloads"]}

@@ -60,9 +60,7 @@ def parse_account_id(option: str, value: str) -> str:
     return value
 
 
-def parse_selection(
-    accounts: Iterable[str], org: bool, ous: Iterable[str], exclude: Iterable[str]
-) -> AccountSelection:
+def parse_selection(accounts: Iterable[str], org: bool, ous: Iterable[str], exclude: Iterable[str]) -> AccountSelection:
     """The options, checked (exit 2 on a malformed id, before any call)."""
     for option, values, pattern, what in (
         ("--account", accounts, _ACCOUNT, "a 12-digit AWS account id"),

@@ -232,9 +232,7 @@ def _admin_rescan(aws: Aws, admin_id: str, target: Target) -> None:
     config = cast("EcrConfigurationTypeDef", rescan_to_api(target.plan.rescan))
     admin = aws.account(admin_id)
     with calling_in(admin, "inspector2", "UpdateConfiguration", target.region):
-        admin.inspector2(target.region).update_configuration(
-            accountId=target.account, ecrConfiguration=config
-        )
+        admin.inspector2(target.region).update_configuration(accountId=target.account, ecrConfiguration=config)
 
 
 # --- applying: each account's part ----------------------------------------------------------------------

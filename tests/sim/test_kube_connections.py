@@ -53,9 +53,13 @@ def test_a_request_body_is_skipped_and_the_next_request_on_the_connection_answer
     with SimKube() as kube, _tls_connection(kube) as sock:
         body = b'{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}'
         sock.sendall(
-            b"POST /api/v1/namespaces HTTP/1.1\r\nHost: sim\r\nAuthorization: Bearer " + DEFAULT_TOKEN.encode()
-            + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
-            + body + b"GET /version HTTP/1.1\r\nHost: sim\r\n\r\n"
+            b"POST /api/v1/namespaces HTTP/1.1\r\nHost: sim\r\nAuthorization: Bearer "
+            + DEFAULT_TOKEN.encode()
+            + b"\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+            + b"GET /version HTTP/1.1\r\nHost: sim\r\n\r\n"
         )
         (refused, _, _), (version, headers, answer) = _responses(sock, 2)
         assert (refused, version) == (405, 200)
@@ -68,7 +72,8 @@ def test_a_request_body_is_skipped_and_the_next_request_on_the_connection_answer
 def test_a_chunked_request_is_answered_and_its_connection_closed() -> None:
     with SimKube() as kube, _tls_connection(kube) as sock:
         sock.sendall(
-            b"POST /api/v1/namespaces HTTP/1.1\r\nHost: sim\r\nAuthorization: Bearer " + DEFAULT_TOKEN.encode()
+            b"POST /api/v1/namespaces HTTP/1.1\r\nHost: sim\r\nAuthorization: Bearer "
+            + DEFAULT_TOKEN.encode()
             + b"\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
         )
         [(status, headers, _)] = _responses(sock, 1)

@@ -88,7 +88,10 @@ def test_a_body_is_read_exactly_and_the_next_request_on_the_connection_is_served
     with _connect(echo_server) as sock:
         sock.sendall(
             b"POST /one?x=1 HTTP/1.1\r\nHost: sim\r\nContent-Type: application/x-amz-json-1.1\r\n"
-            b"Content-Length: " + str(len(first)).encode() + b"\r\n\r\n" + first
+            b"Content-Length: "
+            + str(len(first)).encode()
+            + b"\r\n\r\n"
+            + first
             + b"GET /two HTTP/1.1\r\nHost: sim\r\n\r\n"
         )
         reader = _Reader(sock)

@@ -53,5 +53,3 @@ KEY_ACCOUNTS = _KeyAccounts()
 def caller_account(headers: Mapping[str, str], query: Mapping[str, list[str]]) -> str:
     """The account a request acts in."""
     return KEY_ACCOUNTS.account(access_key_of(headers, query))
-
-
