@@ -156,6 +156,7 @@ def test_check_loads_the_kubernetes_client_only_when_it_reads_a_cluster(tmp_path
     assert platforms == {"ecs"}
     assert "boto3" in packages and "kubernetes" not in packages
     assert "rich" not in packages  # a JSON report draws nothing (quiet: no progress on a terminal either)
+    assert "yaml" not in packages  # read only for an ignore file
 
     platforms, packages = _platforms(tmp_path)  # the EKS cluster is read: the client is loaded for it
     assert platforms == {"ecs", "eks"}

@@ -18,11 +18,13 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-
-import yaml  # type: ignore[import-untyped]  # keeps each node's line: rules are named FILE:LINE
+from typing import TYPE_CHECKING
 
 from ecrwatch.errors import UsageError
 from ecrwatch.models import Finding, Workload
+
+if TYPE_CHECKING:
+    import yaml  # type: ignore[import-untyped]
 
 # What a rule may narrow by, beside the vulnerability it names (all given must match).
 NARROWING = ("package", "repository", "digest", "account", "cluster", "namespace", "workload", "container")
@@ -112,6 +114,10 @@ def load_ignore_file(path: str) -> tuple[IgnoreRule, ...]:
 
 
 def parse_ignore_text(text: str, name: str) -> tuple[IgnoreRule, ...]:
+    # PyYAML's composer keeps each node's line (rules are named FILE:LINE). Imported here: a check without an
+    # ignore file does not pay its 20 ms.
+    import yaml
+
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -139,10 +145,14 @@ def parse_ignore_text(text: str, name: str) -> tuple[IgnoreRule, ...]:
 
 
 def _scalar(node: yaml.Node) -> str:
+    import yaml
+
     return str(node.value) if isinstance(node, yaml.ScalarNode) else f"<{node.id}>"
 
 
 def _rule(node: yaml.Node, name: str) -> IgnoreRule:
+    import yaml
+
     source = f"{name}:{node.start_mark.line + 1}"
     if not isinstance(node, yaml.MappingNode):
         raise IgnoreFileError(
