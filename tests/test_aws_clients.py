@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,3 +35,30 @@ def test_a_shared_client_answers_many_threads_at_once(sim_aws: SimAWS) -> None:
     with ThreadPoolExecutor(max_workers=16) as pool:
         answers = list(pool.map(ask, range(16)))
     assert len(answers) == 16 and all(len(a) == 3 and a == answers[0] for a in answers)
+
+
+def test_event_names_are_aliased_as_botocore_aliases_them_with_the_memo_shared_by_every_client() -> None:
+    # Names botocore renames (its alias table) and names it keeps, asked of a session's and a client's aliaser.
+    from botocore.hooks import EventAliaser, HierarchicalEmitter
+
+    from ecrwatch.aws import _SharedAliases
+
+    names = [
+        "before-call.apigateway.GetRestApis",
+        "before-call.api.sagemaker.InvokeEndpoint",
+        "creating-client-class.application-autoscaling",
+        "before-parameter-build.ecs.DescribeTasks",
+        "needs-retry.inspector2.ListFindings",
+    ]
+    reference = EventAliaser(HierarchicalEmitter())
+    session = _SharedAliases(HierarchicalEmitter())
+    client = copy.copy(session)  # what botocore does for each client
+    for name in names:
+        expected = reference._alias_event_name(name)
+        assert session._alias_event_name(name) == expected
+        assert client._alias_event_name(name) == expected
+    assert reference._alias_event_name(names[0]) == "before-call.api-gateway.GetRestApis"
+    # A table of one's own is never served from the shared memo.
+    own = _SharedAliases(HierarchicalEmitter(), {"ecs": "elastic-container-service"})
+    assert own._alias_event_name("before-call.ecs.ListClusters") == "before-call.elastic-container-service.ListClusters"
+    assert session._alias_event_name("before-call.ecs.ListClusters") == "before-call.ecs.ListClusters"
