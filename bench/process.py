@@ -68,7 +68,9 @@ def report_summary(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def report_bytes_sha256(data: bytes) -> str:
-    """The report's bytes, all but its times: equal between two runs (two seedings) that wrote the same report."""
+    """The report's bytes, all but its times: equal between two runs against one seeding that wrote the same
+    report. Not across seedings: the simulated ECS task ARNs are random at each, so compare the exposures' and
+    unscanned images' digests (above) there."""
     return hashlib.sha256(_TIMES.sub(b'"T"', data)).hexdigest()[:16]
 
 
