@@ -412,7 +412,7 @@ class Aws:
         with self._lock:
             client = self._sts_clients.get(key)
             if client is None:
-                client = self._sts_clients[key] = self._session.client(service, **kwargs)  # type: ignore[call-overload]
+                client = self._sts_clients[key] = self._core.create_client(service, **kwargs)
         return client
 
     def _view(self, account_id: str, role_arn: str, credentials: RefreshableCredentials) -> Aws:
