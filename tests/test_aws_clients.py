@@ -53,6 +53,7 @@ def test_event_names_are_aliased_as_botocore_aliases_them_with_the_memo_shared_b
     reference = EventAliaser(HierarchicalEmitter())
     session = _SharedAliases(HierarchicalEmitter())
     client = copy.copy(session)  # what botocore does for each client
+    assert client._alias_name_cache is session._alias_name_cache  # one memo: what the copy saves
     for name in names:
         expected = reference._alias_event_name(name)
         assert session._alias_event_name(name) == expected
