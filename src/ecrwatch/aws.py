@@ -26,6 +26,7 @@ from botocore.credentials import AssumeRoleCredentialFetcher, RefreshableCredent
 from botocore.hooks import EVENT_ALIASES, EventAliaser
 
 from ecrwatch import __version__
+from ecrwatch.botocore_data import share_loader
 from ecrwatch.errors import AwsCallError, CredentialsError, EcrwatchError, UsageError
 from ecrwatch.parsing import parser_factory
 
@@ -205,6 +206,7 @@ class Aws:
         try:
             core = self._core = self._core_session()
             self._session = boto3.Session(profile_name=self.settings.profile, botocore_session=core)
+            share_loader(core)  # after the profile is set: its data_path applies
             # Other accounts' sessions share the service models this one loads (each would read them again).
             self._loader = core.get_component("data_loader")
         except botocore.exceptions.ProfileNotFound as exc:

@@ -33,7 +33,10 @@ def known_regions() -> frozenset[str]:
     """Every region botocore's endpoint data lists for ECR, in any partition (no credentials needed)."""
     import botocore.session  # here: the commands that take no --region never load botocore
 
+    from ecrwatch.botocore_data import share_loader
+
     session = botocore.session.get_session()
+    share_loader(session)  # the endpoint data and ECR's model are read once, for this and the command's clients
     return frozenset(
         region
         for partition in session.get_available_partitions()
