@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.bound import AWS_LATENCY, LIST_FINDINGS_LATENCY, pages
+from bench.calibrate import speed
 from bench.process import compile_ecrwatch
 from ecrwatch.sim.accounts import SimOrganization, create_role, session_in, trust_policy
 from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim, EcsTaskSeed
@@ -165,7 +166,11 @@ def run(accounts: int, tasks: int, workers: int, repeat: int = 1) -> list[dict[s
                    "--format", "json", "--output", str(report), "-q"]  # fmt: skip
         subprocess.run(command, env=env, capture_output=True, check=False)  # the simulator's warm-up
         limit = bound(facts, workers)
-        return [_measure(sim, command, env, report, facts, limit) for _ in range(repeat)]
+        runs = []
+        for _ in range(repeat):
+            calibration = speed()  # the machine's CPU speed beside each run (bench/calibrate.py)
+            runs.append({**_measure(sim, command, env, report, facts, limit), "calibration_s": calibration})
+        return runs
 
 
 def _measure(
@@ -224,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         runs = sorted(run(accounts, args.tasks, args.workers, args.repeat), key=lambda r: r["wall_s"])
         result = runs[len(runs) // 2]
         result["walls_s"] = [r["wall_s"] for r in runs]
+        result["cpus_s"] = [r["cpu_s"] for r in runs]
+        result["calibrations_s"] = [r["calibration_s"] for r in runs]
         result["load_average"] = [round(x, 2) for x in os.getloadavg()]
         results.append(result)
         print(
@@ -231,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             f"({result['calls_over_bound']}x the bound), "
             f"wall {result['wall_s']} s ({result['wall_over_bound']}x the bound of {result['bound']['wall_s']} s), "
             f"CPU {result['cpu_s']} s (simulator {result['simulator_cpu_s']} s), "
-            f"{result['connections']} connections, load {result['load_average'][0]}",
+            f"{result['connections']} connections, load {result['load_average'][0]}; "
+            f"runs: walls {result['walls_s']} s, CPU {result['cpus_s']} s, calibration {result['calibrations_s']} s",
             file=sys.stderr,
         )
     print(json.dumps(results if len(results) > 1 else results[0], indent=2))

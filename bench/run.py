@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.bound import AWS_LATENCY, FINDINGS_PAGE, Bound, lower_bound
+from bench.calibrate import speed
 from bench.host import serve
 from bench.plans import PlanResult, PlanSpec, run_plan
 from bench.process import run_process
@@ -195,10 +196,12 @@ def _median_of(host: Host, spec: PlanSpec, repeat: int, name: str) -> dict[str, 
     """`repeat` runs of a plan; the median one by wall time (the machine's other work makes runs vary)."""
     runs = []
     for _ in range(repeat):
-        runs.append(measure(host, spec))
+        calibration = speed()  # beside each run: the machine's CPU speed at the time (bench/calibrate.py)
+        runs.append({**measure(host, spec), "calibration_s": calibration})
         r = runs[-1]["result"]
         print(
-            f"[{name}] {spec.plan} --workers {spec.workers}: {r['wall_s']:.2f} s, CPU {r['cpu_s']:.1f} s, "
+            f"[{name}] {spec.plan} --workers {spec.workers}: {r['wall_s']:.2f} s, CPU {r['cpu_s']:.1f} s "
+            f"(calibration {calibration:.4f} s), "
             f"{sum(runs[-1]['calls'].values())} calls, peak in flight {runs[-1]['peak_in_flight'].get('all', 0)}",
             file=sys.stderr,
             flush=True,
@@ -210,6 +213,7 @@ def _median_of(host: Host, spec: PlanSpec, repeat: int, name: str) -> dict[str, 
         "walls_s": [round(run["result"]["wall_s"], 2) for run in runs],
         "cpus_s": [round(run["result"]["cpu_s"], 2) for run in runs],
         "loads": [round(run["loadavg"], 1) for run in runs],
+        "calibrations_s": [run["calibration_s"] for run in runs],
     }
 
 
@@ -318,6 +322,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
                     line += f", walls of the runs {c['walls_s']}"
                     if "cpus_s" in c:
                         line += f", their CPU {c['cpus_s']} at load {c['loads']}"
+                    if "calibrations_s" in c:
+                        line += f" and calibration {c['calibrations_s']} s"
                 lines.append(line)
     return "\n".join(lines)
 
