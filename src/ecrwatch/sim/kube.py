@@ -27,7 +27,6 @@ Tests seed it (`add_pod`, `add_node`, `run_deployment`, ...), switch behaviour (
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime
 import fnmatch
 import json
@@ -41,12 +40,13 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ecrwatch.sim.certs import CertificateAuthority, IssuedCert
+from ecrwatch.sim.connections import CountingHTTPServer
 from ecrwatch.sim.kube_auth import TOKEN_PREFIX, TokenRejected, verify_eks_token
 from ecrwatch.sim.kube_nodes import build_node
 from ecrwatch.sim.kube_objects import (
@@ -237,28 +237,13 @@ def exec_plugin_user(token: str, *, expiration: datetime.datetime | None = None)
     }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(CountingHTTPServer):
     allow_reuse_address = False
-    request_queue_size = 128  # the listen backlog: --workers 64 may connect at once (socketserver's default: 5)
 
     def __init__(self, sim: SimKube, context: ssl.SSLContext) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.sim = sim
         self.context = context
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-        self._accepted = 0
-
-    @property
-    def accepted(self) -> int:
-        with self._open_lock:
-            return self._accepted
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._accepted += 1
-        super().process_request(request, client_address)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # The TLS handshake runs in the request's own thread, so a slow or refusing client never blocks accept().
@@ -270,25 +255,14 @@ class _Server(ThreadingHTTPServer):
         except (ssl.SSLError, OSError):
             self.sim._note_tls_failure()
             return
-        with self._open_lock:
-            self._open.add(tls)
+        self.connection_opened(tls)
         try:
             _Handler(tls, client_address, self)
         except (ConnectionError, TimeoutError, ssl.SSLError):
             pass  # the client went away: nothing to answer
         finally:
-            with self._open_lock:
-                self._open.discard(tls)
+            self.connection_closed(tls)
             tls.close()
-
-    def close_connections(self) -> None:
-        with self._open_lock:
-            sockets = list(self._open)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                # The TCP connection alone: SSLSocket.shutdown would also drop the TLS state, which a handler
-                # still working on a request reads next (an AttributeError, getpeercert on None, in its thread).
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -421,7 +395,7 @@ class SimKube:
     def connections_accepted(self) -> int:
         """TCP connections accepted since start(): a client that keeps its connection adds one."""
         assert self._server is not None, "start() the simulated API server first"
-        return self._server.accepted
+        return self._server.connections_accepted
 
     @property
     def token(self) -> str:

@@ -11,17 +11,16 @@ injected latency sleeps inside the application, so every request in flight needs
 
 from __future__ import annotations
 
-import contextlib
 import io
-import socket
 import sys
-import threading
 import traceback
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from ecrwatch.sim.connections import CountingHTTPServer
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -36,48 +35,25 @@ class BadRequest(Exception):
     """The request's framing is broken: answer 400 and close, since the next request cannot be found."""
 
 
-class KeepAliveWsgiServer(ThreadingHTTPServer):
+class KeepAliveWsgiServer(CountingHTTPServer):
     """Serves `app` on (host, port); `serve_forever` in a thread, then `shutdown()` and `server_close()`."""
-
-    daemon_threads = True
-    request_queue_size = 128  # the listen backlog: --workers 64 may connect at once (socketserver's default: 5)
 
     def __init__(self, app: WsgiApp, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__((host, port), _Handler)
         self.app = app
-        self._lock = threading.Lock()
-        self._accepted = 0
-        self._open: set[socket.socket] = set()
-
-    @property
-    def connections_accepted(self) -> int:
-        """TCP connections accepted since the server started (a kept connection counts once)."""
-        with self._lock:
-            return self._accepted
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        with self._lock:
-            self._accepted += 1
-            self._open.add(request)
+        self.connection_opened(request)
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
-        with self._lock:
-            self._open.discard(request)
+        self.connection_closed(request)
         super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
             return  # the client went away mid-request: nobody to answer, nothing to report
         super().handle_error(request, client_address)
-
-    def close_connections(self) -> None:
-        """End the kept connections, whose threads wait for a next request (after `shutdown()`)."""
-        with self._lock:
-            sockets = list(self._open)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
