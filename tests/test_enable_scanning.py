@@ -488,6 +488,9 @@ def test_restore_with_region_restores_only_that_region(sim_aws: SimAWS, tmp_path
     [
         ("not json", "is not valid JSON"),
         ('{"format": "other/1"}', "format is 'other/1'"),
+        ('{"format": "ecrwatch-scanning-backup/1", "account": "12"}', "account '12' is not a 12-digit AWS account id"),
+        ('{"format": "ecrwatch-scanning-backup/1"}', "taken_at is missing"),
+        ('{"format": "ecrwatch-scanning-backup/1", "taken_at": "x", "regions": []}', "regions is missing or empty"),
         (None, "cannot be read"),
     ],
 )

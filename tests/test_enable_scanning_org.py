@@ -312,6 +312,40 @@ def test_a_malformed_v2_backup_is_refused_before_any_call(
     assert org.calls.records == []
 
 
+V1, V2 = "ecrwatch-scanning-backup/1", "ecrwatch-scanning-backup/2"
+V2_REGION = {"registry_scanning": {"scanType": "BASIC", "rules": []}, "inspector_ecr": {"status": "DISABLED"}}
+
+
+def v2_backup(account: str, regions: dict[str, Any]) -> dict[str, Any]:
+    return {"format": V2, "taken_at": "x", "accounts": {account: {"regions": regions}}}
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        ([V2_REGION], f"format is None; expected {V1!r} or {V2!r}"),
+        ({"format": "other/3"}, f"format is 'other/3'; expected {V1!r} or {V2!r}"),
+        ({"format": V2, "accounts": {TEAM_A: {}}}, "taken_at is missing"),
+        (v2_backup(f"{TEAM_A}\n", {}), f"accounts key '{TEAM_A}\\n' is not a 12-digit AWS account id"),
+        (v2_backup(TEAM_A, {"mars-1": V2_REGION}), f"accounts.{TEAM_A}: 'mars-1' is not an AWS region name"),
+        (
+            v2_backup(TEAM_A, {"us-east-1": {"registry_scanning": V2_REGION["registry_scanning"]}}),
+            f"accounts.{TEAM_A}: regions.us-east-1.inspector_ecr is missing",
+        ),
+    ],
+)
+def test_a_v2_backup_with_a_bad_field_is_refused_naming_the_file_and_field(
+    org: SimAWS, tmp_path: Path, document: Any, says: str
+) -> None:
+    backup = tmp_path / "bad.json"
+    backup.write_text(json.dumps(document))
+    # --account: read as across accounts even when the file does not say /2 (a /1 file alone is single-account)
+    result = restore(str(backup), *accounts(TEAM_A), "--role-name", ROLE, "--yes")
+    assert result.exit_code == 2
+    assert f"{backup}: {says}" in result.stderr
+    assert org.calls.records == []
+
+
 def test_a_delegated_administrator_in_another_account_needs_a_role(org: SimAWS) -> None:
     result = run("--inspector-account", ADMIN, "--yes")
     assert result.exit_code == 2

@@ -664,30 +664,51 @@ def _region_from_document(region: str, body: Any, source: str) -> RegionState:
     return RegionState(region, RegistryScanning(scan_type, tuple(rules)), InspectorEcr(status, rescan))
 
 
-def region_from_document(region: str, body: Any, source: str) -> RegionState:
-    """One region of a backup document, validated completely (BackupError says what is wrong and where)."""
-    return _region_from_document(region, body, source)
+# The checks both backup formats make (/1 here, /2 in scanning_org), one place for each field's message.
+
+
+def require_format(document: Any, source: str, *formats: str) -> None:
+    """BackupError unless the document's `format` is one of `formats` (the message names them all)."""
+    found = document.get("format") if isinstance(document, dict) else None
+    if found not in formats:
+        raise BackupError(
+            f"{source}: format is {found!r}; expected {' or '.join(repr(name) for name in formats)}",
+            "pass a file written by `ecrwatch enable-scanning --backup FILE`",
+        )
+
+
+def require_taken_at(document: Mapping[str, Any], source: str) -> str:
+    taken_at = document.get("taken_at")
+    if not isinstance(taken_at, str):
+        raise BackupError(f"{source}: taken_at is missing")
+    return taken_at
+
+
+def require_account_id(value: Any, where: str) -> str:
+    """`value` if it is a 12-digit account id; `where` names the field in the message."""
+    if not (isinstance(value, str) and re.fullmatch(r"\d{12}", value)):
+        raise BackupError(f"{where} {value!r} is not a 12-digit AWS account id")
+    return value
+
+
+def regions_from_document(regions: Any, where: str, source: str) -> tuple[RegionState, ...]:
+    """A backup's `regions` object (a /1 file's, or one account's in a /2 file), every region validated
+    completely: `where` names the object in messages, `source` begins each region's messages."""
+    if not isinstance(regions, dict) or not regions:
+        raise BackupError(f"{where} is missing or empty")
+    return tuple(_region_from_document(str(name), body, source) for name, body in regions.items())
 
 
 def parse_backup(document: Any, source: str) -> Backup:
     """Validate a backup document completely (before any call); BackupError says what is wrong and where."""
     if not isinstance(document, dict):
         raise BackupError(f"{source} is not an ecrwatch scanning backup (expected a JSON object)")
-    if document.get("format") != BACKUP_FORMAT:
-        raise BackupError(
-            f"{source}: format is {document.get('format')!r}; expected {BACKUP_FORMAT!r}",
-            "pass a file written by `ecrwatch enable-scanning --backup FILE`",
-        )
+    require_format(document, source, BACKUP_FORMAT)
     account = document.get("account")
-    if account is not None and not (isinstance(account, str) and re.fullmatch(r"\d{12}", account)):
-        raise BackupError(f"{source}: account {account!r} is not a 12-digit AWS account id")
-    taken_at = document.get("taken_at")
-    if not isinstance(taken_at, str):
-        raise BackupError(f"{source}: taken_at is missing")
-    regions = document.get("regions")
-    if not isinstance(regions, dict) or not regions:
-        raise BackupError(f"{source}: regions is missing or empty")
-    states = tuple(_region_from_document(str(name), body, source) for name, body in regions.items())
+    if account is not None:
+        require_account_id(account, f"{source}: account")
+    taken_at = require_taken_at(document, source)
+    states = regions_from_document(document.get("regions"), f"{source}: regions", source)
     return Backup(taken_at, account, states, source)
 
 

@@ -9,7 +9,6 @@ exactly as a single-account run plans a region.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,15 +22,16 @@ from ecrwatch.scanning import (
     RegionState,
     inspector_to_document,
     parse_backup,
-    region_from_document,
+    regions_from_document,
     registry_to_api,
+    require_account_id,
+    require_format,
+    require_taken_at,
 )
 
 BACKUP_FORMAT_V2 = "ecrwatch-scanning-backup/2"
 # inspector2 Enable and BatchGetAccountStatus take at most this many accountIds (botocore's AccountIdSet).
 MAX_ACCOUNT_IDS = 100
-
-_ACCOUNT = re.compile(r"^\d{12}$")
 
 
 @dataclass(frozen=True)
@@ -177,28 +177,17 @@ def parse_any_backup(document: Any, source: str) -> OrgBackup:
     if isinstance(document, dict) and document.get("format") == BACKUP_FORMAT:
         single: Backup = parse_backup(document, source)
         return OrgBackup(single.taken_at, {single.account: single.regions}, source, BACKUP_FORMAT)
-    if not isinstance(document, dict) or document.get("format") != BACKUP_FORMAT_V2:
-        found = document.get("format") if isinstance(document, dict) else None
-        raise BackupError(
-            f"{source}: format is {found!r}; expected {BACKUP_FORMAT!r} or {BACKUP_FORMAT_V2!r}",
-            "pass a file written by `ecrwatch enable-scanning --backup FILE`",
-        )
-    taken_at = document.get("taken_at")
-    if not isinstance(taken_at, str):
-        raise BackupError(f"{source}: taken_at is missing")
+    require_format(document, source, BACKUP_FORMAT, BACKUP_FORMAT_V2)
+    taken_at = require_taken_at(document, source)
     accounts_doc = document.get("accounts")
     if not isinstance(accounts_doc, dict) or not accounts_doc:
         raise BackupError(f"{source}: accounts is missing or empty")
     accounts: dict[str | None, tuple[RegionState, ...]] = {}
     for account, body in accounts_doc.items():
-        if not (isinstance(account, str) and _ACCOUNT.match(account)):
-            raise BackupError(f"{source}: accounts key {account!r} is not a 12-digit AWS account id")
+        require_account_id(account, f"{source}: accounts key")
         regions = body.get("regions") if isinstance(body, dict) else None
-        if not isinstance(regions, dict) or not regions:
-            raise BackupError(f"{source}: accounts.{account}.regions is missing or empty")
-        accounts[account] = tuple(
-            region_from_document(str(name), region, f"{source}: accounts.{account}") for name, region in regions.items()
-        )
+        where = f"{source}: accounts.{account}"
+        accounts[account] = regions_from_document(regions, f"{where}.regions", where)
     return OrgBackup(taken_at, accounts, source)
 
 
