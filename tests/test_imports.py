@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,14 @@ import boto3
 import pytest
 
 from ecrwatch.images import ecr_registry_host
+from ecrwatch.sim.accounts import IssuedSecrets
 from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
+from ecrwatch.sim.eks import EksSim
 from ecrwatch.sim.inspector2 import Inspector2Sim
-from ecrwatch.sim.kube import KubeContainerSeed
+from ecrwatch.sim.kube import KubeContainerSeed, SimKube
 from ecrwatch.sim.seed import push_image
 from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
+from org_world import ROLE, deploy_role
 
 REGION = "us-east-1"
 HOST = ecr_registry_host(ACCOUNT_ID, REGION)
@@ -118,15 +122,21 @@ def test_status_and_enable_scanning_load_boto3_but_not_the_kubernetes_client(tmp
     assert "boto3" in packages and "kubernetes" not in packages
 
 
-@pytest.fixture
-def running(sim_aws: SimAWS, sim_eks_cluster: Any) -> str:
-    """One vulnerable image run by an ECS task and by a Deployment in each of four EKS clusters; its digest."""
+def vulnerable_image(sim_aws: SimAWS) -> str:
+    """`team/api:v1` in the caller's registry, with a HIGH finding; its digest."""
     ecr = boto3.client("ecr", region_name=REGION)
     ecr.create_repository(repositoryName="team/api")
     digest = push_image(ecr, "team/api", "v1")
     sim_aws.extension(Inspector2Sim).add_finding(
         REGION, repository="team/api", digest=digest, vulnerability_id="CVE-2024-0001", severity="HIGH"
     )
+    return digest
+
+
+@pytest.fixture
+def running(sim_aws: SimAWS, sim_eks_cluster: Any) -> str:
+    """One vulnerable image run by an ECS task and by a Deployment in each of four EKS clusters; its digest."""
+    digest = vulnerable_image(sim_aws)
     ecs = sim_aws.extension(EcsSim)
     ecs.add_cluster(REGION, "prod")
     ecs.add_task(REGION, "prod", service="api", containers=[EcsContainerSeed("api", f"{HOST}/team/api:v1", digest)])
@@ -178,6 +188,35 @@ def test_reading_a_cluster_loads_none_of_the_kubernetes_clients_generated_api_cl
     assert "kubernetes.client.api_client" in modules
     generated = ("kubernetes.client.api.", "kubernetes.client.models.")
     assert sorted(name for name in modules if name.startswith(generated)) == []
+
+
+def test_clusters_in_several_accounts_are_read_in_one_process(
+    tmp_path: Path, sim_aws: SimAWS, sim_kube_factory: Callable[..., SimKube]
+) -> None:
+    # Each account's inventory job starts its cluster reads from its own thread, and the first of them imports
+    # the kubernetes client: two first imports at once failed the run (ImportError: cannot import name
+    # 'ApiClient', exit 1) about one run in two.
+    digest = vulnerable_image(sim_aws)
+    members = ("111111111111", "333333333333", "555555555555")
+    for account in members:
+        deploy_role(account)
+        kube = sim_kube_factory(eks_cluster_name="shop", tokens=(), sts_endpoints=[sim_aws.endpoint_url])
+        kube.aws_secret_keys = IssuedSecrets()  # type: ignore[assignment]  # keys STS issues during the run
+        sim_aws.extension(EksSim).add_cluster(REGION, "shop", endpoint=kube.url, ca_pem=kube.ca_pem, account=account)
+        kube.run_deployment(
+            "shop", "api", [KubeContainerSeed("api", f"{HOST}/team/api:v1", image_id=f"{HOST}/team/api@{digest}")]
+        )
+    report_path = tmp_path / "report.json"
+    accounts = [arg for account in members for arg in ("--account", account)]
+    status, _, process = run_command(
+        tmp_path, "check", "--region", REGION, "--format", "json", "--output", str(report_path), "--no-ecs",
+        *accounts, "--role-name", ROLE,
+    )  # fmt: skip
+    assert status == 0, process.stderr
+    report = json.loads(report_path.read_text())
+    assert {(w["platform"], w["account"]) for e in report["images"] for w in e["workloads"]} == {
+        ("eks", account) for account in members
+    }
 
 
 def test_the_lambda_handler_module_loads_without_the_kubernetes_client() -> None:

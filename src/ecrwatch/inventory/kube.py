@@ -24,6 +24,7 @@ import json
 import logging
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -540,13 +541,19 @@ class _Reader:
         return self._failure(code, message, hint, True)
 
 
+_CLIENT_IMPORT = threading.Lock()
+
+
 def import_client() -> None:
     """Import what the cluster reads use of the kubernetes package, in the calling thread. Called before the
     clusters are read side by side: imported for the first time from several threads at once, the package's
-    modules (which import each other, some lazily) deadlock on the import locks (`_DeadlockError`)."""
-    from kubernetes.client import ApiClient, Configuration  # noqa: F401
-    from kubernetes.client.exceptions import ApiException  # noqa: F401
-    from kubernetes.config.config_exception import ConfigException  # noqa: F401
+    modules (which import each other, some lazily) deadlock on the import locks (`_DeadlockError`) or are
+    seen half-initialised (ImportError: cannot import name 'ApiClient'). Across accounts each account's job
+    calls this from its own thread: the lock makes the first import the only one, the others wait for it."""
+    with _CLIENT_IMPORT:
+        from kubernetes.client import ApiClient, Configuration  # noqa: F401
+        from kubernetes.client.exceptions import ApiException  # noqa: F401
+        from kubernetes.config.config_exception import ConfigException  # noqa: F401
 
 
 def harden(config: Configuration) -> Configuration:
