@@ -299,14 +299,21 @@ def test_a_cluster_name_is_an_error_only_where_no_account_has_it(org: Org) -> No
     ]
 
 
+def eks_cluster_in(org: Org, account: str, kube_factory: Callable[..., SimKube]) -> SimKube:
+    """An EKS cluster `shop` in `account` accepting tokens signed with the role credentials STS issues, its
+    deployment running the registry's image."""
+    kube = kube_factory(eks_cluster_name="shop", tokens=(), sts_endpoints=[org.sim.endpoint_url])
+    kube.aws_secret_keys = IssuedSecrets()  # type: ignore[assignment]  # keys STS issues during the run
+    org.sim.extension(EksSim).add_cluster(REGION, "shop", endpoint=kube.url, ca_pem=kube.ca_pem, account=account)
+    image = f"{ecr_registry_host(REGISTRY, REGION)}/team/api:v1"
+    kube.run_deployment("web", "api", [KubeContainerSeed("api", image, image_id=f"{image.split(':')[0]}@{org.digest}")])
+    return kube
+
+
 def test_an_eks_cluster_in_a_member_account_is_read_with_that_accounts_token(
     org: Org, sim_kube_factory: Callable[..., SimKube]
 ) -> None:
-    kube = sim_kube_factory(eks_cluster_name="shop", tokens=(), sts_endpoints=[org.sim.endpoint_url])
-    kube.aws_secret_keys = IssuedSecrets()  # type: ignore[assignment]  # keys STS issues during the run
-    org.sim.extension(EksSim).add_cluster(REGION, "shop", endpoint=kube.url, ca_pem=kube.ca_pem, account=TEAM_A)
-    image = f"{ecr_registry_host(REGISTRY, REGION)}/team/api:v1"
-    kube.run_deployment("web", "api", [KubeContainerSeed("api", image, image_id=f"{image.split(':')[0]}@{org.digest}")])
+    eks_cluster_in(org, TEAM_A, sim_kube_factory)
     result = CliRunner().invoke(main, ["check", "--region", REGION, "--format", "json", "--account", TEAM_A,
                                        "--role-name", ROLE, "--no-ecs"])  # fmt: skip
     assert result.exit_code == 0, result.stderr

@@ -6,8 +6,10 @@ exit 2."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import botocore.credentials
 import pytest
 from click.testing import CliRunner
 
@@ -16,9 +18,10 @@ from ecrwatch.images import ecr_registry_host
 from ecrwatch.sim.accounts import SimOrganization
 from ecrwatch.sim.ecs import EcsContainerSeed, EcsSim
 from ecrwatch.sim.inspector2 import Inspector2Sim
+from ecrwatch.sim.kube import SimKube
 from ecrwatch.sim.server import ACCOUNT_ID, SimAWS
 from org_world import ROLE, deploy_role
-from test_check_org import CVE, REGION, REGISTRY, TEAM_A, TEAM_B, Org, build_org, check, report_of
+from test_check_org import CVE, REGION, REGISTRY, TEAM_A, TEAM_B, Org, build_org, check, eks_cluster_in, report_of
 
 ADMIN = "555555555555"  # Inspector's delegated administrator
 # What AWS answers in a region an account has not opted into: the credentials are unknown there.
@@ -151,6 +154,39 @@ def test_an_eks_region_an_account_has_not_opted_into_is_that_regions_error(org: 
         ("eks:eu-west-1", "UnrecognizedClientException", TEAM_B)
     ]
     assert workload_accounts(report) == {TEAM_A, TEAM_B}  # both accounts' ECS tasks, EKS elsewhere read
+
+
+def test_a_role_session_that_cannot_be_renewed_for_an_eks_token_is_that_accounts_error(
+    org: Org, sim_kube_factory: Callable[..., SimKube], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Late in a long run a role's session nears its end and botocore renews it (AssumeRole again) before the
+    # next use. Here every use renews (the refresh windows exceed the session's hour), and once TEAM_A's
+    # cluster is described, TEAM_A's renewal is refused: its EKS token cannot be signed. Calls in an account
+    # turn such a refusal into that account's error (`calling_in`); the token is signed outside any call,
+    # and the account's inventory job (`across_accounts.in_account`) is what keeps it from ending the run.
+    for name in ("_advisory_refresh_timeout", "_mandatory_refresh_timeout"):
+        monkeypatch.setattr(botocore.credentials.RefreshableCredentials, name, 2 * 3600)
+    monkeypatch.setattr(botocore.credentials.CachedCredentialFetcher, "DEFAULT_EXPIRY_WINDOW_SECONDS", 2 * 3600)
+    eks_cluster_in(org, TEAM_A, sim_kube_factory)
+    eks_cluster_in(org, TEAM_B, sim_kube_factory)
+
+    def team_a_renewal(request: Any) -> bool:
+        described = any(r.account == TEAM_A for r in org.sim.calls.select("eks", "DescribeCluster"))
+        return described and f"%3A{TEAM_A}%3Arole" in request.body.decode()
+
+    org.sim.faults.add("sts", "AssumeRole", when=team_a_renewal, error="ExpiredToken", status=400,
+                       message="The security token included in the request is expired")  # fmt: skip
+    result = CliRunner().invoke(main, ["check", "--region", REGION, "--format", "json", "--no-ecs", *accounts_args()])
+    assert result.exit_code == 3, result.stderr
+    report = report_of(result)
+    assert [(e["source"], e["code"], e["account"]) for e in report["errors"]] == [
+        (f"account:{TEAM_A}", "ExpiredToken", TEAM_A)
+    ]
+    assert {d["account"]: d["ok"] for d in report["scope"]["account_details"]} == {TEAM_A: False, TEAM_B: True}
+    # TEAM_B's cluster is read with its own renewed session, and its deployment's image reported.
+    [image] = report["images"]
+    assert {(w["platform"], w["account"], w["namespace"]) for w in image["workloads"]} == {("eks", TEAM_B, "web")}
+    assert org.sim.calls.count("sts", "AssumeRole") > 3  # the sessions were renewed: the scene did happen
 
 
 def test_the_callers_own_credentials_refused_still_end_the_run_with_exit_2(org: Org) -> None:
