@@ -216,6 +216,29 @@ def test_organisation_with_an_ou_filter_reads_the_ous_accounts_recursively(sim_a
     assert deeper not in everything["scope"]["accounts"] and suspended not in everything["scope"]["accounts"]
 
 
+def test_with_a_role_the_organisation_is_listed_while_the_callers_identity_is_asked(sim_aws: SimAWS, org: Org) -> None:
+    # A role given: nothing waits on the identity to ask Organizations, so its pages are not a chain after it.
+    organisation = SimOrganization()
+    member = organisation.add_account("shop")
+    deploy_role(member)
+    org.run_in(member, family="api-shop")
+    org.sim.faults.add("sts", "GetCallerIdentity", latency=0.5)
+    result = check("--org", "--role-name", ROLE)
+    assert result.exit_code == 0, result.stderr
+    records = org.sim.calls.records
+    [identity] = [r for r in records if r.operation == "GetCallerIdentity"]
+    listed = [r.answered_at for r in records if r.operation == "ListAccounts"]
+    assert listed and max(listed) < identity.answered_at
+    assert member in report_of(result)["scope"]["accounts"]
+
+
+def test_without_a_role_nothing_but_the_identity_is_asked_before_the_usage_error(org: Org) -> None:
+    result = check("--org")
+    assert result.exit_code == 2
+    assert "--role-name" in result.stderr
+    assert [r.operation for r in org.sim.calls.records] == ["GetCallerIdentity"]
+
+
 def test_organizations_refusing_is_an_error_and_the_named_accounts_are_still_read(org: Org) -> None:
     org.sim.faults.add("organizations", "ListAccounts", error="AccessDeniedException", message="no access")
     result = check("--org", "--account", TEAM_A, "--role-name", ROLE)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ecrwatch.aws import AccountUnavailable, Aws, RoleSettings, calling
@@ -16,6 +16,8 @@ from ecrwatch.errors import AwsCallError, UsageError
 from ecrwatch.models import SourceError
 
 log = logging.getLogger(__name__)
+
+OrgAccounts = list[tuple[str, str | None]]  # (account id, name) of the ACTIVE accounts Organizations lists
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 # Organizations' own patterns (botocore's model): an OU id, or the root's id.
@@ -116,10 +118,25 @@ def require_role(selection: AccountSelection, caller: str, role: RoleSettings | 
         )
 
 
-def select_accounts(aws: Aws, selection: AccountSelection, caller: str) -> Selection:
+def list_organisation_early(aws: Aws, selection: AccountSelection, region: str) -> Future[OrgAccounts] | None:
+    """The organisation's accounts (--org, --ou) asked for at once, beside the caller's identity, when a role
+    is given: then `require_role` cannot refuse the run, and nothing else waits on the identity. Its pages
+    and the Organizations client are no longer a chain after GetCallerIdentity. `region` is the one the
+    identity is asked in (the caller's partition). None: nothing to ask early; `select_accounts` asks."""
+    if aws.role is None or not (selection.org or selection.ous):
+        return None
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="organizations")
+    listed = pool.submit(_organisation_accounts, aws, selection, region)
+    pool.shutdown(wait=False)  # the thread ends with its one job
+    return listed
+
+
+def select_accounts(
+    aws: Aws, selection: AccountSelection, caller: str, listed: Future[OrgAccounts] | None = None
+) -> Selection:
     """The accounts of the selection, the caller's alone without one. Organizations is asked with the
-    caller's credentials; its refusal is an `organizations` error and the accounts named with --account
-    are still read."""
+    caller's credentials (or was, by `list_organisation_early`: `listed`); its refusal is an `organizations`
+    error and the accounts named with --account are still read."""
     if not selection.active:
         return Selection((SelectedAccount(caller),))
     chosen: dict[str, str | None] = {a: None for a in selection.accounts}
@@ -128,7 +145,8 @@ def select_accounts(aws: Aws, selection: AccountSelection, caller: str) -> Selec
     errors: list[SourceError] = []
     if selection.org or selection.ous:
         try:
-            for account, name in _organisation_accounts(aws, selection):
+            found = listed.result() if listed is not None else _organisation_accounts(aws, selection)
+            for account, name in found:
                 if chosen.get(account) is None:
                     chosen[account] = name
         except AwsCallError as exc:
@@ -138,10 +156,10 @@ def select_accounts(aws: Aws, selection: AccountSelection, caller: str) -> Selec
     return Selection(kept, tuple(errors))
 
 
-def _organisation_accounts(aws: Aws, selection: AccountSelection) -> list[tuple[str, str | None]]:
+def _organisation_accounts(aws: Aws, selection: AccountSelection, region: str | None = None) -> OrgAccounts:
     # Organizations is global: botocore sends a client of any region of the partition to its one endpoint.
-    client = aws.client("organizations", aws.home_region or "us-east-1")
-    found: list[tuple[str, str | None]] = []
+    client = aws.client("organizations", region or aws.home_region or "us-east-1")
+    found: OrgAccounts = []
 
     def keep(accounts: Iterable[dict[str, object]]) -> None:
         for account in accounts:

@@ -11,7 +11,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from ecrwatch import __version__
-from ecrwatch.accounts import AccountSelection, Entered, Selection, enter_accounts, require_role, select_accounts
+from ecrwatch.accounts import (
+    AccountSelection,
+    Entered,
+    Selection,
+    enter_accounts,
+    list_organisation_early,
+    require_role,
+    select_accounts,
+)
 from ecrwatch.across_accounts import account_jobs, arns_outside, names_across_accounts, with_accounts
 from ecrwatch.aws import Aws
 from ecrwatch.collector import fewer_collections
@@ -133,6 +141,7 @@ def _check_run(aws: Aws, request: CheckRequest, progress: Progress, lookup: Find
     jobs = inventory_jobs(aws, request, ask)  # bad selectors, kubeconfigs or contexts: exit 2 before any AWS call
     aws.check_credentials()
     home = request.regions[0]
+    listed = list_organisation_early(aws, request.accounts, home)
     try:
         account = aws.account_id(home)
     except AwsCallError as exc:
@@ -145,7 +154,7 @@ def _check_run(aws: Aws, request: CheckRequest, progress: Progress, lookup: Find
     if request.accounts.active:
         require_role(request.accounts, account, aws.role)  # exit 2: nothing but the identity was asked
         progress("selecting accounts")
-        selection = select_accounts(aws, request.accounts, account)
+        selection = select_accounts(aws, request.accounts, account, listed)
         selected = sorted(a.account for a in selection.accounts)
         progress(f"entering and reading {len(selected)} account(s)")
         jobs = account_jobs(aws, request, ask, selected, account)

@@ -320,12 +320,13 @@ def _status_accounts(
     aws: Aws, selection: AccountSelection, region: str
 ) -> tuple[list[tuple[str, str | None]], list[StatusReadError]]:
     """The selected accounts (id, name) and the Organizations errors, for `status`."""
-    from ecrwatch.accounts import require_role, select_accounts
+    from ecrwatch.accounts import list_organisation_early, require_role, select_accounts
     from ecrwatch.models import StatusReadError
 
+    listed = list_organisation_early(aws, selection, region)
     caller = aws.account_id(region)
     require_role(selection, caller, aws.role)
-    chosen = select_accounts(aws, selection, caller)
+    chosen = select_accounts(aws, selection, caller, listed)
     errors = [StatusReadError(e.source, e.code or "", e.message) for e in chosen.errors]
     return [(a.account, a.name) for a in chosen.accounts], errors
 

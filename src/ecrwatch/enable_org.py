@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 
 from ecrwatch import registry, registry_org, scanning, scanning_org
-from ecrwatch.accounts import AccountSelection, require_role, select_accounts
+from ecrwatch.accounts import AccountSelection, list_organisation_early, require_role, select_accounts
 from ecrwatch.aws import Aws, RoleSettings
 from ecrwatch.errors import EXIT_INCOMPLETE, EXIT_OK, UsageError
 from ecrwatch.options import AccountOptions, GlobalOptions, selected_regions
@@ -99,6 +99,7 @@ def run_enable_scanning_org(
     aws = Aws(opts.aws, role=role)
     aws.check_credentials()
     home, regions = _home_region(run, aws, opts)
+    listed = list_organisation_early(aws, selection, home)
     caller = aws.account_id(home)
     require_role(selection, caller, role)
     admin = account_opts.inspector_account
@@ -108,7 +109,7 @@ def run_enable_scanning_org(
             "given to enter it",
             "pass --role-name NAME, the role deployed in every account (see `ecrwatch iam-policy --org`)",
         )
-    chosen = select_accounts(aws, selection, caller)
+    chosen = select_accounts(aws, selection, caller, listed)
     for error in chosen.errors:
         err.print(f"error: {error.source}: {error.message}", markup=False, soft_wrap=True)
     accounts = [a.account for a in chosen.accounts]
