@@ -43,13 +43,9 @@ def _echo(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
 @pytest.fixture
 def echo_server() -> Iterator[KeepAliveWsgiServer]:
     server = KeepAliveWsgiServer(_echo)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    server.serve_in_thread("echo", poll_interval=0.05)
     yield server
-    server.shutdown()
-    server.close_connections()
-    server.server_close()
-    thread.join(timeout=5)
+    server.stop()
 
 
 def _connect(server: KeepAliveWsgiServer) -> socket.socket:
@@ -137,8 +133,7 @@ def test_a_head_answer_keeps_the_applications_length_and_sends_no_body() -> None
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [b"x" * 1234]
 
     server = KeepAliveWsgiServer(sized)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    server.serve_in_thread("sized", poll_interval=0.05)
     try:
         with _connect(server) as sock:
             sock.sendall(b"HEAD /bucket/key HTTP/1.1\r\nHost: sim\r\n\r\nGET /bucket/key HTTP/1.1\r\nHost: sim\r\n\r\n")
@@ -148,9 +143,7 @@ def test_a_head_answer_keeps_the_applications_length_and_sends_no_body() -> None
             status, headers, body = reader.response()  # read right after the HEAD answer's headers
             assert (status, len(body)) == (200, 1234)
     finally:
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
+        server.stop()
 
 
 def test_a_client_that_asks_to_close_is_answered_and_closed(echo_server: KeepAliveWsgiServer) -> None:
@@ -214,8 +207,7 @@ def test_stopping_the_server_ends_its_kept_connections(echo_server: KeepAliveWsg
         sock.sendall(b"GET /kept HTTP/1.1\r\nHost: sim\r\n\r\n")
         reader = _Reader(sock)
         assert reader.response()[0] == 200
-        echo_server.shutdown()
-        echo_server.close_connections()
+        echo_server.stop()
         assert reader.at_end()
 
 
@@ -230,8 +222,7 @@ def test_sixty_four_requests_are_served_at_once() -> None:
         return [b"together"]
 
     server = KeepAliveWsgiServer(wait_for_all)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    server.serve_in_thread("together", poll_interval=0.05)
     answers: list[bytes] = []
 
     def ask() -> None:
@@ -246,9 +237,7 @@ def test_sixty_four_requests_are_served_at_once() -> None:
         for client in clients:
             client.join(timeout=30)
     finally:
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
+        server.stop()
     assert not arrived.broken
     assert answers == [b"together"] * 64
 

@@ -15,7 +15,7 @@ from typing import Any
 
 
 class CountingHTTPServer(ThreadingHTTPServer):
-    """A thread per connection; `connections_accepted` and `close_connections()` for the simulators."""
+    """A thread per connection; `serve_in_thread()` and `stop()`, and `connections_accepted` for the simulators."""
 
     daemon_threads = True
     request_queue_size = 128  # the listen backlog: --workers 64 may connect at once (socketserver's default: 5)
@@ -25,6 +25,23 @@ class CountingHTTPServer(ThreadingHTTPServer):
         self._connections_lock = threading.Lock()
         self._accepted = 0
         self._open: set[socket.socket] = set()
+        self._serving: threading.Thread | None = None
+
+    def serve_in_thread(self, name: str, poll_interval: float = 0.5) -> None:
+        """Serve from a daemon thread named `name` until `stop()`; `poll_interval` bounds how long stop waits."""
+        self._serving = threading.Thread(target=self.serve_forever, args=(poll_interval,), name=name, daemon=True)
+        self._serving.start()
+
+    def stop(self) -> None:
+        """Stop accepting, end the kept connections, close the listening socket and wait for the serving thread
+        (in this order: a connection accepted after its kept ones were ended would wait for a request)."""
+        if self._serving is None:
+            return
+        self.shutdown()
+        self.close_connections()
+        self.server_close()
+        self._serving.join(timeout=5)
+        self._serving = None
 
     @property
     def connections_accepted(self) -> int:

@@ -337,7 +337,6 @@ class SimKube:
         self._tls_failures = 0
         self._release = threading.Event()
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # --- lifecycle ---
 
@@ -355,19 +354,14 @@ class SimKube:
             context.load_verify_locations(cadata=self.ca.cert_pem.decode())
         self._release.clear()
         self._server = _Server(self, context)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="sim-kube", daemon=True)
-        self._thread.start()
+        self._server.serve_in_thread("sim-kube", poll_interval=0.05)
         return self
 
     def stop(self) -> None:
         self._release.set()  # let stalled responses end
         if self._server is not None:
-            self._server.shutdown()
-            self._server.close_connections()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
+            self._server.stop()
+        self._server = None
 
     def __enter__(self) -> SimKube:
         return self.start()

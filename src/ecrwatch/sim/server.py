@@ -206,7 +206,6 @@ class SimAWS:
             self.register(extension)
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._server: KeepAliveWsgiServer | None = None
-        self._thread: threading.Thread | None = None
 
     def register(self, extension: SimService) -> None:
         self._services.append(extension)
@@ -225,18 +224,13 @@ class SimAWS:
     def start(self) -> SimAWS:
         # Connections are kept between calls, as AWS keeps them (werkzeug's server closed each after its answer).
         self._server = KeepAliveWsgiServer(self._app)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sim-aws", daemon=True)
-        self._thread.start()
+        self._server.serve_in_thread("sim-aws")
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.close_connections()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
+            self._server.stop()
+        self._server = None
 
     def __enter__(self) -> SimAWS:
         return self.start()
