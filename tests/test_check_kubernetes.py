@@ -290,7 +290,8 @@ def test_no_token_key_or_kubeconfig_secret_reaches_any_output(
     table_run = CliRunner().invoke(main, ["check", "--region", REGION, "-vv", "--format", "table", *args])
     assert json_run.exit_code == table_run.exit_code == 3
     report = report_of(json_run)
-    assert {e["code"] for e in report["errors"]} == {"401", "403"}
+    # The errors in full on failure: once, under a load of ~5 on two cores, a third code appeared (unseen since).
+    assert {e["code"] for e in report["errors"]} == {"401", "403"}, report["errors"]
     assert "kube-context:revoked" in {e["source"] for e in report["errors"]}
     assert "DEBUG" in json_run.stderr  # -vv logging reached this capture: the scan below means something
 
