@@ -322,14 +322,17 @@ def test_a_cluster_name_is_an_error_only_where_no_account_has_it(org: Org) -> No
     ]
 
 
-def eks_cluster_in(org: Org, account: str, kube_factory: Callable[..., SimKube]) -> SimKube:
-    """An EKS cluster `shop` in `account` accepting tokens signed with the role credentials STS issues, its
-    deployment running the registry's image."""
-    kube = kube_factory(eks_cluster_name="shop", tokens=(), sts_endpoints=[org.sim.endpoint_url])
+def eks_cluster_in(
+    org: Org, account: str, kube_factory: Callable[..., SimKube], name: str = "shop", namespace: str = "web"
+) -> SimKube:
+    """An EKS cluster `name` in `account` accepting tokens signed with the role credentials STS issues, its
+    deployment in `namespace` running the registry's image."""
+    kube = kube_factory(eks_cluster_name=name, tokens=(), sts_endpoints=[org.sim.endpoint_url])
     kube.aws_secret_keys = IssuedSecrets()  # type: ignore[assignment]  # keys STS issues during the run
-    org.sim.extension(EksSim).add_cluster(REGION, "shop", endpoint=kube.url, ca_pem=kube.ca_pem, account=account)
+    org.sim.extension(EksSim).add_cluster(REGION, name, endpoint=kube.url, ca_pem=kube.ca_pem, account=account)
     image = f"{ecr_registry_host(REGISTRY, REGION)}/team/api:v1"
-    kube.run_deployment("web", "api", [KubeContainerSeed("api", image, image_id=f"{image.split(':')[0]}@{org.digest}")])
+    seed = KubeContainerSeed("api", image, image_id=f"{image.split(':')[0]}@{org.digest}")
+    kube.run_deployment(namespace, "api", [seed])
     return kube
 
 

@@ -156,37 +156,46 @@ def test_an_eks_region_an_account_has_not_opted_into_is_that_regions_error(org: 
     assert workload_accounts(report) == {TEAM_A, TEAM_B}  # both accounts' ECS tasks, EKS elsewhere read
 
 
-def test_a_role_session_that_cannot_be_renewed_for_an_eks_token_is_that_accounts_error(
+def test_a_role_session_that_cannot_be_renewed_for_an_eks_token_is_that_clusters_error(
     org: Org, sim_kube_factory: Callable[..., SimKube], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Late in a long run a role's session nears its end and botocore renews it (AssumeRole again) before the
-    # next use. Here every use renews (the refresh windows exceed the session's hour), and once TEAM_A's
-    # cluster is described, TEAM_A's renewal is refused: its EKS token cannot be signed. Calls in an account
-    # turn such a refusal into that account's error (`calling_in`); the token is signed outside any call,
-    # and the account's inventory job (`across_accounts.in_account`) is what keeps it from ending the run.
+    # next use. Here every use renews (the refresh windows exceed the session's hour), and once both of TEAM_A's
+    # clusters are described, TEAM_A's next renewal is refused, once: the EKS token of one of its clusters
+    # cannot be signed. That cluster is the one error; TEAM_A's other cluster and TEAM_B are read in full (the
+    # refusal ended TEAM_A's whole EKS job, both clusters, before tokens were signed through `calling_in`).
     for name in ("_advisory_refresh_timeout", "_mandatory_refresh_timeout"):
         monkeypatch.setattr(botocore.credentials.RefreshableCredentials, name, 2 * 3600)
     monkeypatch.setattr(botocore.credentials.CachedCredentialFetcher, "DEFAULT_EXPIRY_WINDOW_SECONDS", 2 * 3600)
-    eks_cluster_in(org, TEAM_A, sim_kube_factory)
+    eks_cluster_in(org, TEAM_A, sim_kube_factory, name="shop", namespace="web")
+    eks_cluster_in(org, TEAM_A, sim_kube_factory, name="pay", namespace="payments")
     eks_cluster_in(org, TEAM_B, sim_kube_factory)
+    refused: list[bool] = []
 
-    def team_a_renewal(request: Any) -> bool:
-        described = any(r.account == TEAM_A for r in org.sim.calls.select("eks", "DescribeCluster"))
-        return described and f"%3A{TEAM_A}%3Arole" in request.body.decode()
+    def team_a_renewal_once(request: Any) -> bool:
+        described = sum(r.account == TEAM_A for r in org.sim.calls.select("eks", "DescribeCluster")) == 2
+        if refused or not (described and f"%3A{TEAM_A}%3Arole" in request.body.decode()):
+            return False
+        refused.append(True)
+        return True
 
-    org.sim.faults.add("sts", "AssumeRole", when=team_a_renewal, error="ExpiredToken", status=400,
+    org.sim.faults.add("sts", "AssumeRole", when=team_a_renewal_once, error="ExpiredToken", status=400,
                        message="The security token included in the request is expired")  # fmt: skip
     result = CliRunner().invoke(main, ["check", "--region", REGION, "--format", "json", "--no-ecs", *accounts_args()])
     assert result.exit_code == 3, result.stderr
     report = report_of(result)
-    assert [(e["source"], e["code"], e["account"]) for e in report["errors"]] == [
-        (f"account:{TEAM_A}", "ExpiredToken", TEAM_A)
-    ]
-    assert {d["account"]: d["ok"] for d in report["scope"]["account_details"]} == {TEAM_A: False, TEAM_B: True}
-    # TEAM_B's cluster is read with its own renewed session, and its deployment's image reported.
+    [error] = report["errors"]
+    platform, _, where = error["source"].partition(":")
+    failed = where.rsplit("/", 1)[-1]
+    assert (platform, error["code"], error["account"]) == ("eks", "ExpiredToken", TEAM_A)
+    assert f"account {TEAM_A} refused the credentials of role {ROLE}" in error["message"]
+    clusters = {(c["account"], c["name"]): c["ok"] for c in report["scope"]["clusters"]}
+    assert clusters == {(TEAM_A, "shop"): failed != "shop", (TEAM_A, "pay"): failed != "pay", (TEAM_B, "shop"): True}
+    read = {"shop": "web", "pay": "payments"}[{"shop": "pay", "pay": "shop"}[failed]]
     [image] = report["images"]
-    assert {(w["platform"], w["account"], w["namespace"]) for w in image["workloads"]} == {("eks", TEAM_B, "web")}
-    assert org.sim.calls.count("sts", "AssumeRole") > 3  # the sessions were renewed: the scene did happen
+    assert {(w["account"], w["namespace"]) for w in image["workloads"]} == {(TEAM_A, read), (TEAM_B, "web")}
+    assert {d["account"]: d["ok"] for d in report["scope"]["account_details"]} == {TEAM_A: False, TEAM_B: True}
+    assert refused  # the scene did happen
 
 
 def test_the_callers_own_credentials_refused_still_end_the_run_with_exit_2(org: Org) -> None:

@@ -76,7 +76,8 @@ class _AccountJob:
 def in_account(job: Callable[[], Inventory], account: str, *, isolate: bool) -> Inventory:
     """One account's inventory job, its clusters and errors marked with the account. Another account's
     credentials refused make that account's error, not the run's exit 2: the caller's own credentials are
-    not in question."""
+    not in question. Every use of them (its calls, its EKS tokens) already goes through `calling_in`, which
+    makes such a refusal the failure of one call or cluster; this is the last line, for a use that would not."""
     try:
         part = job()
     except CredentialsError as exc:

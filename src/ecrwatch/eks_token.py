@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ecrwatch.aws import Aws, calling
+from ecrwatch.aws import Aws, calling_in
 
 if TYPE_CHECKING:
     from botocore.awsrequest import AWSRequest
@@ -77,8 +77,9 @@ def encode_token(url: str) -> str:
 
 def make_token(aws: Aws, region: str, cluster_name: str) -> str:
     """A new EKS token for `cluster_name`, signed for the cluster's region. Raises CredentialsError when
-    there are no usable AWS credentials."""
-    with calling("sts", "GetCallerIdentity", region):
+    there are no usable AWS credentials; in another account (its role's), their refusal is an AwsCallError, the
+    cluster's failure (`calling_in`), so the account's other clusters are still read."""
+    with calling_in(aws, "sts", "GetCallerIdentity", region):
         return encode_token(presigned_url(aws.sts(region), cluster_name))
 
 
