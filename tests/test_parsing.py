@@ -18,9 +18,13 @@ from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureSh
 from botocore.parsers import ResponseParserFactory
 
 from ecrwatch import parsing
+from ecrwatch.findings import parse_finding
+from ecrwatch.inventory.ecs import task_workloads
 from ecrwatch.parsing import LeanJSONParser, LeanRestJSONParser, parse_timestamp, parser_factory
 
 SERVICES = ("ecs", "ecr", "eks", "inspector2")
+ACCOUNT = "123456789012"
+DIGEST = "sha256:" + "ab" * 32
 
 
 def _value(shape: Shape, rng: random.Random, depth: int) -> Any:
@@ -79,13 +83,80 @@ def _model(service: str) -> ServiceModel:
     return botocore.session.get_session().get_service_model(service)
 
 
+# Read as JSON decoded them (parsing.AS_DECODED): their readers are held to botocore's result below instead.
+DECODED = {("ecs", "DescribeTasks"), ("inspector2", "ListFindings")}
+
+
 def _operations() -> list[tuple[str, str]]:
-    """Every operation of the services that has an output to parse."""
+    """Every operation of the services that has an output to parse, but those read as decoded."""
     out = []
     for service in SERVICES:
         model = _model(service)
-        out.extend((service, op) for op in model.operation_names if model.operation_model(op).output_shape)
+        out.extend(
+            (service, op)
+            for op in model.operation_names
+            if model.operation_model(op).output_shape and (service, op) not in DECODED
+        )
     return out
+
+
+def _both_parses(service: str, operation: str, body: bytes) -> tuple[Any, Any]:
+    """botocore's result for the body, and what ecrwatch's parser hands its reader."""
+    model = _model(service)
+    shape = model.operation_model(operation).output_shape
+    protocol = model.metadata["protocol"]
+    botocores = ResponseParserFactory()
+    botocores.set_parser_defaults(timestamp_parser=parse_timestamp)
+    response = {"status_code": 200, "headers": {"x-amzn-requestid": "r"}, "body": body}
+    return (
+        botocores.create_parser(protocol).parse(dict(response), shape),
+        parser_factory().create_parser(protocol).parse(dict(response), shape),
+    )
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_tasks_read_as_decoded_make_the_workloads_botocores_result_makes(seed: int) -> None:
+    # Random pages shaped by the model (nulls, unknown members, timestamps as numbers and text), some of their
+    # containers given real image references: the workloads and errors must be the same either way.
+    rng = random.Random(f"tasks:{seed}")
+    shape = _model("ecs").operation_model("DescribeTasks").output_shape
+    page = _value(shape, rng, 0)
+    for task in page.get("tasks") or ():
+        if isinstance(task, dict):
+            task["taskArn"] = rng.choice([None, f"arn:aws:ecs:us-east-1:123456789012:task/prod/{seed:032x}"])
+            for container in task.get("containers") or ():
+                if isinstance(container, dict) and rng.random() < 0.7:
+                    container["image"] = rng.choice(
+                        ["nginx:1.27", f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/a@{DIGEST}"]
+                    )
+                    container["imageDigest"] = rng.choice([None, DIGEST])
+    expected, decoded = _both_parses("ecs", "DescribeTasks", json.dumps(page).encode())
+    assert len(decoded.get("tasks") or ()) == len(expected.get("tasks") or ())
+    for theirs, ours in zip(expected.get("tasks") or (), decoded.get("tasks") or (), strict=True):
+        if ours is None:  # a null in the list: botocore keeps it too, and the reader skips neither
+            assert theirs is None
+            continue
+        assert task_workloads(ours, "us-east-1", "prod", ("team",)) == task_workloads(
+            theirs, "us-east-1", "prod", ("team",)
+        )
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_findings_read_as_decoded_are_the_findings_botocores_result_gives(seed: int) -> None:
+    rng = random.Random(f"findings:{seed}")
+    shape = _model("inspector2").operation_model("ListFindings").output_shape
+    page = _value(shape, rng, 0)
+    for finding in page.get("findings") or ():
+        if isinstance(finding, dict) and rng.random() < 0.7:  # a finding on an ECR image, as Inspector gives
+            finding["findingArn"] = f"arn:aws:inspector2:us-east-1:{ACCOUNT}:finding/{seed:032x}"
+            finding["resources"] = [
+                {"type": "AWS_ECR_CONTAINER_IMAGE", "id": f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/a/{DIGEST}"}
+            ]
+    expected, decoded = _both_parses("inspector2", "ListFindings", json.dumps(page).encode())
+    theirs = [parse_finding(f) for f in expected.get("findings") or () if f is not None]
+    ours = [parse_finding(f) for f in decoded.get("findings") or () if f is not None]
+    assert ours == theirs
+    assert decoded.get("nextToken") == expected.get("nextToken")
 
 
 @pytest.mark.parametrize(("service", "operation"), _operations())

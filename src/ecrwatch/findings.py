@@ -33,6 +33,7 @@ from ecrwatch.models import (
     ScannedImage,
     SourceError,
 )
+from ecrwatch.parsing import parse_timestamp
 from ecrwatch.regions import partition_for
 
 log = logging.getLogger(__name__)
@@ -277,7 +278,7 @@ def _list_findings(aws: Aws, region: str, digests: Sequence[str], filters: Findi
             PaginationConfig={"PageSize": LIST_FINDINGS_PAGE},
         )
         for page in pages:
-            out.extend(f for f in (parse_finding(raw) for raw in page.get("findings", [])) if f is not None)
+            out.extend(f for f in (parse_finding(raw) for raw in page.get("findings") or ()) if f is not None)
     return out
 
 
@@ -309,9 +310,21 @@ def _list_coverage(aws: Aws, region: str, images: Sequence[ScannedImage]) -> lis
 
 
 def _timestamp(value: Any) -> str | None:
+    """An ISO 8601 UTC time from botocore's datetime, or from the value JSON holds (ListFindings pages are read
+    as decoded, parsing.AS_DECODED): epoch seconds, or a text botocore's timestamp parser reads; else None."""
+    when: datetime
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return None
+        when = value
+    elif isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            when = parse_timestamp(value)
+        except (OverflowError, OSError, ValueError, TypeError):
+            return None
+    else:
+        return None
+    if when.tzinfo is None:  # a text without a zone: Inspector's times are UTC (see events.py)
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _float(value: Any) -> float | None:
@@ -331,8 +344,9 @@ def _scanned_image(account: str, region: str, repository: str, digest: str) -> S
 
 
 def parse_finding(raw: Any) -> Finding | None:
-    """A finding as Inspector2 returns it, tolerant of every optional field being absent; None where the
-    finding names no ECR image (nothing to match it with)."""
+    """A finding as Inspector2 returns it, tolerant of every optional field being absent or null (its page is
+    read as JSON decoded it: parsing.AS_DECODED); None where the finding names no ECR image (nothing to match
+    it with)."""
     resource = next((r for r in raw.get("resources") or () if r.get("type") == "AWS_ECR_CONTAINER_IMAGE"), None)
     details = ((resource or {}).get("details") or {}).get("awsEcrContainerImage") or {}
     # `region` and `details` are optional in the model; the resource id (required) names the same image,
@@ -348,7 +362,7 @@ def parse_finding(raw: Any) -> Finding | None:
     vulnerability = raw.get("packageVulnerabilityDetails") or {}
     packages = tuple(
         Package(
-            name=str(p.get("name", "")),
+            name=str(p.get("name") or ""),
             version=p.get("version"),
             fixed_in=p.get("fixedInVersion") if p.get("fixedInVersion") not in (None, "NotAvailable") else None,
             package_manager=p.get("packageManager"),

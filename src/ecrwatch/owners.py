@@ -23,4 +23,4 @@ def team_of(keys: Sequence[str], *sources: Mapping[str, Any] | None) -> str | No
 
 def ecs_tags(tags: Sequence[Mapping[str, Any]] | None) -> dict[str, str]:
     """ECS's tag list ([{key, value}]) as a mapping."""
-    return {str(t.get("key")): str(t.get("value") or "") for t in tags or () if t.get("key")}
+    return {str(t.get("key")): str(t.get("value") or "") for t in tags or () if isinstance(t, dict) and t.get("key")}

@@ -107,8 +107,24 @@ def _compile(parser_class: type[_Lean], shape: Shape) -> _Parse | None:
     return lambda parser, value: handler(parser, shape, value)
 
 
+# Answers returned as JSON decoded them rather than as botocore's result: ECS's DescribeTasks page (100 tasks,
+# ~1,500 nested objects: 4.5 ms parsed here, 1.5 ms decoded) and Inspector2's ListFindings page (25 findings:
+# 0.75 ms, 0.16 ms decoded), most of what parsing costs a large run (L: 200 and 834 of them). Each has one
+# reader, written for JSON's own values (inventory/ecs.py `task_workloads`, findings.py `parse_finding`):
+# timestamps in epoch seconds, null where botocore drops a member, members the model does not declare. Known by
+# the output shape's name and members, which no other model ecrwatch loads has.
+AS_DECODED = frozenset(
+    {
+        ("DescribeTasksResponse", frozenset({"tasks", "failures"})),
+        ("ListFindingsResponse", frozenset({"findings", "nextToken"})),
+    }
+)
+
+
 def _compile_structure(parser_class: type[_Lean], shape: StructureShape) -> _Parse:
     botocores = super(_Lean, parser_class)._handle_structure  # type: ignore[misc]
+    if (shape.name, frozenset(shape.members)) in AS_DECODED:
+        return lambda parser, value: value if isinstance(value, dict) else botocores(parser, shape, value)
     if (
         shape.is_document_type
         or shape.is_tagged_union

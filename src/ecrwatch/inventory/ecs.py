@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ecrwatch.aws import Aws, calling_in
 from ecrwatch.errors import AwsCallError
@@ -29,7 +29,7 @@ from ecrwatch.models import ClusterScope, ImageRef, Inventory, SourceError, Work
 from ecrwatch.owners import ecs_tags, team_of
 
 if TYPE_CHECKING:
-    from mypy_boto3_ecs.type_defs import FailureTypeDef, TaskTypeDef
+    from mypy_boto3_ecs.type_defs import FailureTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +53,11 @@ CPU_ARCHITECTURE_ATTRIBUTE = "ecs.cpu-architecture"
 _OCI_ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "arm64": "arm64", "aarch64": "arm64"}
 
 
-def task_architecture(task: TaskTypeDef) -> str | None:
+def task_architecture(task: Mapping[str, Any]) -> str | None:
     """The OCI architecture (amd64, arm64) of a described task, from its `ecs.cpu-architecture` attribute;
     None where the task does not carry it or names one ecrwatch does not know."""
     for attribute in task.get("attributes") or ():
-        if attribute.get("name") == CPU_ARCHITECTURE_ATTRIBUTE:
+        if isinstance(attribute, dict) and attribute.get("name") == CPU_ARCHITECTURE_ATTRIBUTE:
             value = (attribute.get("value") or "").strip().lower()
             architecture = _OCI_ARCHITECTURES.get(value)
             if architecture is None and value:
@@ -74,23 +74,26 @@ def _parse_reference(reference: str) -> tuple[str, ImageRef]:
 
 
 def task_workloads(
-    task: TaskTypeDef, region: str, cluster: str, owner_labels: Sequence[str] = ()
+    task: Mapping[str, Any], region: str, cluster: str, owner_labels: Sequence[str] = ()
 ) -> tuple[list[Workload], list[SourceError]]:
     """One Workload per container of a described task, its team the first of `owner_labels` among the task's
     tags; a container whose image reference cannot be parsed is an error (it runs, but nothing can be said
-    about it), never silently dropped."""
-    task_arn = task.get("taskArn", "")
+    about it), never silently dropped. The task is as JSON decoded it (parsing.AS_DECODED): any member may be
+    null or absent."""
+    task_arn = task.get("taskArn") or ""
     account = task_arn.split(":")[4] if task_arn.count(":") >= 5 else None
-    group = task.get("group", "")
+    group = task.get("group") or ""
     service = group[len("service:") :] if group.startswith("service:") else None
     architecture = task_architecture(task)
     team = team_of(owner_labels, ecs_tags(task.get("tags"))) if owner_labels else None
     workloads: list[Workload] = []
     errors: list[SourceError] = []
-    for container in task.get("containers", []):
-        name = sys.intern(container.get("name", ""))
+    for container in task.get("containers") or ():
+        if not isinstance(container, dict):  # a null in the list (JSON allows it; AWS does not send it)
+            continue
+        name = sys.intern(container.get("name") or "")
         try:
-            reference, image = _parse_reference(container.get("image", ""))
+            reference, image = _parse_reference(container.get("image") or "")
         except ImageReferenceError as exc:
             errors.append(
                 SourceError(
@@ -220,8 +223,9 @@ def _read_cluster(
             else:
                 answer = ecs.describe_tasks(cluster=arn, tasks=batch)
         page: list[Workload] = []
-        for task in answer.get("tasks", []):
-            if task.get("desiredStatus") != "RUNNING":  # stopped between ListTasks and DescribeTasks
+        for task in answer.get("tasks") or ():
+            # Stopped between ListTasks and DescribeTasks (or a null in the list: JSON allows it).
+            if not isinstance(task, dict) or task.get("desiredStatus") != "RUNNING":
                 continue
             workloads, errors = task_workloads(task, region, name, owner_labels)
             page.extend(workloads)
@@ -229,8 +233,9 @@ def _read_cluster(
         read.workloads.extend(page)
         if on_workloads is not None:
             on_workloads(page)
-        for failure in answer.get("failures", []):
-            _note_failure(failure, region, name, read)
+        for failure in answer.get("failures") or ():
+            if isinstance(failure, dict):
+                _note_failure(failure, region, name, read)
 
     try:
         with calling_in(aws, "ecs", "ListTasks", region):
@@ -252,7 +257,7 @@ def _read_cluster(
 
 
 def _note_failure(failure: FailureTypeDef, region: str, cluster: str, read: _ClusterRead) -> None:
-    reason = failure.get("reason", "")
+    reason = failure.get("reason") or ""
     if reason == "MISSING":  # the task ended and was forgotten after it was listed: it no longer runs
         log.debug("ECS task %s in %s/%s is gone since it was listed", failure.get("arn"), region, cluster)
         return
