@@ -14,6 +14,9 @@ headers) is left to botocore. Dictionary order follows the response rather than 
 
 Timestamps in epoch seconds (the JSON protocols' form) become UTC datetimes without dateutil's local time
 zone, which took a third of the time of parsing a DescribeTasks page: the same instant.
+
+Two answers are not botocore's result but JSON as decoded: DescribeTasks and ListFindings pages (`AS_DECODED`),
+whose readers take JSON's own values; the tests hold those readers to what botocore's result would give them.
 """
 
 from __future__ import annotations
