@@ -114,16 +114,21 @@ def _both_parses(service: str, operation: str, body: bytes) -> tuple[Any, Any]:
     )
 
 
+def _random_answer(service: str, operation: str, seed: int) -> tuple[dict[str, Any], random.Random]:
+    """A random answer shaped by the operation's model, and the generator that made it (to vary it further)."""
+    rng = random.Random(f"{service}:{operation}:{seed}")
+    answer: dict[str, Any] = _value(_model(service).operation_model(operation).output_shape, rng, 0)
+    return answer, rng
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_tasks_read_as_decoded_make_the_workloads_botocores_result_makes(seed: int) -> None:
     # Random pages shaped by the model (nulls, unknown members, timestamps as numbers and text), some of their
     # containers given real image references: the workloads and errors must be the same either way.
-    rng = random.Random(f"tasks:{seed}")
-    shape = _model("ecs").operation_model("DescribeTasks").output_shape
-    page = _value(shape, rng, 0)
+    page, rng = _random_answer("ecs", "DescribeTasks", seed)
     for task in page.get("tasks") or ():
         if isinstance(task, dict):
-            task["taskArn"] = rng.choice([None, f"arn:aws:ecs:us-east-1:123456789012:task/prod/{seed:032x}"])
+            task["taskArn"] = rng.choice([None, f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/prod/{seed:032x}"])
             for container in task.get("containers") or ():
                 if isinstance(container, dict) and rng.random() < 0.7:
                     container["image"] = rng.choice(
@@ -143,9 +148,7 @@ def test_tasks_read_as_decoded_make_the_workloads_botocores_result_makes(seed: i
 
 @pytest.mark.parametrize("seed", range(12))
 def test_findings_read_as_decoded_are_the_findings_botocores_result_gives(seed: int) -> None:
-    rng = random.Random(f"findings:{seed}")
-    shape = _model("inspector2").operation_model("ListFindings").output_shape
-    page = _value(shape, rng, 0)
+    page, rng = _random_answer("inspector2", "ListFindings", seed)
     for finding in page.get("findings") or ():
         if isinstance(finding, dict) and rng.random() < 0.7:  # a finding on an ECR image, as Inspector gives
             finding["findingArn"] = f"arn:aws:inspector2:us-east-1:{ACCOUNT}:finding/{seed:032x}"
