@@ -234,6 +234,12 @@ class FindingsLookup:
                 self._add_error(errors, where, exc)
                 continue
             coverage.update((c.image, c) for c in records if c.image in wanted_images)
+        refused = self._refused
+        if refused is not None:  # the delegated administrator could not be entered: an error of its own
+            log.warning("%s", refused)
+            errors.append(
+                SourceError(f"account:{refused.account}", refused.message, refused.code, account=refused.account)
+            )
         # An `inspector2:REGION` error tells the join not to call that region's images clean (across accounts:
         # the images that Inspector was asked about), whichever of findings and coverage failed.
         unread = self._unread(errors)
@@ -247,22 +253,20 @@ class FindingsLookup:
             log.warning("%s", exc)
             errors.append(error)
 
-    def _unread(self, errors: list[SourceError]) -> tuple[InspectorUnread, ...]:
-        """The registries (and regions) whose images an account's failing Inspector leaves unread, and the
-        delegated administrator's refusal as an error of its own."""
+    def _unread(self, errors: Sequence[SourceError]) -> tuple[InspectorUnread, ...]:
+        """The registries (and regions) whose images an account's failing Inspector leaves unread, or that no
+        Inspector was asked about (the delegated administrator could not be entered)."""
         unread: dict[tuple[str, str], InspectorUnread] = {}
         for error in errors:
-            if error.account is None:
-                continue  # a single-account run: the whole region is unread (the join knows)
+            if error.account is None or not error.source.startswith("inspector2:"):
+                continue  # single-account: the whole region is unread (the join knows); or not an Inspector
             region = error.source.split(":", 1)[1]
             for registry in sorted(self._registries[(error.account, region)]):
                 detail = f"Inspector could not be read in {region} (asked in account {error.account}; see errors)"
                 unread.setdefault((registry, region), InspectorUnread(registry, region, detail))
         refused = self._refused
         if refused is not None:
-            log.warning("%s", refused)
             account, why = refused.account, refused.code or "no role"
-            errors.append(SourceError(f"account:{account}", refused.message, refused.code, account=account))
             detail = f"Inspector was not asked: account {account} could not be entered ({why})"
             for registry, region in sorted(self._unasked):
                 unread.setdefault((registry, region), InspectorUnread(registry, region, detail))
