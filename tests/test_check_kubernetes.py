@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import re
 import socket
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -221,6 +223,43 @@ def test_kubeconfig_contexts_with_a_token_and_a_client_certificate(
     }
     assert world.prod.requests == []  # --no-eks: the EKS cluster was not read
     assert {r.auth for r in sim_kube.requests} == {"token", "client-cert"}
+
+
+def test_contexts_sharing_a_ca_are_all_read_when_loaded_side_by_side(
+    world: World, sim_kube: SimKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Four contexts of one cluster share its CA data. The client writes such data to a file it remembers by
+    # content and names the file before filling it; here the filling is slowed, as a busy machine slows it:
+    # a context loaded meanwhile must not be handed the empty file (it read TLSError, now and then, in CI).
+    from kubernetes.config import kube_config
+
+    write = kube_config._create_temp_file_with_content
+
+    def slow_write(content: Any, temp_file_path: Any = None, force_recreate: bool = False) -> str:
+        key = str(content)
+        if force_recreate or key not in kube_config._temp_files:
+            fd, name = tempfile.mkstemp(dir=temp_file_path)
+            os.close(fd)
+            kube_config._temp_files[key] = name  # named first, as the client does ...
+            time.sleep(0.2)  # ... and filled later
+            Path(name).write_bytes(content.encode() if isinstance(content, str) else content)
+            return name
+        return str(write(content, temp_file_path, force_recreate))
+
+    monkeypatch.setattr(kube_config, "_create_temp_file_with_content", slow_write)
+    monkeypatch.setattr(kube_config, "_temp_files", {})
+    sim_kube.add_pod(
+        "default",
+        "bare",
+        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
+    )
+    names = ("a", "b", "c", "d")
+    path = write_kubeconfig(tmp_path / "config", [sim_kube.kubeconfig_entry(name) for name in names])
+    result = run("--no-ecs", "--no-eks", "--kubeconfig", str(path), *(f"--kube-context={name}" for name in names))
+    assert result.exit_code == 0, result.stderr
+    report = report_of(result)
+    assert report["errors"] == []
+    assert {w["cluster"] for w in entry(report, world.job)["workloads"]} == set(names)
 
 
 def test_kube_context_alone_reads_the_files_in_kubeconfig(

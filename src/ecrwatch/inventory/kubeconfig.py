@@ -49,6 +49,13 @@ class KubeContext:
     auth: str
 
 
+# One context's configuration loaded at a time. The client writes inline certificates and keys to files it
+# remembers process-wide by content, and names a file before writing it: contexts sharing a CA (several
+# contexts of one cluster, the usual case) loaded side by side were handed the file while it was still empty,
+# and their TLS verification failed (a TLSError for one context in a few runs). Exec plugins wait their turn.
+_LOADING = threading.Lock()
+
+
 @dataclass(frozen=True)
 class KubeconfigPlan:
     """The checked contexts (in the order asked, each once) and the merged kubeconfig they come from."""
@@ -66,13 +73,14 @@ class KubeconfigPlan:
         config = Configuration()
         captured = _capture_loader_errors()
         try:
-            loader = KubeConfigLoader(  # type: ignore[no-untyped-call]
-                config_dict=self._root,
-                active_context=context.name,
-                config_base_path=None,  # relative paths: from the file that defines each entry
-                temp_file_path=temp_dir,
-            )
-            loader.load_and_set(config)  # type: ignore[no-untyped-call]
+            with _LOADING:
+                loader = KubeConfigLoader(  # type: ignore[no-untyped-call]
+                    config_dict=self._root,
+                    active_context=context.name,
+                    config_base_path=None,  # relative paths: from the file that defines each entry
+                    temp_file_path=temp_dir,
+                )
+                loader.load_and_set(config)  # type: ignore[no-untyped-call]
         except (ConfigException, OSError) as exc:
             raise ClusterUnavailable(
                 "KubeconfigError",
