@@ -228,9 +228,11 @@ def test_kubeconfig_contexts_with_a_token_and_a_client_certificate(
 def test_contexts_sharing_a_ca_are_all_read_when_loaded_side_by_side(
     world: World, sim_kube: SimKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Four contexts of one cluster share its CA data. The client writes such data to a file it remembers by
-    # content and names the file before filling it; here the filling is slowed, as a busy machine slows it:
-    # a context loaded meanwhile must not be handed the empty file (it read TLSError, now and then, in CI).
+    # Four contexts of one cluster share its CA data, and their exec plugins wait for one another: the four
+    # are loaded at the same time. The client's own temp files (remembered process-wide by content, named
+    # before they are filled) are slowed here as a busy machine slows them: a context handed such a file
+    # while it is still empty fails TLS verification (it did, now and then, in CI). Each load must use files
+    # of its own, complete before the loader sees them.
     from kubernetes.config import kube_config
 
     write = kube_config._create_temp_file_with_content
@@ -253,13 +255,151 @@ def test_contexts_sharing_a_ca_are_all_read_when_loaded_side_by_side(
         "bare",
         containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
     )
-    names = ("a", "b", "c", "d")
-    path = write_kubeconfig(tmp_path / "config", [sim_kube.kubeconfig_entry(name) for name in names])
-    result = run("--no-ecs", "--no-eks", "--kubeconfig", str(path), *(f"--kube-context={name}" for name in names))
+    names = ["a", "b", "c", "d"]
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    sim_kube.tokens.add("shared-exec-token")
+    entries = [
+        sim_kube.kubeconfig_entry(
+            name, user=waiting_exec_user("shared-exec-token", markers, name, [n for n in names if n != name])
+        )
+        for name in names
+    ]
+    assert len({e.ca_pem for e in entries}) == 1  # one CA, the same inline data in every context
+    path = write_kubeconfig(tmp_path / "config", entries)
+    args = ("--kubeconfig", str(path), *(f"--kube-context={name}" for name in names))
+    result = run("--no-ecs", "--no-eks", "--workers", "4", *args)
     assert result.exit_code == 0, result.stderr
     report = report_of(result)
     assert report["errors"] == []
     assert {w["cluster"] for w in entry(report, world.job)["workloads"]} == set(names)
+    assert kube_config._temp_files == {}  # nothing went through the client's process-wide files
+
+
+def waiting_exec_user(token: str, markers: Path, me: str, others: list[str]) -> dict[str, Any]:
+    """An exec plugin that leaves a marker, then prints its credential only once every other plugin has left
+    its own (within 10 s; else it fails): it succeeds only while the others run at the same time."""
+    user = exec_plugin_user(token)
+    wait = (
+        "import os, sys, time\n"
+        f"open({str(markers / me)!r}, 'w').close()\n"
+        "deadline = time.monotonic() + 10\n"
+        f"while not all(os.path.exists(os.path.join({str(markers)!r}, o)) for o in {others!r}):\n"
+        "    if time.monotonic() > deadline:\n"
+        "        sys.exit(9)\n"
+        "    time.sleep(0.01)\n"
+    )
+    user["exec"]["args"] = ["-c", wait + user["exec"]["args"][1]]
+    return user
+
+
+def test_exec_plugins_of_several_contexts_run_side_by_side(world: World, sim_kube: SimKube, tmp_path: Path) -> None:
+    # Each plugin waits for the other's marker: in series the first would wait in vain and fail. Nothing is
+    # timed: the order of the markers proves the plugins ran side by side.
+    sim_kube.add_pod(
+        "default",
+        "bare",
+        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
+    )
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    sim_kube.tokens.update({"token-of-a", "token-of-b"})
+    path = write_kubeconfig(
+        tmp_path / "config",
+        [
+            sim_kube.kubeconfig_entry("a", user=waiting_exec_user("token-of-a", markers, "a", ["b"])),
+            sim_kube.kubeconfig_entry("b", user=waiting_exec_user("token-of-b", markers, "b", ["a"])),
+        ],
+    )
+    result = run(
+        "--no-ecs", "--no-eks", "--workers", "2", "--kubeconfig", str(path), "--kube-context=a", "--kube-context=b"
+    )
+    report = report_of(result)
+    assert report["errors"] == []
+    assert result.exit_code == 0, result.stderr
+    assert {w["cluster"] for w in entry(report, world.job)["workloads"]} == {"a", "b"}
+    assert sorted(p.name for p in markers.iterdir()) == ["a", "b"]
+
+
+def test_certificates_named_by_path_resolve_from_the_kubeconfig_that_names_them(
+    world: World, sim_kube: SimKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # KUBECONFIG merges two files in two directories: one defines the cluster (its CA by a relative path) and
+    # the contexts, the other the user (certificate and key by relative paths). As kubectl does, each path is
+    # read from the directory of the file that names it; beside them, a context with everything inline.
+    sim_kube.add_pod(
+        "default",
+        "bare",
+        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
+    )
+    cert = sim_kube.issue_client_cert("filed-user", ["viewers"])
+    inline_cert = sim_kube.issue_client_cert("inline-user", ["viewers"])
+    clusters, users = tmp_path / "clusters", tmp_path / "users"
+    (clusters / "pki").mkdir(parents=True)
+    (users / "pki").mkdir(parents=True)
+    (clusters / "pki" / "ca.crt").write_bytes(sim_kube.ca.cert_pem)
+    (users / "pki" / "me.crt").write_bytes(cert.cert_pem)
+    (users / "pki" / "me.key").write_bytes(cert.key_pem)
+    first = write_kubeconfig(clusters / "config", [sim_kube.kubeconfig_entry("inline", client_cert=inline_cert)])
+    document = json.loads(first.read_text())
+    document["clusters"].append(
+        {"name": "filed", "cluster": {"server": sim_kube.url, "certificate-authority": "pki/ca.crt"}}
+    )
+    document["contexts"].append({"name": "filed", "context": {"cluster": "filed", "user": "filed-user"}})
+    first.write_text(json.dumps(document))
+    second = users / "config"
+    second.write_text(
+        json.dumps(
+            {
+                "users": [
+                    {"name": "filed-user", "user": {"client-certificate": "pki/me.crt", "client-key": "pki/me.key"}}
+                ]
+            }
+        )
+    )
+    monkeypatch.setenv("KUBECONFIG", f"{first}{os.pathsep}{second}")
+    result = run("--no-ecs", "--no-eks", "--kube-context", "filed", "--kube-context", "inline")
+    assert result.exit_code == 0, result.stderr
+    report = report_of(result)
+    assert {w["cluster"] for w in entry(report, world.job)["workloads"]} == {"filed", "inline"}
+    assert {(r.auth, r.user) for r in sim_kube.requests} == {
+        ("client-cert", "filed-user"),
+        ("client-cert", "inline-user"),
+    }
+
+
+def test_an_exec_plugin_may_answer_with_a_client_certificate(world: World, sim_kube: SimKube, tmp_path: Path) -> None:
+    sim_kube.add_pod(
+        "default",
+        "bare",
+        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
+    )
+    cert = sim_kube.issue_client_cert("plugin-user", ["viewers"])
+    credential = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "kind": "ExecCredential",
+        "status": {"clientCertificateData": cert.cert_pem.decode(), "clientKeyData": cert.key_pem.decode()},
+    }
+    user = exec_plugin_user("unused")
+    user["exec"]["args"] = ["-c", f"print({json.dumps(json.dumps(credential))})"]
+    path = write_kubeconfig(tmp_path / "config", [sim_kube.kubeconfig_entry("plugin", user=user)])
+    result = run("--no-ecs", "--no-eks", "--kubeconfig", str(path), "--kube-context", "plugin")
+    assert result.exit_code == 0, result.stderr
+    (workload,) = entry(report_of(result), world.job)["workloads"]
+    assert workload["cluster"] == "plugin"
+    assert {(r.auth, r.user) for r in sim_kube.requests} == {("client-cert", "plugin-user")}
+
+
+def test_inline_certificate_data_that_is_not_base64_is_exit_2(world: World, sim_kube: SimKube, tmp_path: Path) -> None:
+    path = write_kubeconfig(tmp_path / "config", [sim_kube.kubeconfig_entry("broken")])
+    document = json.loads(path.read_text())
+    document["users"][0]["user"] = {"client-certificate-data": "not-base64-SECRET", "client-key-data": "eA=="}
+    path.write_text(json.dumps(document))
+    result = run("--no-ecs", "--no-eks", "--kubeconfig", str(path), "--kube-context", "broken")
+    assert result.exit_code == 2
+    assert "client-certificate-data of user 'broken-user' is not base64" in result.stderr
+    assert "SECRET" not in result.stderr + result.stdout
+    assert sim_kube.requests == []
 
 
 def test_kube_context_alone_reads_the_files_in_kubeconfig(

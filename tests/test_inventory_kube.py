@@ -5,7 +5,10 @@ checked before any cluster is read."""
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -455,6 +458,85 @@ def test_a_failing_exec_plugin_is_that_contexts_error(sim_kube: SimKube, tmp_pat
     assert (error.source, error.code) == ("kube-context:exec-ctx", "ExecPluginFailed")
     assert "status 7" in error.message and "SECRET-ish" not in error.message
     assert sim_kube.requests == [] and not inventory.clusters[0].ok
+
+
+def test_a_missing_exec_command_is_that_contexts_error(sim_kube: SimKube, tmp_path: Path) -> None:
+    absent = exec_plugin_user("unused")
+    absent["exec"]["command"] = str(tmp_path / "no-such-plugin")
+    path = write_kubeconfig(tmp_path / "config", [sim_kube.kubeconfig_entry("exec-ctx", user=absent)])
+    [error] = read_context(path, "exec-ctx", tmp_path).errors
+    assert (error.source, error.code) == ("kube-context:exec-ctx", "ExecPluginFailed")
+    assert "could not be run (No such file or directory)" in error.message
+    assert sim_kube.requests == []
+
+
+def test_inline_certificates_and_keys_become_private_files_in_the_run_directory(
+    sim_kube: SimKube, tmp_path: Path
+) -> None:
+    cert = sim_kube.issue_client_cert("alice", ["viewers"])
+    path = write_kubeconfig(
+        tmp_path / "config",
+        [sim_kube.kubeconfig_entry("one", client_cert=cert), sim_kube.kubeconfig_entry("two", client_cert=cert)],
+    )
+    # base64 as `base64` prints it by default, in lines of 76: the line breaks are not part of the data.
+    text = path.read_text()
+    data = base64.b64encode(sim_kube.ca.cert_pem).decode()
+    wrapped = "\\n".join(data[i : i + 76] for i in range(0, len(data), 76))  # a JSON string's escaped line break
+    assert data in text and len(data) > 76
+    text = text.replace(data, wrapped, 1)
+    path.write_text(text)
+    plan = load_kubeconfig(str(path), ["one", "two"])
+    run_dir = tmp_path / "run"
+    for context in plan.contexts:
+        config = plan.configuration(context, str(run_dir))
+        expected = {
+            config.ssl_ca_cert: sim_kube.ca.cert_pem,
+            config.cert_file: cert.cert_pem,
+            config.key_file: cert.key_pem,
+        }
+        for name, content in expected.items():
+            written = Path(name)
+            assert written.parent == run_dir and written.read_bytes() == content
+            assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    assert path.read_text() == text  # the kubeconfig is never written
+
+
+def test_an_expired_oidc_token_is_refreshed_against_the_issuer_with_its_inline_ca(
+    sim_kube: SimKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The issuer (here the simulated API server itself) is asked for its discovery document over TLS verified
+    # with idp-certificate-authority-data; it refuses (401), so the loader keeps the token it has.
+    from kubernetes.config import kube_config
+
+    monkeypatch.setattr(kube_config, "_temp_files", {})
+
+    def part(value: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    claims = part({"exp": 1_000_000_000, "sub": "oidc-user", "x": "y"})  # expired in 2001
+    assert len(claims) % 4 in (2, 3)  # the loader refuses a JWT whose padding would be 3 or 4 characters
+    id_token = f"{part({'alg': 'none'})}.{claims}.sig"
+    sim_kube.tokens.add(id_token)
+    sim_kube.add_pod("shop", "web", containers=[KubeContainerSeed("app", f"{REPO}:1.4", image_id=f"{REPO}@{D1}")])
+    user = {
+        "auth-provider": {
+            "name": "oidc",
+            "config": {
+                "idp-issuer-url": sim_kube.url,
+                "idp-certificate-authority-data": base64.b64encode(sim_kube.ca.cert_pem).decode(),
+                "client-id": "ecrwatch",
+                "client-secret": "unused",
+                "refresh-token": "unused",
+                "id-token": id_token,
+            },
+        }
+    }
+    path = write_kubeconfig(tmp_path / "config", [sim_kube.kubeconfig_entry("oidc-ctx", user=user)])
+    inventory = read_context(path, "oidc-ctx", tmp_path)
+    assert [w.running_digest for w in inventory.workloads] == [D1] and inventory.errors == ()
+    assert [(r.path, r.status) for r in sim_kube.requests][:1] == [("/.well-known/openid-configuration", 401)]
+    assert sim_kube.tls_failures == 0
+    assert kube_config._temp_files == {}  # the CA went to this run's files, not the client's
 
 
 def write_raw(tmp_path: Path, text: str) -> str:

@@ -7,17 +7,23 @@ file, not YAML, no such context, a missing cluster or user entry, a certificate 
 exist, an `http://` server, `insecure-skip-tls-verify`) is a UsageError naming the file or context: exit 2.
 
 `KubeconfigPlan.configuration` then runs the kubernetes client's own loader for one context (token, token
-file, client certificate, exec plugin, auth provider) into a client Configuration. Inline certificate and
-key data go to files in a directory the caller owns and removes; the kubeconfig itself is never written
-(no config persister). Messages name files and contexts, never their credentials.
+file, client certificate, exec plugin, auth provider) into a client Configuration. The loader is handed a
+copy of the context's entries in which inline certificate and key data are already files: each load writes
+its own, completely, in a directory the caller owns and removes, before the loader sees their names. The
+client's own temp files (remembered process-wide by content, named before they are filled) are never used,
+so contexts load side by side, exec plugins included. The kubeconfig itself is never written (no config
+persister). Messages name files and contexts, never their credentials.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import copy
 import logging
 import os
 import re
-import threading
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +31,8 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]  # a dependency of the kubernetes client
 from kubernetes.client import Configuration
 from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.dateutil import parse_rfc3339
+from kubernetes.config.exec_provider import ExecProvider
 from kubernetes.config.kube_config import ConfigNode, KubeConfigLoader
 
 from ecrwatch.errors import UsageError
@@ -36,6 +44,9 @@ DEFAULT_KUBECONFIG = "~/.kube/config"
 _ENTRY_KINDS = ("clusters", "users", "contexts")
 _ENTRY_BODY = {"clusters": "cluster", "users": "user", "contexts": "context"}
 _LIST_AT_MOST = 20  # contexts named in a "not found" hint
+Entries = dict[str, dict[str, tuple[dict[str, Any], str]]]  # kind -> name -> (entry, defining file)
+# The keys whose inline `-data` form the loader would write to its own temp files, by entry kind.
+_FILE_KEYS = {"clusters": ("certificate-authority",), "users": ("client-certificate", "client-key")}
 
 
 @dataclass(frozen=True)
@@ -49,55 +60,153 @@ class KubeContext:
     auth: str
 
 
-# One context's configuration loaded at a time. The client writes inline certificates and keys to files it
-# remembers process-wide by content, and names a file before writing it: contexts sharing a CA (several
-# contexts of one cluster, the usual case) loaded side by side were handed the file while it was still empty,
-# and their TLS verification failed (a TLSError for one context in a few runs). Exec plugins wait their turn.
-_LOADING = threading.Lock()
-
-
 @dataclass(frozen=True)
 class KubeconfigPlan:
     """The checked contexts (in the order asked, each once) and the merged kubeconfig they come from."""
 
     contexts: tuple[KubeContext, ...]
     files: tuple[str, ...]
-    _root: Any = field(repr=False, compare=False)  # the merged ConfigNode the client's loader reads
+    _entries: Entries = field(repr=False, compare=False)  # kind -> name -> (entry, the file defining it)
 
     def configuration(self, context: KubeContext, temp_dir: str) -> Configuration:
         """A client Configuration for `context`, made by the official loader (this runs an exec plugin).
+        Safe to call for several contexts at once: each load has its own copy of the entries and its own files.
 
         Raises ClusterUnavailable when the loader cannot produce a credential (an exec plugin that fails,
         a file that vanished since it was checked): that context's error, not the run's.
         """
         config = Configuration()
-        captured = _capture_loader_errors()
         try:
-            with _LOADING:
-                loader = KubeConfigLoader(  # type: ignore[no-untyped-call]
-                    config_dict=self._root,
-                    active_context=context.name,
-                    config_base_path=None,  # relative paths: from the file that defines each entry
-                    temp_file_path=temp_dir,
-                )
-                loader.load_and_set(config)  # type: ignore[no-untyped-call]
+            loader = _RunLoader(self._loader_config(context, temp_dir), context.name, temp_dir)
+            loader.load_and_set(config)  # type: ignore[no-untyped-call]
         except (ConfigException, OSError) as exc:
             raise ClusterUnavailable(
                 "KubeconfigError",
                 f"the kubeconfig context {context.name!r} could not be loaded: {_config_problem(exc)}",
                 f"check the context with `kubectl --context {context.name} get pods -A`",
             ) from None
-        finally:
-            problems = captured.stop()
         if context.auth == "exec" and not config.api_key.get("BearerToken") and not config.cert_file:
-            status = next((m.group(1) for p in problems if (m := re.search(r"returned (\d+)", p))), None)
-            how = f"exited with status {status}" if status else "gave no credential"
             raise ClusterUnavailable(
                 "ExecPluginFailed",
-                f"the exec credential plugin of kubeconfig context {context.name!r} {how}",
+                f"the exec credential plugin of kubeconfig context {context.name!r} "
+                f"{loader.exec_problem or 'gave no credential'}",
                 f"run `kubectl --context {context.name} get pods -A` to see the plugin's own message",
             )
         return config
+
+    def _loader_config(self, context: KubeContext, temp_dir: str) -> ConfigNode:
+        """The context, its cluster and its user as the loader reads them: copies, with inline data written
+        to this load's own files and relative paths resolved from the file that defines each entry."""
+        item, path = self._entries["contexts"][context.name]
+        body = item["context"]  # checked: a mapping naming a cluster that exists
+        chosen = {"contexts": [(item, path)], "clusters": [self._entries["clusters"][body["cluster"]]], "users": []}
+        user = body.get("user")
+        if isinstance(user, str) and user:  # checked: the user exists
+            chosen["users"].append(self._entries["users"][user])
+        nodes = {
+            kind: [
+                ConfigNode(f"{where}/{kind}", _with_files(kind, entry, where, temp_dir), where)  # type: ignore[no-untyped-call]
+                for entry, where in found
+            ]
+            for kind, found in chosen.items()
+        }
+        return ConfigNode("kubeconfig", nodes, path)  # type: ignore[no-untyped-call]
+
+
+def _with_files(kind: str, entry: dict[str, Any], defining_file: str, temp_dir: str) -> dict[str, Any]:
+    """A deep copy of a cluster or user entry (the loader may write into an auth provider's config) in which
+    each non-empty `X-data` is replaced by `X`: the path of a file holding the decoded data, as the loader
+    would have decoded it. The loader prefers the data form whenever its key is there, so an empty `X-data`
+    is left as it is (no file, as before), and `X` is made absolute only when no `X-data` key is present."""
+    copied = copy.deepcopy(entry)
+    stanza = copied.get(_ENTRY_BODY[kind])
+    if not isinstance(stanza, dict):
+        return copied
+    base = os.path.dirname(os.path.abspath(defining_file))
+    for key in _FILE_KEYS.get(kind, ()):
+        data_key = f"{key}-data"
+        if stanza.get(data_key):
+            stanza[key] = _private_file(temp_dir, _decoded(stanza.pop(data_key)))
+        elif data_key not in stanza and isinstance(stanza.get(key), str) and stanza[key]:
+            stanza[key] = _resolve(base, stanza[key])
+    provider = stanza.get("auth-provider")
+    settings = provider.get("config") if isinstance(provider, dict) else None
+    if isinstance(settings, dict) and settings.get("idp-certificate-authority-data"):
+        # Read only when an OIDC token is refreshed, where the client would write it to a temp file of its own.
+        # Data that does not decode is left to the client, which refuses it then, as before.
+        try:
+            idp_ca = _decoded(settings["idp-certificate-authority-data"])
+        except (binascii.Error, ValueError, TypeError):
+            return copied
+        del settings["idp-certificate-authority-data"]
+        settings["idp-certificate-authority"] = _private_file(temp_dir, idp_ca)
+    return copied
+
+
+def _decoded(data: Any) -> bytes:
+    """Base64 as the loader decodes it (characters outside the alphabet, such as line breaks, skipped)."""
+    return base64.standard_b64decode(data.encode() if isinstance(data, str) else data)
+
+
+def _private_file(directory: str, content: bytes) -> str:
+    """A new file only its owner can read (mkstemp makes it 0600), filled before its name is handed on."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=directory, prefix="kube-")
+    with os.fdopen(handle, "wb") as file:
+        file.write(content)
+    return name
+
+
+def _resolve(base: str, reference: str) -> str:
+    """A file a kubeconfig entry names, relative to the directory of the file that defines the entry (as
+    kubectl resolves it)."""
+    return os.path.join(base, os.path.expanduser(reference))
+
+
+class _RunLoader(KubeConfigLoader):
+    """The client's loader with its exec step replaced: a certificate and key the plugin prints go to this
+    load's own files (not the client's process-wide temp files), and a plugin that fails is told by its exit
+    status only (the client would log its stderr, which may quote a credential)."""
+
+    def __init__(self, config: ConfigNode, context: str, temp_dir: str) -> None:
+        super().__init__(  # type: ignore[no-untyped-call]
+            config_dict=config, active_context=context, config_base_path=None, temp_file_path=temp_dir
+        )
+        self.context_name = context
+        self.temp_dir = temp_dir
+        self.exec_problem: str | None = None
+
+    def _load_from_exec_plugin(self) -> bool | None:
+        """Called by the loader for a user with `exec` (also when it renews an expired credential)."""
+        user: Any = self._user  # ConfigNodes, set by the loader before it calls this
+        cluster: Any = self._cluster
+        if "exec" not in user:
+            return None
+        try:
+            cwd = self._get_base_path(cluster.path)  # type: ignore[no-untyped-call]  # the cluster's file, as before
+            status = ExecProvider(user["exec"], cwd, cluster).run()  # type: ignore[no-untyped-call]
+            if not isinstance(status, dict):
+                raise ConfigException("no status")
+            if status.get("token"):
+                self.token = f"Bearer {status['token']}"
+            elif status.get("clientCertificateData") and status.get("clientKeyData"):
+                self.cert_file = _private_file(self.temp_dir, str(status["clientCertificateData"]).encode())
+                self.key_file = _private_file(self.temp_dir, str(status["clientKeyData"]).encode())
+            else:
+                raise ConfigException("no token, or no certificate and key")
+            if "expirationTimestamp" in status:
+                self.expiry = parse_rfc3339(status["expirationTimestamp"])  # type: ignore[no-untyped-call]
+        except ConfigException as exc:
+            returned = re.search(r"process returned (-?\d+)", str(exc))
+            self.exec_problem = f"exited with status {returned.group(1)}" if returned else "gave no credential"
+        except OSError as exc:
+            self.exec_problem = f"could not be run ({exc.strerror or type(exc).__name__})"
+        except (ValueError, TypeError):  # an expirationTimestamp that is not RFC 3339
+            self.exec_problem = "gave an unreadable expirationTimestamp"
+        else:
+            return True
+        log.debug("kube-context %s: the exec credential plugin %s", self.context_name, self.exec_problem)
+        return None
 
 
 # --- checking (before any cluster is read) ------------------------------------------------------------
@@ -121,14 +230,7 @@ def load_kubeconfig(
             )
         names = [current]
     contexts = tuple(_check_context(name, entries, where) for name in names)
-    # The merged document as the client's own merger builds it: each entry remembers the file that defined
-    # it, so its relative paths resolve from there.
-    merged = {
-        kind: [ConfigNode(f"{path}/{kind}", item, path) for item, path in entries[kind].values()]  # type: ignore[no-untyped-call]
-        for kind in _ENTRY_KINDS
-    }
-    root = ConfigNode("kubeconfig", merged, files[0])  # type: ignore[no-untyped-call]
-    return KubeconfigPlan(contexts, tuple(files), root)
+    return KubeconfigPlan(contexts, tuple(files), entries)
 
 
 def _files(path: str | None, env: Mapping[str, str]) -> tuple[list[str], str]:
@@ -176,9 +278,6 @@ def _read(path: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise UsageError(f"kubeconfig {path} is not a kubeconfig (not a mapping)", "pass a kubeconfig file")
     return document
-
-
-Entries = dict[str, dict[str, tuple[dict[str, Any], str]]]  # kind -> name -> (entry, defining file)
 
 
 def _merge(documents: Sequence[tuple[str, dict[str, Any]]]) -> tuple[Entries, str | None]:
@@ -235,6 +334,7 @@ def _check_context(name: str, entries: Entries, where: str) -> KubeContext:
         )
     cluster_dir = os.path.dirname(os.path.abspath(cluster_entry[1]))
     _check_file(name, cluster, "certificate-authority", cluster_dir)
+    _check_data(name, cluster, "certificate-authority", f"cluster {cluster_name!r}")
     user_name = body.get("user") if isinstance(body, dict) else None
     user: dict[str, Any] = {}
     if isinstance(user_name, str) and user_name:
@@ -247,6 +347,8 @@ def _check_context(name: str, entries: Entries, where: str) -> KubeContext:
         user_dir = os.path.dirname(os.path.abspath(user_entry[1]))
         for key in ("client-certificate", "client-key", "tokenFile"):
             _check_file(name, user, key, user_dir)
+        for key in ("client-certificate", "client-key"):
+            _check_data(name, user, key, f"user {user_name!r}")
     return KubeContext(name, server, path, _auth_kind(user))
 
 
@@ -256,11 +358,27 @@ def _check_file(context: str, stanza: Mapping[str, Any], key: str, base: str) ->
     reference = stanza.get(key)
     if stanza.get(inline) or not isinstance(reference, str) or not reference:
         return
-    target = os.path.join(base, os.path.expanduser(reference))
+    target = _resolve(base, reference)
     if not os.path.isfile(target):
         raise UsageError(
             f"context {context!r}: {key} {target} does not exist", "fix the path in the kubeconfig, or pass another"
         )
+
+
+def _check_data(context: str, stanza: Mapping[str, Any], key: str, owner: str) -> None:
+    """Inline certificate or key data must be base64 text (the message names the key, never the data)."""
+    data = stanza.get(f"{key}-data")
+    if not data:
+        return
+    try:
+        if not isinstance(data, str):
+            raise TypeError
+        _decoded(data)
+    except (binascii.Error, ValueError, TypeError):
+        raise UsageError(
+            f"context {context!r}: {key}-data of {owner} is not base64 text",
+            f"set {key}-data to the base64 of the PEM file (`base64 -w0 FILE`), or name the file with {key}",
+        ) from None
 
 
 def _auth_kind(user: Mapping[str, Any]) -> str:
@@ -291,46 +409,3 @@ def _config_problem(exc: ConfigException | OSError) -> str:
     if isinstance(exc, OSError):
         return f"{exc.filename or 'a file'}: {exc.strerror or type(exc).__name__}"
     return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-
-
-# --- the loader's exec-plugin errors ------------------------------------------------------------------
-#
-# The client's loader reports a failing exec plugin with logging.error on the root logger, quoting the
-# plugin's stderr. That text is not ours to print: a filter takes those records off the root logger and
-# hands them to the thread that is loading, which reports the failure (exit status only) as the context's
-# error.
-
-_captures = threading.local()
-_filter_lock = threading.Lock()
-_filter_installed = False
-
-
-class _Capture:
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def stop(self) -> list[str]:
-        _captures.current = None
-        return self.messages
-
-
-class _LoaderErrorFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.name != "root" or record.module not in ("kube_config", "exec_provider"):
-            return True
-        capture: _Capture | None = getattr(_captures, "current", None)
-        if capture is not None:
-            capture.messages.append(record.getMessage())
-        log.debug("the kubeconfig loader reported a credential problem (details withheld: they may quote a plugin)")
-        return False
-
-
-def _capture_loader_errors() -> _Capture:
-    global _filter_installed
-    with _filter_lock:
-        if not _filter_installed:
-            logging.getLogger().addFilter(_LoaderErrorFilter())
-            _filter_installed = True
-    capture = _Capture()
-    _captures.current = capture
-    return capture
