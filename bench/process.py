@@ -85,6 +85,12 @@ def compile_ecrwatch() -> None:
     compileall.compile_dir(Path(ecrwatch.__file__).parent, quiet=1)
 
 
+def _wrapper() -> list[str]:
+    """BENCH_WRAP: a command (an absolute path, and its arguments) each check process is run under, e.g.
+    `py-spy record -o F --` to profile the run users get, or a script choosing which code each run uses."""
+    return os.environ.get("BENCH_WRAP", "").split()
+
+
 def run_process(spec: PlanSpec, timeout: float = 3600.0) -> PlanResult:
     """One `ecrwatch check` process against the simulators; its figures as a PlanResult (plan "process")."""
     compile_ecrwatch()
@@ -99,7 +105,7 @@ def run_process(spec: PlanSpec, timeout: float = 3600.0) -> PlanResult:
         with open(Path(scratch) / "stderr", "w+b") as stderr:
             started_at = time.time()
             subprocess.run(
-                [sys.executable, "-c", _LAUNCHER, str(figures_path), *argv],
+                [sys.executable, "-c", _LAUNCHER, str(figures_path), *_wrapper(), *argv],
                 env=child_environment(spec.environ),
                 stdin=subprocess.DEVNULL,
                 stdout=stderr,
