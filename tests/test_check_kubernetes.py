@@ -7,8 +7,11 @@ import base64
 import json
 import logging
 import os
+import pty
 import re
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -319,6 +322,138 @@ def test_exec_plugins_of_several_contexts_run_side_by_side(world: World, sim_kub
     assert result.exit_code == 0, result.stderr
     assert {w["cluster"] for w in entry(report, world.job)["workloads"]} == {"a", "b"}
     assert sorted(p.name for p in markers.iterdir()) == ["a", "b"]
+
+
+def run_at_terminal(tmp_path: Path, *args: str) -> tuple[int, str, dict[str, Any]]:
+    """`ecrwatch check` in a process of its own whose stdin, stdout and stderr are a terminal (a pty), as a
+    user runs it: its exit status, what it wrote to the terminal, and its JSON report (written to a file)."""
+    out = tmp_path / "report.json"
+    main_end, terminal = pty.openpty()
+    argv = [sys.executable, "-m", "ecrwatch", "check", "--region", REGION, "--format", "json", "--output", str(out)]
+    process = subprocess.Popen([*argv, *args], stdin=terminal, stdout=terminal, stderr=terminal, env=dict(os.environ))
+    os.close(terminal)
+    shown = bytearray()
+    while True:
+        try:
+            chunk = os.read(main_end, 65536)
+        except OSError:  # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main_end)
+    status = process.wait(timeout=120)
+    report = json.loads(out.read_text()) if out.exists() else {}
+    return status, shown.decode(errors="replace"), report
+
+
+def turn_logging_user(token: str, log: Path, me: str, other: str, mode: str | None) -> dict[str, Any]:
+    """An exec plugin that logs its start, waits up to a second for the other plugin to start (logging the
+    overlap if it does), then logs its end and prints its credential."""
+    user = exec_plugin_user(token)
+    if mode is None:
+        del user["exec"]["interactiveMode"]  # as `aws eks update-kubeconfig` writes it (v1beta1: optional)
+    else:
+        user["exec"]["interactiveMode"] = mode
+    script = (
+        "import time\n"
+        f"log = {str(log)!r}\n"
+        f"open(log, 'a').write('start {me}\\n')\n"
+        "deadline = time.monotonic() + 1\n"
+        "while time.monotonic() < deadline:\n"
+        f"    if 'start {other}' in open(log).read() and 'end {other}' not in open(log).read():\n"
+        f"        open(log, 'a').write('overlap {me}\\n')\n"
+        "        break\n"
+        "    time.sleep(0.01)\n"
+        f"open(log, 'a').write('end {me}\\n')\n"
+    )
+    user["exec"]["args"] = ["-c", script + user["exec"]["args"][1]]
+    return user
+
+
+@pytest.mark.parametrize("mode", [None, "IfAvailable", "Always"])
+def test_at_a_terminal_exec_plugins_that_may_prompt_take_turns(
+    world: World, sim_kube: SimKube, tmp_path: Path, mode: str | None
+) -> None:
+    # The client gives a plugin the terminal when ecrwatch runs at one: two prompting at once would mix their
+    # questions and split the user's answers. Each plugin waits a second for the other: never met, by turns.
+    sim_kube.add_pod(
+        "default",
+        "bare",
+        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
+    )
+    log = tmp_path / "plugins.log"
+    sim_kube.tokens.update({"token-of-a", "token-of-b"})
+    path = write_kubeconfig(
+        tmp_path / "config",
+        [
+            sim_kube.kubeconfig_entry("a", user=turn_logging_user("token-of-a", log, "a", "b", mode)),
+            sim_kube.kubeconfig_entry("b", user=turn_logging_user("token-of-b", log, "b", "a", mode)),
+        ],
+    )
+    args = ("--no-ecs", "--no-eks", "--workers", "2", "--kubeconfig", str(path), "--kube-context=a", "--kube-context=b")
+    status, shown, report = run_at_terminal(tmp_path, *args)
+    assert status == 0, shown
+    assert {w["cluster"] for w in entry(report, world.job)["workloads"]} == {"a", "b"}
+    lines = log.read_text().split()
+    assert lines in (
+        ["start", "a", "end", "a", "start", "b", "end", "b"],
+        ["start", "b", "end", "b", "start", "a", "end", "a"],
+    )
+
+
+def test_at_a_terminal_exec_plugins_that_never_prompt_still_run_side_by_side(
+    world: World, sim_kube: SimKube, tmp_path: Path
+) -> None:
+    sim_kube.add_pod(
+        "default",
+        "bare",
+        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
+    )
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    sim_kube.tokens.update({"token-of-a", "token-of-b"})
+    users = [waiting_exec_user(f"token-of-{me}", markers, me, [other]) for me, other in (("a", "b"), ("b", "a"))]
+    assert all(user["exec"]["interactiveMode"] == "Never" for user in users)
+    path = write_kubeconfig(
+        tmp_path / "config",
+        [sim_kube.kubeconfig_entry(name, user=user) for name, user in zip("ab", users, strict=True)],
+    )
+    args = ("--no-ecs", "--no-eks", "--workers", "2", "--kubeconfig", str(path), "--kube-context=a", "--kube-context=b")
+    status, shown, report = run_at_terminal(tmp_path, *args)
+    assert status == 0, shown
+    assert {w["cluster"] for w in entry(report, world.job)["workloads"]} == {"a", "b"}
+
+
+def test_at_a_terminal_a_failing_exec_plugin_is_its_contexts_error(
+    world: World, sim_kube: SimKube, tmp_path: Path
+) -> None:
+    # At a terminal the plugin's stderr goes to the terminal, where the user reads it; the client then
+    # stumbled on the message it no longer had (a traceback, exit 1). Now: that context's error, the other read.
+    sim_kube.add_pod(
+        "default",
+        "bare",
+        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
+    )
+    sim_kube.tokens.add("token-of-b")
+    failing = exec_plugin_user("never-used")
+    failing["exec"]["args"] = ["-c", "import sys; sys.stderr.write('the SSO session has expired\\n'); sys.exit(255)"]
+    path = write_kubeconfig(
+        tmp_path / "config",
+        [
+            sim_kube.kubeconfig_entry("a", user=failing),
+            sim_kube.kubeconfig_entry("b", user=exec_plugin_user("token-of-b")),
+        ],
+    )
+    args = ("--no-ecs", "--no-eks", "--kubeconfig", str(path), "--kube-context=a", "--kube-context=b")
+    status, shown, report = run_at_terminal(tmp_path, *args)
+    assert status == 3, shown
+    assert "Traceback" not in shown
+    assert "the SSO session has expired" in shown  # the plugin's own words, on the user's terminal
+    (error,) = report["errors"]
+    assert (error["source"], error["code"]) == ("kube-context:a", "ExecPluginFailed")
+    assert "exec credential plugin of kubeconfig context 'a' failed" in error["message"]
+    assert {w["cluster"] for w in entry(report, world.job)["workloads"]} == {"b"}
 
 
 def test_certificates_named_by_path_resolve_from_the_kubeconfig_that_names_them(

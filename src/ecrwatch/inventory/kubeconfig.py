@@ -11,7 +11,8 @@ file, client certificate, exec plugin, auth provider) into a client Configuratio
 copy of the context's entries in which inline certificate and key data are already files: each load writes
 its own, completely, in a directory the caller owns and removes, before the loader sees their names. The
 client's own temp files (remembered process-wide by content, named before they are filled) are never used,
-so contexts load side by side, exec plugins included. The kubeconfig itself is never written (no config
+so contexts load side by side, exec plugins included (but at a terminal, those that may prompt take
+turns: see `may_prompt`). The kubeconfig itself is never written (no config
 persister). Messages name files and contexts, never their credentials.
 """
 
@@ -23,8 +24,11 @@ import copy
 import logging
 import os
 import re
+import sys
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,6 +167,21 @@ def _resolve(base: str, reference: str) -> str:
     return os.path.join(base, os.path.expanduser(reference))
 
 
+# At a terminal the client hands an exec plugin the terminal's stdin and stderr, to prompt on (an MFA code, a
+# sign-in): plugins of several contexts prompting at once would interleave their questions and split the
+# user's answers. Those that may prompt take turns; elsewhere (cron, CI, Lambda) and for a plugin that says
+# `interactiveMode: Never`, they run side by side. Taking turns also lets the first one's cached sign-in serve
+# the next (the AWS CLI caches an assumed role's credentials after the MFA prompt).
+_PROMPTING = threading.Lock()
+
+
+def may_prompt(plugin: Any) -> bool:
+    """True when the client would give this exec plugin (its kubeconfig node) the terminal and the plugin does
+    not rule out using it (`interactiveMode` Never)."""
+    at_terminal = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()  # the client's own test
+    return at_terminal and plugin.safe_get("interactiveMode") != "Never"
+
+
 class _RunLoader(KubeConfigLoader):
     """The client's loader with its exec step replaced: a certificate and key the plugin prints go to this
     load's own files (not the client's process-wide temp files), and a plugin that fails is told by its exit
@@ -184,7 +203,8 @@ class _RunLoader(KubeConfigLoader):
             return None
         try:
             cwd = self._get_base_path(cluster.path)  # type: ignore[no-untyped-call]  # the cluster's file, as before
-            status = ExecProvider(user["exec"], cwd, cluster).run()  # type: ignore[no-untyped-call]
+            with _PROMPTING if may_prompt(user["exec"]) else nullcontext():
+                status = ExecProvider(user["exec"], cwd, cluster).run()  # type: ignore[no-untyped-call]
             if not isinstance(status, dict):
                 raise ConfigException("no status")
             if status.get("token"):
@@ -201,6 +221,10 @@ class _RunLoader(KubeConfigLoader):
             self.exec_problem = f"exited with status {returned.group(1)}" if returned else "gave no credential"
         except OSError as exc:
             self.exec_problem = f"could not be run ({exc.strerror or type(exc).__name__})"
+        except AttributeError:
+            # The client's slip: at a terminal a failed plugin's stderr went to the terminal, and the client
+            # calls .strip() on the None it has in its place. Its exit status is lost with it.
+            self.exec_problem = "failed (its own message is on the terminal)"
         except (ValueError, TypeError):  # an expirationTimestamp that is not RFC 3339
             self.exec_problem = "gave an unreadable expirationTimestamp"
         else:
