@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -335,7 +334,7 @@ def test_an_event_about_one_platform_image_leaves_out_the_workloads_on_another_p
     host = "123456789012.dkr.ecr.eu-central-1.amazonaws.com"
     index = "sha256:" + "2" * 64
     tasks = {
-        arch: replace(_workload(f"{host}/inspector2:multi", index, f"on-{arch}"), architecture=arch)
+        arch: _workload(f"{host}/inspector2:multi", index, f"on-{arch}")._replace(architecture=arch)
         for arch in ("amd64", "arm64", None)
     }
     key = EcrImageKey("123456789012", "eu-central-1", "inspector2", index, "multi")

@@ -88,7 +88,7 @@ def test_cells_carry_what_a_spreadsheet_user_filters_on() -> None:
 
 
 def test_each_row_says_the_architecture_its_workload_runs_on_and_empty_where_unknown() -> None:
-    graviton = dataclasses.replace(ECS_SERVICE, architecture="arm64")
+    graviton = ECS_SERVICE._replace(architecture="arm64")
     f = finding("CVE-2024-1234", "HIGH", API_AMD64)
     entry = image_entry(API_AMD64, [matched(graviton, "index"), matched(EKS_DEPLOYMENT_POD, "index")], [f])
     rows = _rows(make_report(images=[(entry, [f])]))
@@ -143,7 +143,7 @@ def test_hostile_values_from_findings_are_neutralised() -> None:
 
 
 def test_hostile_workload_values_are_neutralised() -> None:
-    hostile = dataclasses.replace(EKS_CRONJOB_INIT, container="-2+3", cluster="=cmd|' /C calc'!A0")
+    hostile = EKS_CRONJOB_INIT._replace(container="-2+3", cluster="=cmd|' /C calc'!A0")
     f = finding("CVE-2023-0001", "LOW", WORKER_ARM64, packages=(Package("curl", "1"),))
     entry = image_entry(WORKER_ARM64, [matched(hostile, "digest")], [f])
     row = _rows(make_report(images=[(entry, [f])]))[0]

@@ -237,9 +237,9 @@ def test_empty_after_filters_says_the_filters_applied() -> None:
 
 
 def test_pods_of_one_controller_are_one_row_and_bare_pods_their_own() -> None:
-    pods = [dataclasses.replace(EKS_DEPLOYMENT_POD, pod=f"api-7d9f8b6c5d-{i:05d}") for i in range(40)]
-    bare = dataclasses.replace(EKS_DEPLOYMENT_POD, pod="debug-shell", owner=None)
-    other = dataclasses.replace(EKS_DEPLOYMENT_POD, pod="web-1", owner=Owner("StatefulSet", "web"))
+    pods = [EKS_DEPLOYMENT_POD._replace(pod=f"api-7d9f8b6c5d-{i:05d}") for i in range(40)]
+    bare = EKS_DEPLOYMENT_POD._replace(pod="debug-shell", owner=None)
+    other = EKS_DEPLOYMENT_POD._replace(pod="web-1", owner=Owner("StatefulSet", "web"))
     f = finding("CVE-2024-5555", "HIGH", API_AMD64)
     entry = image_entry(API_AMD64, [matched(w, "index") for w in [*pods, bare, other]], [f])
     _, text = _render(make_report(images=[(entry, [f])]))

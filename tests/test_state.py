@@ -137,11 +137,11 @@ def reasons(result: Any) -> list[tuple[str, str | None, list[str]]]:
 def test_tasks_of_one_service_are_one_workload_and_standalone_tasks_one_per_group() -> None:
     assert workload_identity(api_task("a" * 32)) == workload_identity(api_task("b" * 32))
     assert workload_identity(api_task("a" * 32)) != workload_identity(api_task("a" * 32, cluster="other"))
-    assert workload_identity(api_task("a" * 32)) != workload_identity(replace(api_task("a" * 32), container="sidecar"))
+    assert workload_identity(api_task("a" * 32)) != workload_identity(api_task("a" * 32)._replace(container="sidecar"))
     # A scheduled task: each run is a new task, in the same group (its family, unless RunTask named another).
-    tonight, tomorrow = (replace(api_task(t, service=None), task_group="family:nightly") for t in ("a" * 32, "b" * 32))
+    tonight, tomorrow = (api_task(t, service=None)._replace(task_group="family:nightly") for t in ("a" * 32, "b" * 32))
     assert workload_identity(tonight) == workload_identity(tomorrow)
-    assert workload_identity(tonight) != workload_identity(replace(tomorrow, task_group="family:hourly"))
+    assert workload_identity(tonight) != workload_identity(tomorrow._replace(task_group="family:hourly"))
     assert workload_identity(tonight) != workload_identity(api_task("a" * 32))  # not the service of that name
     # A task that reports no group has nothing stabler than its own id.
     assert workload_identity(api_task("a" * 32, service=None)) != workload_identity(api_task("b" * 32, service=None))
@@ -152,7 +152,7 @@ def test_pods_of_one_deployment_are_one_workload_and_bare_pods_their_own() -> No
     one = k8s_workload(pod="web-5d9f-abcde", owner=deployment)
     other = k8s_workload(pod="web-77aa-fghij", owner=deployment)
     assert workload_identity(one) == workload_identity(other)
-    assert workload_identity(one) != workload_identity(replace(one, namespace="staging"))
+    assert workload_identity(one) != workload_identity(one._replace(namespace="staging"))
     assert workload_identity(k8s_workload(pod="debug-1")) != workload_identity(k8s_workload(pod="debug-2"))
 
 
@@ -205,7 +205,7 @@ def test_one_service_moving_off_a_digest_resolves_its_workload_only() -> None:
 def index_run(architecture: str | None) -> CheckRun:
     """One web task on a multi-arch index with an arm64-only finding, running on `architecture`."""
     index, amd, arm = digest("web index"), digest("web amd64"), digest("web arm64")
-    task = replace(web_task("1" * 32), running_digest=index, architecture=architecture)
+    task = web_task("1" * 32)._replace(running_digest=index, architecture=architecture)
     key = ecr_key(task)
     assert key is not None
     children = (PlatformManifest(amd, "linux/amd64"), PlatformManifest(arm, "linux/arm64"))

@@ -4,7 +4,7 @@ report. Nothing from boto3 or the Kubernetes client crosses a stage boundary; th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 if TYPE_CHECKING:  # only a field type; models stays free of the scanning logic
     from ecrwatch.scanning import RegionState
@@ -75,9 +75,12 @@ class Owner:
     name: str
 
 
-@dataclass(frozen=True)
-class Workload:
-    """One running container: an ECS task's container or a pod's container (of any type)."""
+class Workload(NamedTuple):
+    """One running container: an ECS task's container or a pod's container (of any type).
+
+    A named tuple rather than a frozen dataclass: a run makes one per container (L: 57,000), and a frozen
+    dataclass's __init__ sets each of its 17 fields through object.__setattr__, three times the cost of
+    building a tuple (0.25 s of a 6 s run). Immutable and hashable alike."""
 
     platform: Platform
     cluster: str
