@@ -228,6 +228,39 @@ def test_kubeconfig_contexts_with_a_token_and_a_client_certificate(
     assert {r.auth for r in sim_kube.requests} == {"token", "client-cert"}
 
 
+def test_a_pod_not_as_the_api_describes_it_is_its_clusters_error_and_the_rest_is_read(
+    world: World, sim_kube: SimKube, tmp_path: Path
+) -> None:
+    # A proxy's or a broken server's answer: a pod whose containers are a number. It used to end the whole
+    # run (a TypeError, exit 1); now that cluster's listing is refused, saying where, and EKS is still read.
+    sim_kube.add_pod(
+        "default",
+        "fine",
+        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
+    )
+    sim_kube.add_object(
+        {
+            "kind": "Pod",
+            "apiVersion": "v1",
+            "metadata": {"name": "odd", "namespace": "default"},
+            "spec": {"containers": 7},
+            "status": {"phase": "Running"},
+        }
+    )
+    path = sim_kube.kubeconfig(tmp_path / "config", "dev")
+    result = run("--no-ecs", "--kubeconfig", str(path), "--kube-context", "dev")
+    assert result.exit_code == 3, result.stderr
+    report = report_of(result)
+    (error,) = report["errors"]
+    assert (error["source"], error["code"]) == ("kube-context:dev", "InvalidResponse")
+    assert error["message"] == (
+        "the answer listing pods is not what the Kubernetes API sends: "
+        "Expected `array | null`, got `int` - at `$.items[1].spec.containers`"
+    )
+    assert {(c["name"], c["ok"]) for c in report["scope"]["clusters"]} == {("prod", True), ("dev", False)}
+    assert {w["cluster"] for w in entry(report, world.api)["workloads"]} == {"prod"}
+
+
 def test_contexts_sharing_a_ca_are_all_read_when_loaded_side_by_side(
     world: World, sim_kube: SimKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,6 +1,8 @@
-"""List pages decoded into only what the readers use (inventory/kube_lists.py) give the readers exactly what
-the whole page gives them: the same workloads, owners, architectures, teams and errors, on random pages of
-the simulator's objects, disturbed with nulls, values of other types and members no model declares."""
+"""List pages decoded into only what the readers use (inventory/kube_lists.py): on random pages of the
+simulator's objects, disturbed with nulls, values of other types and members no model declares, a page is
+either read exactly as the whole page would be read (the same workloads, owners, architectures, teams and
+errors) or, where it does not have the API's types, refused with the place that does not fit; the readers
+never stop on what a page holds (one odd pod used to end the whole run with a TypeError)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from ecrwatch.inventory.kube import (
     is_running,
     pod_workloads,
 )
-from ecrwatch.inventory.kube_lists import METADATA_ONLY, NODES, PODS, WHOLE, ListDecoder, NotAList
+from ecrwatch.inventory.kube_lists import METADATA_ONLY, NODES, PODS, InvalidPage, ListDecoder, NotAList
 from ecrwatch.models import SourceError, Workload
 from ecrwatch.sim.kube import KubeContainerSeed
 from ecrwatch.sim.kube_nodes import build_node
@@ -76,41 +78,51 @@ def _pod(rng: random.Random, n: int) -> dict[str, Any]:
 _ODD_VALUES: list[Any] = [7, 1.5, True, "text", [], {}, [None], {"unknown": 1}]
 
 
-def _odd(value: Any, rng: random.Random, rate: float) -> Any:
-    """At `rate`, null in place of `value`; at a tenth of it, a value of another type."""
-    roll = rng.random()
-    if roll < rate / 10:
-        return rng.choice(_ODD_VALUES)
-    if roll < rate:
-        return None
-    return _disturbed(value, rng, rate)
+def _odd(value: Any, rng: random.Random, rate: float, odd_share: float) -> Any:
+    """At `rate`, something else in place of `value`: a value of another type (`odd_share` of those times),
+    else null."""
+    if rng.random() < rate:
+        return rng.choice(_ODD_VALUES) if rng.random() < odd_share else None
+    return _disturbed(value, rng, rate, odd_share)
 
 
-def _disturbed(value: Any, rng: random.Random, rate: float) -> Any:
-    """`value` with nulls (which the readers take as absent), values of other types (some of which stop them)
-    and members no model declares: what a server of another version, or a broken one, could send."""
+def _disturbed(value: Any, rng: random.Random, rate: float, odd_share: float = 0.1) -> Any:
+    """`value` with nulls (which the API allows for any optional member), values of other types, and members no
+    model declares: what a server of another version, or a broken one, could send."""
     if isinstance(value, dict):
-        out = {key: _odd(v, rng, rate) for key, v in value.items()}
-        if rng.random() < rate:
-            out[f"x-unknown-{rng.randint(0, 9)}"] = rng.choice(_ODD_VALUES)
+        out = {key: _odd(v, rng, rate, odd_share) for key, v in value.items()}
+        if rng.random() < rate:  # a string: inside a map (labels) an unknown key is one more entry
+            out[f"x-unknown-{rng.randint(0, 9)}"] = rng.choice(_ODD_VALUES) if rng.random() < odd_share else "text"
         return out
     if isinstance(value, list):
-        return [_odd(v, rng, rate) for v in value]
+        return [_odd(v, rng, rate, odd_share) for v in value]
     return value
 
 
-def _page(items: list[Any], rng: random.Random, rate: float) -> bytes:
+def _page(items: list[Any], rng: random.Random, rate: float, odd_share: float) -> bytes:
     document = {
         "kind": "List",
         "apiVersion": "v1",
         "metadata": {"resourceVersion": "9", "continue": "next"},
         "items": items,
     }
-    return orjson.dumps(_disturbed(document, rng, rate))
+    return orjson.dumps(_disturbed(document, rng, rate, odd_share))
+
+
+class _Whole:
+    """A page decoded whole (every member kept, nothing checked): what the shapes are held to."""
+
+    @staticmethod
+    def page(body: bytes) -> tuple[list[dict[str, Any]], str | None]:
+        document = orjson.loads(body)
+        if not isinstance(document.get("items"), list):
+            raise NotAList
+        token = (document.get("metadata") or {}).get("continue")
+        return [item for item in document["items"] if isinstance(item, dict)], token or None
 
 
 def _what_the_readers_make(
-    decoder_of: dict[str, ListDecoder], pages: dict[str, bytes]
+    decoder_of: dict[str, ListDecoder | type[_Whole]], pages: dict[str, bytes]
 ) -> tuple[list[Workload], list[SourceError], list[str | None]]:
     """The workloads and errors `read_cluster` makes of these pages, and each page's continue token."""
     owners, nodes, namespaces, cache = OwnerIndex(), NodeArchitectures(), NamespaceLabels(), ImageCache()
@@ -135,25 +147,25 @@ def _what_the_readers_make(
     return workloads, errors, tokens
 
 
-def _outcome(decoder_of: dict[str, ListDecoder], pages: dict[str, bytes]) -> Any:
-    """What the readers make, or the error they stop with (some values of other types stop them: alike)."""
+def _outcome(decoder_of: dict[str, ListDecoder | type[_Whole]], pages: dict[str, bytes]) -> Any:
+    """What the readers make of the pages, or "not a list" where a page's `items` is none."""
     try:
         return _what_the_readers_make(decoder_of, pages)
-    except (AttributeError, TypeError, ValueError) as exc:  # compared, not hidden: both must stop alike
-        return repr(exc)
+    except NotAList:
+        return "not a list"
 
 
-SHAPED = {
+SHAPED: dict[str, ListDecoder | type[_Whole]] = {
     "replicasets": METADATA_ONLY,
     "jobs": METADATA_ONLY,
     "nodes": NODES,
     "namespaces": METADATA_ONLY,
     "pods": PODS,
 }
-WHOLE_PAGES = dict.fromkeys(SHAPED, WHOLE)
+WHOLE_PAGES: dict[str, ListDecoder | type[_Whole]] = dict.fromkeys(SHAPED, _Whole)
 
 
-def _random_pages(seed: int, rate: float) -> dict[str, bytes]:
+def _random_pages(seed: int, rate: float, odd_share: float = 0.1) -> dict[str, bytes]:
     rng = random.Random(seed)
     app = [KubeContainerSeed("app", f"{ECR}/web:v1")]
     replicasets = [
@@ -181,24 +193,53 @@ def _random_pages(seed: int, rate: float) -> dict[str, bytes]:
     namespaces[1]["metadata"]["labels"]["team"] = "platform"
     pods = [_pod(rng, n) for n in range(rng.randint(5, 40))]
     return {
-        "replicasets": _page(replicasets, rng, rate),
-        "jobs": _page(jobs, rng, rate),
-        "nodes": _page(nodes, rng, rate),
-        "namespaces": _page(namespaces, rng, rate),
-        "pods": _page(pods, rng, rate),
+        "replicasets": _page(replicasets, rng, rate, odd_share),
+        "jobs": _page(jobs, rng, rate, odd_share),
+        "nodes": _page(nodes, rng, rate, odd_share),
+        "namespaces": _page(namespaces, rng, rate, odd_share),
+        "pods": _page(pods, rng, rate, odd_share),
     }
 
 
 @pytest.mark.parametrize("rate", [0.0, 0.002, 0.01, 0.05])
 @pytest.mark.parametrize("seed", range(25))
-def test_pages_decoded_into_their_shapes_make_what_whole_pages_make(seed: int, rate: float) -> None:
-    pages = _random_pages(seed, rate)
+def test_pages_with_nulls_and_unknown_members_are_read_as_whole_pages_would_be(seed: int, rate: float) -> None:
+    pages = _random_pages(seed, rate, odd_share=0.0)
     shaped = _outcome(SHAPED, pages)
     assert shaped == _outcome(WHOLE_PAGES, pages)
     if rate == 0.0:  # nothing disturbed: containers found, every ReplicaSet and Job resolved to its controller
         workloads = shaped[0]
         assert workloads
         assert {w.owner.kind for w in workloads if w.owner} <= {"Deployment", "CronJob", "DaemonSet"}
+
+
+@pytest.mark.parametrize("rate", [0.001, 0.002, 0.01])
+@pytest.mark.parametrize("seed", range(25))
+def test_pages_with_values_of_other_types_are_read_as_whole_pages_or_refused_saying_where(
+    seed: int, rate: float
+) -> None:
+    pages = _random_pages(seed, rate, odd_share=0.5)
+    try:
+        shaped = _what_the_readers_make(SHAPED, pages)
+    except InvalidPage as refused:
+        assert " - at `$" in str(refused)  # the place that does not fit, from the top of the page
+        return
+    except NotAList:  # a page's `items` itself replaced: no list at all
+        assert any(not isinstance(orjson.loads(body).get("items"), list) for body in pages.values())
+        return
+    assert shaped == _what_the_readers_make(WHOLE_PAGES, pages)
+
+
+def test_disturbed_pages_are_sometimes_refused_and_sometimes_read() -> None:
+    """The two tests above meet both outcomes (else they would prove less than they say)."""
+    refused = read = 0
+    for seed in range(25):
+        try:
+            _what_the_readers_make(SHAPED, _random_pages(seed, 0.002, odd_share=0.5))
+            read += 1
+        except (InvalidPage, NotAList):
+            refused += 1
+    assert refused >= 3 and read >= 3
 
 
 def test_a_pod_keeps_only_what_the_readers_use() -> None:
@@ -213,15 +254,15 @@ def test_a_pod_keeps_only_what_the_readers_use() -> None:
     assert set(pod["status"]) <= {"phase", "containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"}
 
 
-def test_a_page_of_another_structure_is_read_whole() -> None:
-    """A null among the items and a container list that is a string do not fit the pod shape: the page is read
-    as it came, its objects kept, as the readers always took it."""
+def test_a_null_among_the_items_is_left_out_and_a_pod_of_other_types_refuses_the_page() -> None:
     pod = _pod(random.Random(3), 0)
-    odd = dict(_pod(random.Random(4), 1), spec={"containers": "not a list"})
-    items, token = PODS.page(orjson.dumps({"items": [None, pod, odd], "metadata": {"continue": ""}}))
-    assert [item["metadata"]["name"] for item in items] == ["pod-0", "pod-1"]
-    assert "managedFields" in items[0]["metadata"]  # decoded whole
+    items, token = PODS.page(orjson.dumps({"items": [None, pod], "metadata": {"continue": ""}}))
+    assert [item["metadata"]["name"] for item in items] == ["pod-0"]
     assert token is None
+    odd = dict(_pod(random.Random(4), 1), spec={"containers": 7})
+    with pytest.raises(InvalidPage) as refused:
+        PODS.page(orjson.dumps({"items": [pod, odd]}))
+    assert str(refused.value) == "Expected `array | null`, got `int` - at `$.items[1].spec.containers`"
 
 
 @pytest.mark.parametrize("decoder", [PODS, NODES, METADATA_ONLY])

@@ -37,7 +37,7 @@ from urllib3.util.retry import Retry
 from ecrwatch import __version__
 from ecrwatch.errors import AwsCallError
 from ecrwatch.images import ImageReferenceError, parse_image_id, parse_image_reference
-from ecrwatch.inventory.kube_lists import METADATA_ONLY, NODES, PODS, ListDecoder, NotAList
+from ecrwatch.inventory.kube_lists import METADATA_ONLY, NODES, PODS, InvalidPage, ListDecoder, NotAList
 from ecrwatch.models import ClusterScope, ContainerType, ImageRef, Inventory, Owner, Platform, SourceError, Workload
 from ecrwatch.owners import team_of
 
@@ -469,6 +469,9 @@ class _Reader:
             return decoder.page(body)
         except NotAList:  # before ValueError, which it is
             raise self._failure("InvalidResponse", f"the answer listing {what} is not a list", None, False) from None
+        except InvalidPage as exc:  # so is this
+            message = f"the answer listing {what} is not what the Kubernetes API sends: {exc}"
+            raise self._failure("InvalidResponse", message, None, False) from None
         except ApiException as exc:
             raise self._http_failure(exc, what) if exc.status else self._transport_failure(exc, what) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:

@@ -1,14 +1,16 @@
-"""Kubernetes list pages decoded into only what ecrwatch reads of them (pure: no API calls).
+"""Kubernetes list pages decoded into only what ecrwatch reads of them, checked against the API's types (pure).
 
 A page of 500 pods is ~1.2 MB of JSON (more on real clusters, where managedFields, env and volumes fill it),
 and ecrwatch reads a dozen fields of each pod. Decoding the whole page built every one of those objects only
 to drop them: at organisation scale (90 MB of pods) that was a tenth of a run's CPU. msgspec decodes a page
 into the shapes below, skipping every member they do not name, in about 40% of the time.
 
-The shapes describe the structure the readers walk (objects and lists) and leave every leaf `Any`: a value
-of an unexpected type reaches the readers as it came, and they judge it as before. A page whose structure
-does not fit a shape (a null among the items, a list where an object belongs) is decoded whole instead, so
-what the readers see of any page is what they saw when every page was decoded whole.
+The shapes give each member the type the Kubernetes API documents for it (strings, maps of strings, lists of
+objects; null allowed, as for any optional member). A page that does not fit is not what an API server sends
+(a proxy's or a broken server's answer): it is refused as a whole, with the place that did not fit
+(`InvalidPage`: "Expected `array`, got `int` - at `$.items[3].spec.containers`"), and becomes that cluster's
+error. Before, such a pod stopped the whole run with a TypeError. Members a shape does not name are never
+looked at, whatever they hold.
 """
 
 from __future__ import annotations
@@ -23,42 +25,42 @@ import orjson
 
 
 class _OwnerReference(TypedDict, total=False):
-    apiVersion: Any
-    kind: Any
-    name: Any
-    controller: Any
+    apiVersion: str | None
+    kind: str | None
+    name: str | None
+    controller: bool | None
 
 
 class _Metadata(TypedDict, total=False):
-    name: Any
-    namespace: Any
-    labels: Any
-    ownerReferences: list[_OwnerReference] | None
+    name: str | None
+    namespace: str | None
+    labels: dict[str, str | None] | None
+    ownerReferences: list[_OwnerReference | None] | None
 
 
 class _Container(TypedDict, total=False):
-    name: Any
-    image: Any
-    restartPolicy: Any
+    name: str | None
+    image: str | None
+    restartPolicy: str | None
 
 
 class _ContainerStatus(TypedDict, total=False):
-    name: Any
-    imageID: Any
+    name: str | None
+    imageID: str | None
 
 
 class _PodSpec(TypedDict, total=False):
-    nodeName: Any
-    containers: list[_Container] | None
-    initContainers: list[_Container] | None
-    ephemeralContainers: list[_Container] | None
+    nodeName: str | None
+    containers: list[_Container | None] | None
+    initContainers: list[_Container | None] | None
+    ephemeralContainers: list[_Container | None] | None
 
 
 class _PodStatus(TypedDict, total=False):
-    phase: Any
-    containerStatuses: list[_ContainerStatus] | None
-    initContainerStatuses: list[_ContainerStatus] | None
-    ephemeralContainerStatuses: list[_ContainerStatus] | None
+    phase: str | None
+    containerStatuses: list[_ContainerStatus | None] | None
+    initContainerStatuses: list[_ContainerStatus | None] | None
+    ephemeralContainerStatuses: list[_ContainerStatus | None] | None
 
 
 class _Pod(TypedDict, total=False):
@@ -67,8 +69,12 @@ class _Pod(TypedDict, total=False):
     status: _PodStatus | None
 
 
+class _NodeInfo(TypedDict, total=False):
+    architecture: str | None
+
+
 class _NodeStatus(TypedDict, total=False):
-    nodeInfo: Any
+    nodeInfo: _NodeInfo | None
 
 
 class _Node(TypedDict, total=False):
@@ -82,41 +88,52 @@ class _Named(TypedDict, total=False):
     metadata: _Metadata | None
 
 
-_ListMetadata = TypedDict("_ListMetadata", {"continue": Any}, total=False)
+_ListMetadata = TypedDict("_ListMetadata", {"continue": str | None}, total=False)
 
 
 class _PodList(TypedDict, total=False):
     metadata: _ListMetadata | None
-    items: list[_Pod] | None
+    items: list[_Pod | None] | None
 
 
 class _NodeList(TypedDict, total=False):
     metadata: _ListMetadata | None
-    items: list[_Node] | None
+    items: list[_Node | None] | None
 
 
 class _NamedList(TypedDict, total=False):
     metadata: _ListMetadata | None
-    items: list[_Named] | None
+    items: list[_Named | None] | None
 
 
 class NotAList(ValueError):
     """JSON, but not a Kubernetes list (an object with `items`, a list)."""
 
 
+class InvalidPage(ValueError):
+    """A list whose items do not have the types the Kubernetes API gives them; the message says where."""
+
+
 class ListDecoder:
-    """Decodes one kind of list page: into its shape, or whole when the page does not fit it."""
+    """Decodes one kind of list page into its shape."""
 
     def __init__(self, shape: Any) -> None:
         self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(shape)
 
     def page(self, body: bytes) -> tuple[list[dict[str, Any]], str | None]:
-        """The page's items (those that are objects) and its continue token, if any. ValueError when the body
-        is not JSON, NotAList when it is JSON but no list."""
+        """The page's items (nulls left out) and its continue token, if any. ValueError when the body is not
+        JSON, NotAList when it is JSON but no list, InvalidPage when its items do not fit their shape."""
         try:
             document = self._decoder.decode(body)
-        except msgspec.ValidationError:
-            document = orjson.loads(body)  # JSON, of another structure: the readers judge it whole
+        except msgspec.ValidationError as exc:
+            # Which: the whole document, decoded, says whether it is a list at all.
+            try:
+                whole = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                raise ValueError(str(exc)) from None
+            if not isinstance(whole, dict) or not isinstance(whole.get("items"), list):
+                raise NotAList from None
+            raise InvalidPage(str(exc)) from None  # the types and the place, never a value
         except msgspec.DecodeError as exc:  # not JSON at all
             raise ValueError(str(exc)) from None
         if not isinstance(document, dict) or not isinstance(document.get("items"), list):
@@ -130,4 +147,3 @@ class ListDecoder:
 PODS = ListDecoder(_PodList)
 NODES = ListDecoder(_NodeList)
 METADATA_ONLY = ListDecoder(_NamedList)
-WHOLE = ListDecoder(Any)  # every member kept: what the shapes are measured against
