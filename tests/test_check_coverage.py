@@ -188,6 +188,7 @@ def test_list_coverage_failing_past_the_retries_is_an_error_and_nothing_is_calle
     report = report_of(result)
     (error,) = report["errors"]
     assert (error["source"], error["code"]) == (f"inspector2:{REGION}", "ThrottlingException")
+    assert "account" not in error  # one account read: errors name none (DESIGN)
     # The vulnerable image is still reported, without a coverage verdict; the clean one is not called clean.
     assert [e["vulnerability_id"] for e in report["exposures"]] == ["CVE-2025-3333"]
     assert _image(report, vulnerable)["scan_status"] is None

@@ -365,6 +365,12 @@ class Aws:
         return self._identity.account if self._identity else None
 
     @property
+    def account_in_errors(self) -> str | None:
+        """The account an error of these clients names: the one they act in when several accounts are read (a
+        role was given), so that the error says whose service failed; None in a single-account run."""
+        return self.acting_account if self.role is not None else None
+
+    @property
     def is_caller(self) -> bool:
         """Whether these clients use the caller's own credentials (not a role assumed in another account)."""
         return self._root is self

@@ -246,8 +246,7 @@ class FindingsLookup:
         return FindingsResult(tuple(findings.values()), tuple(coverage.values()), tuple(errors), unread)
 
     def _add_error(self, errors: list[SourceError], where: Where, exc: AwsCallError) -> None:
-        # Several accounts (a role was given): the error says whose Inspector failed.
-        account = (where[0] or None) if self._aws.role is not None else None
+        account = self._readers[where[0]].account_in_errors
         error = SourceError(f"inspector2:{where[1]}", exc.message, exc.code, account=account)
         if not any((e.source, e.account) == (error.source, error.account) for e in errors):
             log.warning("%s", exc)

@@ -67,8 +67,7 @@ def fetch_kev(
         for (reader, _, _), (found, error) in zip(batches, answers, strict=True):
             kev.update(found)
             if error is not None:
-                # Several accounts (a role was given): the error says whose Inspector failed.
-                account = reader.acting_account if aws.role is not None else None
+                account = reader.account_in_errors
                 errors.setdefault((error.source, account), replace(error, account=account))
     return KevResult(kev, tuple(errors.values()))
 
