@@ -54,3 +54,21 @@ def test_a_command_writes_its_warnings_to_stderr_beside_a_handler_attached_by_so
     logging.getLogger("ecrwatch.accounts").warning("account 444444444444 could not be entered")
     assert "account 444444444444 could not be entered" in later.getvalue()
     assert "account 444444444444 could not be entered" in elsewhere.getvalue()  # theirs still served
+
+
+def test_a_commands_text_lines_read_the_same_after_the_lambda_set_up_logging(
+    ecrwatch_logger: logging.Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def a_command_warns() -> str:
+        stderr = _stderr_of_the_next_command(monkeypatch)
+        configure_logging(verbose=0, quiet=False)
+        use_log_format("text")
+        logging.getLogger("ecrwatch.accounts").warning("account 444444444444 could not be entered")
+        return stderr.getvalue()
+
+    in_a_fresh_process = a_command_warns()
+    ecrwatch_logger.handlers.clear()  # a fresh process again, whose first caller is the Lambda
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # the Lambda's invocation
+    use_log_format("json")
+    assert in_a_fresh_process == "WARNING ecrwatch.accounts: account 444444444444 could not be entered\n"
+    assert a_command_warns() == in_a_fresh_process  # not the bare message: the level and logger stay

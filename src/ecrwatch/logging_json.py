@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["JsonFormatter", "json_logs", "notice", "use_log_format"]
+__all__ = ["JsonFormatter", "json_logs", "notice", "stderr_logger", "use_log_format"]
 
 _ROOT = "ecrwatch"
 _state = {"json": False}
@@ -55,11 +55,21 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+def stderr_logger() -> logging.Logger:
+    """The `ecrwatch` logger, sure to have a StderrHandler of its own (text lines until `use_log_format`)."""
+    logger = logging.getLogger(_ROOT)
+    # Its own handler, whatever else is attached (pytest attaches its capture handlers to a logger that does
+    # not propagate: counting those, a CLI run in a test wrote its warnings nowhere the test could read).
+    if not any(isinstance(h, StderrHandler) for h in logger.handlers):
+        handler = StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    return logger
+
+
 def use_log_format(name: str) -> None:
     """Write ecrwatch's log lines as `json` objects or as `text`, to the current stderr."""
-    logger = logging.getLogger(_ROOT)
-    if not any(isinstance(h, StderrHandler) for h in logger.handlers):
-        logger.addHandler(StderrHandler())
+    logger = stderr_logger()
     for handler in logger.handlers:
         if name == "json" and not isinstance(handler.formatter, JsonFormatter):
             _text_formatters[handler] = handler.formatter

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ecrwatch.errors import UsageError
-from ecrwatch.logging_json import StderrHandler, use_log_format
+from ecrwatch.logging_json import stderr_logger, use_log_format
 from ecrwatch.models import SEVERITIES
 from ecrwatch.regions import REGION_PATTERN
 
@@ -159,14 +159,8 @@ def common_options(command: F) -> F:
 
 def configure_logging(verbose: int, quiet: bool) -> None:
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logger = logging.getLogger("ecrwatch")
+    logger = stderr_logger()
     logger.setLevel(level)
-    # Its own handler, whatever else is attached (pytest attaches its capture handlers to a logger that does
-    # not propagate: counting those, a CLI run in a test wrote its warnings nowhere the test could read).
-    if not any(isinstance(h, StderrHandler) for h in logger.handlers):
-        handler = StderrHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
     logger.propagate = False
 
 
