@@ -146,8 +146,9 @@ def _named_tag(image: ImageRef) -> str | None:
     return None if image.digest else "latest"
 
 
-def _reported_digest(workload: Workload) -> str | None:
-    return workload.running_digest or workload.image.digest
+def _reported_digest(image: ImageRef, running_digest: str | None) -> str | None:
+    """The digest a workload is reported by: the one it says it runs, else the one its reference pins."""
+    return running_digest or image.digest
 
 
 def ecr_key(workload: Workload) -> EcrImageKey | None:
@@ -167,7 +168,7 @@ def _ecr_key(image: ImageRef, running_digest: str | None) -> EcrImageKey:
         account=image.ecr_account,
         region=image.ecr_region,
         repository=image.repository,
-        digest=running_digest or image.digest,
+        digest=_reported_digest(image, running_digest),
         tag=_named_tag(image),
     )
 
@@ -418,7 +419,7 @@ class _Join:
 
     def _add_other(self, index: int, workload: Workload) -> None:
         image = workload.image
-        digest = _reported_digest(workload)
+        digest = _reported_digest(image, workload.running_digest)
         reference = f"{image.registry}/{image.repository}@{digest}" if digest else image.canonical
         self.running.add(digest or reference)
         self.blind.add(digest or reference)
