@@ -379,3 +379,17 @@ def test_a_cluster_arn_of_an_account_not_selected_is_an_error(org: Org) -> None:
     assert (error["source"], error["account"]) == (f"ecs:{REGION}/prod", TEAM_B)
     assert "not among the selected accounts" in error["message"]
     assert report["scope"]["clusters"] == []  # TEAM_A's own prod was not asked for
+
+
+def test_a_selected_account_no_source_reads_is_still_entered_and_its_refusal_is_its_error(org: Org) -> None:
+    # Only TEAM_B's cluster is asked for (and no EKS): NO_ROLE has nothing to read, but it was selected, so
+    # the report says whether it could be entered, and it cannot.
+    arn = f"arn:aws:ecs:{REGION}:{TEAM_B}:cluster/prod"
+    result = check("--account", TEAM_B, "--account", NO_ROLE, "--role-name", ROLE, "--ecs-cluster", arn)
+    assert result.exit_code == 3, result.stderr
+    report = report_of(result)
+    assert [(e["source"], e["account"], e["code"]) for e in report["errors"]] == [
+        (f"account:{NO_ROLE}", NO_ROLE, "AccessDenied")
+    ]
+    assert {d["account"]: d["ok"] for d in report["scope"]["account_details"]} == {TEAM_B: True, NO_ROLE: False}
+    assert {(c["account"], c["name"]) for c in report["scope"]["clusters"]} == {(TEAM_B, "prod")}
