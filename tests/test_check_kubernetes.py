@@ -67,6 +67,12 @@ def entry(report: dict[str, Any], digest: str) -> dict[str, Any]:
     return found
 
 
+def run_job_pod(cluster: SimKube, world: World, name: str = "bare") -> None:
+    """A pod of no controller in `cluster`'s default namespace, running team/job by its digest."""
+    image_id = f"{HOST}/team/job@{world.job}"
+    cluster.add_pod("default", name, containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=image_id)])
+
+
 @pytest.fixture
 def world(sim_aws: SimAWS, sim_eks_cluster: Any) -> World:
     ecr = boto3.client("ecr", region_name=REGION)
@@ -233,11 +239,7 @@ def test_a_pod_not_as_the_api_describes_it_is_its_clusters_error_and_the_rest_is
 ) -> None:
     # A proxy's or a broken server's answer: a pod whose containers are a number. It used to end the whole
     # run (a TypeError, exit 1); now that cluster's listing is refused, saying where, and EKS is still read.
-    sim_kube.add_pod(
-        "default",
-        "fine",
-        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
-    )
+    run_job_pod(sim_kube, world, "fine")
     sim_kube.add_object(
         {
             "kind": "Pod",
@@ -286,11 +288,7 @@ def test_contexts_sharing_a_ca_are_all_read_when_loaded_side_by_side(
 
     monkeypatch.setattr(kube_config, "_create_temp_file_with_content", slow_write)
     monkeypatch.setattr(kube_config, "_temp_files", {})
-    sim_kube.add_pod(
-        "default",
-        "bare",
-        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
-    )
+    run_job_pod(sim_kube, world)
     names = ["a", "b", "c", "d"]
     markers = tmp_path / "markers"
     markers.mkdir()
@@ -332,11 +330,7 @@ def waiting_exec_user(token: str, markers: Path, me: str, others: list[str]) -> 
 def test_exec_plugins_of_several_contexts_run_side_by_side(world: World, sim_kube: SimKube, tmp_path: Path) -> None:
     # Each plugin waits for the other's marker: in series the first would wait in vain and fail. Nothing is
     # timed: the order of the markers proves the plugins ran side by side.
-    sim_kube.add_pod(
-        "default",
-        "bare",
-        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
-    )
+    run_job_pod(sim_kube, world)
     markers = tmp_path / "markers"
     markers.mkdir()
     sim_kube.tokens.update({"token-of-a", "token-of-b"})
@@ -410,11 +404,7 @@ def test_at_a_terminal_exec_plugins_that_may_prompt_take_turns(
 ) -> None:
     # The client gives a plugin the terminal when ecrwatch runs at one: two prompting at once would mix their
     # questions and split the user's answers. Each plugin waits a second for the other: never met, by turns.
-    sim_kube.add_pod(
-        "default",
-        "bare",
-        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
-    )
+    run_job_pod(sim_kube, world)
     log = tmp_path / "plugins.log"
     sim_kube.tokens.update({"token-of-a", "token-of-b"})
     path = write_kubeconfig(
@@ -438,11 +428,7 @@ def test_at_a_terminal_exec_plugins_that_may_prompt_take_turns(
 def test_at_a_terminal_exec_plugins_that_never_prompt_still_run_side_by_side(
     world: World, sim_kube: SimKube, tmp_path: Path
 ) -> None:
-    sim_kube.add_pod(
-        "default",
-        "bare",
-        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
-    )
+    run_job_pod(sim_kube, world)
     markers = tmp_path / "markers"
     markers.mkdir()
     sim_kube.tokens.update({"token-of-a", "token-of-b"})
@@ -463,11 +449,7 @@ def test_at_a_terminal_a_failing_exec_plugin_is_its_contexts_error(
 ) -> None:
     # At a terminal the plugin's stderr goes to the terminal, where the user reads it; the client then
     # stumbled on the message it no longer had (a traceback, exit 1). Now: that context's error, the other read.
-    sim_kube.add_pod(
-        "default",
-        "bare",
-        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
-    )
+    run_job_pod(sim_kube, world)
     sim_kube.tokens.add("token-of-b")
     failing = exec_plugin_user("never-used")
     failing["exec"]["args"] = ["-c", "import sys; sys.stderr.write('the SSO session has expired\\n'); sys.exit(255)"]
@@ -495,11 +477,7 @@ def test_certificates_named_by_path_resolve_from_the_kubeconfig_that_names_them(
     # KUBECONFIG merges two files in two directories: one defines the cluster (its CA by a relative path) and
     # the contexts, the other the user (certificate and key by relative paths). As kubectl does, each path is
     # read from the directory of the file that names it; beside them, a context with everything inline.
-    sim_kube.add_pod(
-        "default",
-        "bare",
-        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
-    )
+    run_job_pod(sim_kube, world)
     cert = sim_kube.issue_client_cert("filed-user", ["viewers"])
     inline_cert = sim_kube.issue_client_cert("inline-user", ["viewers"])
     clusters, users = tmp_path / "clusters", tmp_path / "users"
@@ -537,11 +515,7 @@ def test_certificates_named_by_path_resolve_from_the_kubeconfig_that_names_them(
 
 
 def test_an_exec_plugin_may_answer_with_a_client_certificate(world: World, sim_kube: SimKube, tmp_path: Path) -> None:
-    sim_kube.add_pod(
-        "default",
-        "bare",
-        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
-    )
+    run_job_pod(sim_kube, world)
     cert = sim_kube.issue_client_cert("plugin-user", ["viewers"])
     credential = {
         "apiVersion": "client.authentication.k8s.io/v1beta1",
@@ -573,11 +547,7 @@ def test_inline_certificate_data_that_is_not_base64_is_exit_2(world: World, sim_
 def test_kube_context_alone_reads_the_files_in_kubeconfig(
     world: World, sim_kube: SimKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sim_kube.add_pod(
-        "default",
-        "bare",
-        containers=[KubeContainerSeed("c", f"{HOST}/team/job:v3", image_id=f"{HOST}/team/job@{world.job}")],
-    )
+    run_job_pod(sim_kube, world)
     path = write_kubeconfig(tmp_path / "config", [sim_kube.kubeconfig_entry("home")])
     monkeypatch.setenv("KUBECONFIG", str(path))
     report = report_of(run("--no-ecs", "--no-eks", "--kube-context", "home"))
