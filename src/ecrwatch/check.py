@@ -107,7 +107,7 @@ def running_images(workloads: Iterable[Workload]) -> Iterator[ScannedImage]:
     seen: set[tuple[ImageRef, str]] = set()
     for workload in workloads:
         image = workload.image
-        digest = workload.running_digest or image.digest
+        digest = workload.reported_digest
         if digest and image.ecr_account is not None and image.ecr_region is not None and (image, digest) not in seen:
             seen.add((image, digest))
             yield ScannedImage(image.ecr_account, image.ecr_region, image.repository, digest)

@@ -146,29 +146,24 @@ def _named_tag(image: ImageRef) -> str | None:
     return None if image.digest else "latest"
 
 
-def _reported_digest(image: ImageRef, running_digest: str | None) -> str | None:
-    """The digest a workload is reported by: the one it says it runs, else the one its reference pins."""
-    return running_digest or image.digest
-
-
 def ecr_key(workload: Workload) -> EcrImageKey | None:
     """How the workload's image is looked up in ECR; None outside ECR private registries."""
     image = workload.image
     if image.ecr_account is None or image.ecr_region is None:
         return None
-    return _ecr_key(image, workload.running_digest)
+    return _ecr_key(image, workload.reported_digest)
 
 
 @lru_cache(maxsize=65536)
-def _ecr_key(image: ImageRef, running_digest: str | None) -> EcrImageKey:
-    """One key per image and running digest: L's 70,000 containers run 600 images, and a key was made
+def _ecr_key(image: ImageRef, digest: str | None) -> EcrImageKey:
+    """One key per image and reported digest: L's 70,000 containers run 600 images, and a key was made
     twice a container (0.4 s of CPU)."""
     assert image.ecr_account is not None and image.ecr_region is not None
     return EcrImageKey(
         account=image.ecr_account,
         region=image.ecr_region,
         repository=image.repository,
-        digest=_reported_digest(image, running_digest),
+        digest=digest,
         tag=_named_tag(image),
     )
 
@@ -419,7 +414,7 @@ class _Join:
 
     def _add_other(self, index: int, workload: Workload) -> None:
         image = workload.image
-        digest = _reported_digest(image, workload.running_digest)
+        digest = workload.reported_digest
         reference = f"{image.registry}/{image.repository}@{digest}" if digest else image.canonical
         self.running.add(digest or reference)
         self.blind.add(digest or reference)

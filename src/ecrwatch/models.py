@@ -106,6 +106,11 @@ class Workload(NamedTuple):
     # The owning team, from the first --owner-label found on the workload.
     team: str | None = None
 
+    @property
+    def reported_digest(self) -> str | None:
+        """The digest the workload is reported by: the one it says it runs, else the one its reference pins."""
+        return self.running_digest or self.image.digest
+
 
 @dataclass(frozen=True)
 class ClusterScope:

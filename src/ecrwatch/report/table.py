@@ -402,7 +402,7 @@ def _index_of(entry: ImageEntry) -> str | None:
         f"tag:{m.workload.image.tag or 'latest'}" if m.matched_via == "tag" else f"index:{digest}"
         for m in entry.workloads
         if m.matched_via in ("index", "tag")
-        for digest in [m.workload.running_digest or m.workload.image.digest]
+        for digest in [m.workload.reported_digest]
     )
     return names[0] if names else None
 
@@ -424,7 +424,7 @@ def _known_as(entries: Sequence[ImageEntry], g: _Glyphs) -> Text:
     first = entries[0].image
     workloads = [m.workload for e in entries for m in e.workloads]
     tags = sorted({w.image.tag for w in workloads if w.image.tag} | {t for e in entries for t in e.image.tags})
-    indexes = sorted({d for w in workloads if (d := w.running_digest or w.image.digest)})
+    indexes = sorted({d for w in workloads if (d := w.reported_digest)})
     host = first.reference.split("/", 1)[0]
     name = f"{host}/{first.repository}" + (f":{', '.join(tags)}" if tags else "")
     out = _text(name, "bold")
