@@ -175,11 +175,30 @@ def _resolve(base: str, reference: str) -> str:
 _PROMPTING = threading.Lock()
 
 
+def _at_terminal() -> bool:
+    """Whether the client gives exec plugins the terminal (its own test)."""
+    return hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+
+
 def may_prompt(plugin: Any) -> bool:
     """True when the client would give this exec plugin (its kubeconfig node) the terminal and the plugin does
     not rule out using it (`interactiveMode` Never)."""
-    at_terminal = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()  # the client's own test
-    return at_terminal and plugin.safe_get("interactiveMode") != "Never"
+    return _at_terminal() and plugin.safe_get("interactiveMode") != "Never"
+
+
+class _FailedAtTerminal(Exception):
+    """An exec plugin given the terminal exited with an error (its message went to the terminal)."""
+
+
+def _run_plugin(provider: Any) -> Any:
+    """`provider.run()`. At a terminal a failed plugin's stderr went to the terminal, and the client then calls
+    .strip() on the None it has in its place (an AttributeError, the exit status lost with it)."""
+    try:
+        return provider.run()
+    except AttributeError:
+        if not _at_terminal():
+            raise
+        raise _FailedAtTerminal from None
 
 
 class _RunLoader(KubeConfigLoader):
@@ -204,7 +223,7 @@ class _RunLoader(KubeConfigLoader):
         try:
             cwd = self._get_base_path(cluster.path)  # type: ignore[no-untyped-call]  # the cluster's file, as before
             with _PROMPTING if may_prompt(user["exec"]) else nullcontext():
-                status = ExecProvider(user["exec"], cwd, cluster).run()  # type: ignore[no-untyped-call]
+                status = _run_plugin(ExecProvider(user["exec"], cwd, cluster))  # type: ignore[no-untyped-call]
             if not isinstance(status, dict):
                 raise ConfigException("no status")
             if status.get("token"):
@@ -221,9 +240,7 @@ class _RunLoader(KubeConfigLoader):
             self.exec_problem = f"exited with status {returned.group(1)}" if returned else "gave no credential"
         except OSError as exc:
             self.exec_problem = f"could not be run ({exc.strerror or type(exc).__name__})"
-        except AttributeError:
-            # The client's slip: at a terminal a failed plugin's stderr went to the terminal, and the client
-            # calls .strip() on the None it has in its place. Its exit status is lost with it.
+        except _FailedAtTerminal:
             self.exec_problem = "failed (its own message is on the terminal)"
         except (ValueError, TypeError):  # an expirationTimestamp that is not RFC 3339
             self.exec_problem = "gave an unreadable expirationTimestamp"
