@@ -273,3 +273,15 @@ def test_what_is_not_json_or_not_a_list_is_told_apart(decoder: ListDecoder) -> N
     for body in (b"[]", b'{"items": {}}', b'{"kind": "Status"}', b"null"):
         with pytest.raises(NotAList):
             decoder.page(body)
+
+
+@pytest.mark.parametrize("decoder", [PODS, NODES, METADATA_ONLY])
+def test_a_page_nested_deeper_than_any_object_is_not_json_to_the_reader(decoder: ListDecoder) -> None:
+    # In a member no shape names (a broken server's or a proxy's answer): msgspec runs out of Python's stack
+    # there. The reader makes a ValueError that cluster's InvalidResponse error; a RecursionError ended the run.
+    deep = b'{"a":' * 5000 + b"1" + b"}" * 5000
+    body = b'{"items": [{"metadata": {"name": "p", "managedFields": [' + deep + b"]}}]}"
+    with pytest.raises(ValueError) as refused:
+        decoder.page(body)
+    assert type(refused.value) is ValueError  # neither NotAList nor InvalidPage: what the reader calls not JSON
+    assert str(refused.value) == "nested too deeply"

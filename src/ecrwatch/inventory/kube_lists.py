@@ -122,7 +122,8 @@ class ListDecoder:
 
     def page(self, body: bytes) -> tuple[list[dict[str, Any]], str | None]:
         """The page's items (nulls left out) and its continue token, if any. ValueError when the body is not
-        JSON, NotAList when it is JSON but no list, InvalidPage when its items do not fit their shape."""
+        JSON (or is nested too deeply to decode), NotAList when it is JSON but no list, InvalidPage when its
+        items do not fit their shape."""
         try:
             document = self._decoder.decode(body)
         except msgspec.ValidationError as exc:
@@ -136,6 +137,8 @@ class ListDecoder:
             raise InvalidPage(str(exc)) from None  # the types and the place, never a value
         except msgspec.DecodeError as exc:  # not JSON at all
             raise ValueError(str(exc)) from None
+        except RecursionError:  # nested past Python's stack (~1,000 deep; orjson stopped at 1,024 as not JSON)
+            raise ValueError("nested too deeply") from None
         if not isinstance(document, dict) or not isinstance(document.get("items"), list):
             raise NotAList
         metadata = document.get("metadata") or {}
