@@ -470,6 +470,43 @@ def test_a_missing_exec_command_is_that_contexts_error(sim_kube: SimKube, tmp_pa
     assert sim_kube.requests == []
 
 
+@pytest.mark.parametrize("expiration", ["tomorrow", 1767225600])
+def test_an_exec_credential_whose_expiration_is_not_rfc_3339_still_gives_its_token(
+    sim_kube: SimKube, tmp_path: Path, expiration: object
+) -> None:
+    # The token is used as it is (there is no time to renew it at); a number used to make the client's parser
+    # raise an AttributeError that ended the whole run.
+    sim_kube.add_pod("shop", "web", containers=[KubeContainerSeed("app", f"{REPO}:1.4", image_id=f"{REPO}@{D1}")])
+    sim_kube.tokens.add("exec-issued-token")
+    credential = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "kind": "ExecCredential",
+        "status": {"token": "exec-issued-token", "expirationTimestamp": expiration},
+    }
+    plugin = exec_plugin_user("unused")
+    plugin["exec"]["args"] = ["-c", f"print({json.dumps(json.dumps(credential))})"]
+    path = write_kubeconfig(tmp_path / "config", [sim_kube.kubeconfig_entry("exec-ctx", user=plugin)])
+    inventory = read_context(path, "exec-ctx", tmp_path)
+    assert [w.running_digest for w in inventory.workloads] == [D1] and inventory.errors == ()
+
+
+def test_an_exec_entry_with_an_argument_that_is_not_text_is_that_contexts_error(
+    sim_kube: SimKube, tmp_path: Path
+) -> None:
+    # YAML reads `- 3600` as a number, which the client cannot start a process with: said as such, not as an
+    # unreadable expirationTimestamp (the message it had).
+    plugin = exec_plugin_user("unused")
+    plugin["exec"]["args"] = ["-c", "print()", "--duration", 3600]
+    path = write_kubeconfig(tmp_path / "config", [sim_kube.kubeconfig_entry("exec-ctx", user=plugin)])
+    [error] = read_context(path, "exec-ctx", tmp_path).errors
+    assert (error.source, error.code) == ("kube-context:exec-ctx", "ExecPluginFailed")
+    assert error.message.startswith(
+        "the exec credential plugin of kubeconfig context 'exec-ctx' could not be run (its exec entry in the "
+        "kubeconfig is malformed); hint: "
+    )
+    assert sim_kube.requests == []
+
+
 def test_inline_certificates_and_keys_become_private_files_in_the_run_directory(
     sim_kube: SimKube, tmp_path: Path
 ) -> None:

@@ -201,6 +201,18 @@ def _run_plugin(provider: Any) -> Any:
         raise _FailedAtTerminal from None
 
 
+class _UnreadableExpiry(Exception):
+    """An exec plugin's expirationTimestamp that is not RFC 3339 text."""
+
+
+def _expiry(value: Any) -> Any:
+    """The datetime of an ExecCredential's expirationTimestamp (the client's parser: AttributeError on a number)."""
+    try:
+        return parse_rfc3339(value)  # type: ignore[no-untyped-call]
+    except (ValueError, TypeError, AttributeError):
+        raise _UnreadableExpiry from None
+
+
 class _RunLoader(KubeConfigLoader):
     """The client's loader with its exec step replaced: a certificate and key the plugin prints go to this
     load's own files (not the client's process-wide temp files), and a plugin that fails is told by its exit
@@ -234,7 +246,7 @@ class _RunLoader(KubeConfigLoader):
             else:
                 raise ConfigException("no token, or no certificate and key")
             if "expirationTimestamp" in status:
-                self.expiry = parse_rfc3339(status["expirationTimestamp"])  # type: ignore[no-untyped-call]
+                self.expiry = _expiry(status["expirationTimestamp"])
         except ConfigException as exc:
             returned = re.search(r"process returned (-?\d+)", str(exc))
             self.exec_problem = f"exited with status {returned.group(1)}" if returned else "gave no credential"
@@ -242,8 +254,10 @@ class _RunLoader(KubeConfigLoader):
             self.exec_problem = f"could not be run ({exc.strerror or type(exc).__name__})"
         except _FailedAtTerminal:
             self.exec_problem = "failed (its own message is on the terminal)"
-        except (ValueError, TypeError):  # an expirationTimestamp that is not RFC 3339
+        except _UnreadableExpiry:
             self.exec_problem = "gave an unreadable expirationTimestamp"
+        except (ValueError, TypeError):  # from the client starting it: an `args` or `env` value that is not text
+            self.exec_problem = "could not be run (its exec entry in the kubeconfig is malformed)"
         else:
             return True
         log.debug("kube-context %s: the exec credential plugin %s", self.context_name, self.exec_problem)
