@@ -8,9 +8,9 @@ into the shapes below, skipping every member they do not name, in about 40% of t
 The shapes give each member the type the Kubernetes API documents for it (strings, maps of strings, lists of
 objects; null allowed, as for any optional member). A page that does not fit is not what an API server sends
 (a proxy's or a broken server's answer): it is refused as a whole, with the place that did not fit
-(`InvalidPage`: "Expected `array`, got `int` - at `$.items[3].spec.containers`"), and becomes that cluster's
-error. Before, such a pod stopped the whole run with a TypeError. Members a shape does not name are never
-looked at, whatever they hold.
+(`InvalidPage`: "Expected `array | null`, got `int` - at `$.items[3].spec.containers`"), and becomes that
+cluster's error. Before, such a pod stopped the whole run with a TypeError. Members a shape does not name are
+never looked at, whatever they hold.
 """
 
 from __future__ import annotations
