@@ -15,7 +15,10 @@ JSON that the official `kubernetes` client and `kubectl` read as they would a re
 
 Tests seed it (`add_pod`, `add_node`, `run_deployment`, ...), switch behaviour (`forbid`, `denied`, `latency`,
 `fail`, `stall`, `expire_next_continues`, `clock`) and read its request log (`requests`, `request_count`,
-`limits`), which records how each caller authenticated but never a credential.
+`limits`), which records how each caller authenticated but never a credential, and the Accept header each
+asked with: resource requests are answered as content negotiation picks (kube_negotiation.py), the object
+itself or, for `as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`, its metadata alone; `partial_metadata =
+False` makes it a server that ignores `as=` and always answers the object itself.
 
     with SimKube() as kube:
         kube.run_deployment("shop", "web", [KubeContainerSeed("app", IMAGE, image_id=f"{REPO}@{DIGEST}")])
@@ -48,6 +51,7 @@ from urllib.parse import parse_qs, urlsplit
 from ecrwatch.sim.certs import CertificateAuthority, IssuedCert
 from ecrwatch.sim.connections import CountingHTTPServer
 from ecrwatch.sim.kube_auth import TOKEN_PREFIX, TokenRejected, verify_eks_token
+from ecrwatch.sim.kube_negotiation import Representation, conversion_error, negotiate
 from ecrwatch.sim.kube_nodes import build_node
 from ecrwatch.sim.kube_objects import (
     DEFAULT_NODE,
@@ -131,6 +135,9 @@ class KubeRequest:
     auth_error: str | None = None
     token_date: str | None = None
     stalled: bool = False
+    accept: str | None = None  # the Accept header asked (None: none sent)
+    content_type: str | None = None  # of the answer
+    size: int = 0  # bytes of the answer's body
 
 
 @dataclass
@@ -330,6 +337,8 @@ class SimKube:
         # Resources (plural names: "nodes") the caller's RBAC does not grant: 403 for those alone.
         self.denied: set[str] = set()
         self.latency = 0.0  # seconds added to every request
+        # False: an old API server that ignores the `as=` conversion of an Accept header (the object itself).
+        self.partial_metadata = True
         self.store = KubeStore(lambda: self.clock())
         self._faults: list[_Fault] = []
         self._log: list[KubeRequest] = []
@@ -377,6 +386,7 @@ class SimKube:
         self.forbid = False
         self.denied.clear()
         self.latency = 0.0
+        self.partial_metadata = True
         self.clock = self._initial_clock
 
     @property
@@ -876,7 +886,7 @@ class SimKube:
             else:
                 stall = fault
                 try:
-                    response = self._route(path, query)
+                    response = self._route(path, query, handler.headers.get("Accept"))
                 except ApiError as error:
                     response = _Response.error(error)
         with self._lock:
@@ -891,6 +901,9 @@ class SimKube:
                     auth.error,
                     auth.token_date,
                     stall is not None,
+                    handler.headers.get("Accept"),
+                    response.headers.get("Content-Type", "application/json"),
+                    len(response.body),
                 )
             )
         self._send(handler, response, stall)
@@ -1015,7 +1028,7 @@ class SimKube:
                 return rtype, namespace, groups.get("name")
         return None
 
-    def _route(self, path: str, query: Mapping[str, str]) -> _Response:
+    def _route(self, path: str, query: Mapping[str, str], accept: str | None) -> _Response:
         if path in ("/version", "/version/"):
             return _Response.json(self._version())
         if path in ("/healthz", "/livez", "/readyz"):
@@ -1027,25 +1040,37 @@ class SimKube:
         if target is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource", details={})
         rtype, namespace, name = target
+        # As the API server: the Accept header is negotiated first, its conversion applied after the read.
+        representation = negotiate(accept, partial_metadata=self.partial_metadata)
         if name is not None:
-            return self._get_one(rtype, namespace, name)
+            return self._get_one(rtype, namespace, name, representation)
         if rtype.namespaced is False and namespace is not None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource", details={})
-        return self._list(rtype, namespace, query)
+        return self._list(rtype, namespace, query, representation)
 
-    def _get_one(self, rtype: ResourceType, namespace: str | None, name: str) -> _Response:
+    def _get_one(
+        self, rtype: ResourceType, namespace: str | None, name: str, representation: Representation
+    ) -> _Response:
         if rtype.namespaced and namespace is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource", details={})
-        data = self.store.get_bytes(rtype, namespace, name)
+        data = self.store.get_bytes(rtype, namespace, name, metadata_only=representation.kind is not None)
         if data is None:
             details: JsonDict = {"name": name, "kind": rtype.plural}
             if rtype.group:
                 details["group"] = rtype.group
             raise ApiError(404, "NotFound", f'{rtype.plural} "{name}" not found', details=details)
+        wrong = conversion_error(representation, rtype, is_list=False)
+        if wrong is not None:
+            raise wrong
+        if representation.kind is not None:
+            partial = f'{{"kind":"PartialObjectMetadata","apiVersion":"{representation.api_version}","metadata":'
+            return _Response(200, partial.encode() + data + b"}", {"Content-Type": representation.content_type})
         head = f'{{"kind":"{rtype.kind}","apiVersion":"{rtype.api_version}",'.encode()
         return _Response(200, head + data[1:])
 
-    def _list(self, rtype: ResourceType, namespace: str | None, query: Mapping[str, str]) -> _Response:
+    def _list(
+        self, rtype: ResourceType, namespace: str | None, query: Mapping[str, str], representation: Representation
+    ) -> _Response:
         if query.get("watch", "").lower() in ("true", "1"):
             raise ApiError(400, "BadRequest", "the simulated API server does not serve watches")
         limit: int | None = None
@@ -1065,26 +1090,35 @@ class SimKube:
             continue_token=continue_token,
             field_selector=query.get("fieldSelector", ""),
             label_selector=query.get("labelSelector", ""),
+            metadata_only=representation.kind is not None,
         )
-        return self._list_response(rtype, page)
+        wrong = conversion_error(representation, rtype, is_list=True)
+        if wrong is not None:
+            raise wrong
+        return self._list_response(rtype, page, representation)
 
     @staticmethod
-    def _list_response(rtype: ResourceType, page: ListPage) -> _Response:
+    def _list_response(rtype: ResourceType, page: ListPage, representation: Representation) -> _Response:
         metadata: JsonDict = {"resourceVersion": page.resource_version}
         if page.continue_token is not None:
             metadata["continue"] = page.continue_token
         if page.remaining_item_count is not None:
             metadata["remainingItemCount"] = page.remaining_item_count
-        head = json.dumps(
-            {"kind": rtype.list_kind, "apiVersion": rtype.api_version, "metadata": metadata},
-            separators=(",", ":"),
-        )
+        items = page.items
+        if representation.kind is None:
+            kind, api_version = rtype.list_kind, rtype.api_version
+        else:  # each item the object's metadata alone, typed as the API server types it
+            kind, api_version = representation.kind, representation.api_version
+            item_head = f'{{"kind":"PartialObjectMetadata","apiVersion":"{api_version}","metadata":'.encode()
+            items = [item_head + item + b"}" for item in items]
+        head = json.dumps({"kind": kind, "apiVersion": api_version, "metadata": metadata}, separators=(",", ":"))
         prefix = (head[:-1] + ',"items":[').encode()
         ends, offset = [len(prefix)], len(prefix)
-        for index, item in enumerate(page.items):
+        for index, item in enumerate(items):
             offset += len(item) + (1 if index else 0)
             ends.append(offset)
-        return _Response(200, prefix + b",".join(page.items) + b"]}", item_ends=ends)
+        headers = {"Content-Type": representation.content_type}
+        return _Response(200, prefix + b",".join(items) + b"]}", headers, item_ends=ends)
 
     def _version(self) -> JsonDict:
         match = re.match(r"v(\d+)\.(\d+)", self.git_version)

@@ -275,6 +275,12 @@ class _Entry:
     data: bytes
     fields: tuple[str, ...]
     labels: dict[str, str]
+    metadata: bytes | None = None  # the object's metadata alone, made when first asked for (most never are)
+
+    def metadata_bytes(self) -> bytes:
+        if self.metadata is None:
+            self.metadata = _ENCODER.encode(json.loads(self.data)["metadata"]).encode()
+        return self.metadata
 
 
 @dataclass
@@ -369,10 +375,15 @@ class KubeStore:
 
     # --- reads ---
 
-    def get_bytes(self, rtype: ResourceType, namespace: str | None, name: str) -> bytes | None:
+    def get_bytes(
+        self, rtype: ResourceType, namespace: str | None, name: str, *, metadata_only: bool = False
+    ) -> bytes | None:
+        """The object's JSON, or with `metadata_only` its `metadata` member's alone."""
         with self._lock:
             entry = self._collections[rtype.plural].entries.get(self.key(rtype, namespace, name))
-            return None if entry is None else entry.data
+            if entry is None:
+                return None
+            return entry.metadata_bytes() if metadata_only else entry.data
 
     def count(self, rtype: ResourceType, namespace: str | None = None) -> int:
         with self._lock:
@@ -415,8 +426,10 @@ class KubeStore:
         continue_token: str | None = None,
         field_selector: str = "",
         label_selector: str = "",
+        metadata_only: bool = False,
     ) -> ListPage:
-        """One page of a list, as the API server computes it from etcd."""
+        """One page of a list, as the API server computes it from etcd; with `metadata_only` each item is its
+        `metadata` member's JSON alone (for a PartialObjectMetadataList)."""
         requirements = parse_field_selector(field_selector, rtype, label_selector)
         label_requirements = parse_label_selector(label_selector)
         filtered = bool(requirements or label_requirements)
@@ -449,7 +462,7 @@ class KubeStore:
                 if all(req(entry.fields) for req in requirements) and all(
                     req(entry.labels) for req in label_requirements
                 ):
-                    items.append(entry.data)
+                    items.append(entry.metadata_bytes() if metadata_only else entry.data)
             more = index < end
             next_token = remaining = None
             if more:
