@@ -636,3 +636,57 @@ def test_no_token_key_or_kubeconfig_secret_reaches_any_output(
         assert not re.search(r"X-Amz-Credential|aws4_request", text), name
     # ... and the temporary files that held the client key while the clusters were read are gone.
     assert list(scratch.iterdir()) == []
+
+
+# The Accept header the Kubernetes API documents for metadata-only lists, with client-go's fallback to the list
+# itself; and the Content-Type a server that knows the form answers it with.
+METADATA_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+METADATA_ANSWER = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+
+
+def owners_and_teams(report: dict[str, Any]) -> set[tuple[str, str, str, str | None]]:
+    """(namespace, owner kind, owner name, team) of every Kubernetes workload in the report."""
+    return {
+        (w["namespace"], w["owner"]["kind"], w["owner"]["name"], w["team"])
+        for entry in [*report["images"], *report["unscanned"]]
+        for w in entry["workloads"]
+    }
+
+
+def test_owners_and_namespaces_are_read_metadata_only_and_an_old_server_gives_the_same_report(world: World) -> None:
+    world.prod.add_namespace("shop", labels={"team": "storefront"})
+    world.prod.add_namespace("batch", labels={"team": "data"})
+    world.prod.clear_requests()
+    result = run("--no-ecs", "--owner-label", "team")
+    assert result.exit_code == 0, result.stderr
+    report = report_of(result)
+    assert owners_and_teams(report) == {
+        ("shop", "Deployment", "api", "storefront"),  # through its ReplicaSet's metadata
+        ("batch", "CronJob", "nightly", "data"),  # through its Job's
+        ("kube-system", "DaemonSet", "agent", None),
+    }
+    asked = {(r.path, r.accept, r.content_type) for r in world.prod.requests}
+    assert asked == {
+        ("/apis/apps/v1/replicasets", METADATA_ACCEPT, METADATA_ANSWER),
+        ("/apis/batch/v1/jobs", METADATA_ACCEPT, METADATA_ANSWER),
+        ("/api/v1/namespaces", METADATA_ACCEPT, METADATA_ANSWER),
+        # Pods and nodes are read whole (a node's status.nodeInfo is read, a pod's spec and status).
+        ("/api/v1/nodes", "application/json", "application/json"),
+        ("/api/v1/pods", "application/json", "application/json"),
+    }
+    owner_lists = ("/apis/apps/v1/replicasets", "/apis/batch/v1/jobs", "/api/v1/namespaces")
+    with_templates = ("/apis/apps/v1/replicasets", "/apis/batch/v1/jobs")
+    partial_bytes = sum(r.size for r in world.prod.requests if r.path in with_templates)
+
+    # A server that ignores the metadata form answers the lists themselves: the same report.
+    world.prod.partial_metadata = False
+    world.prod.clear_requests()
+    old = run("--no-ecs", "--owner-label", "team")
+    assert old.exit_code == 0, old.stderr
+    old_report = report_of(old)
+    for part in ("images", "unscanned", "exposures", "summary", "scope", "errors"):
+        assert old_report[part] == report[part], part
+    answered = {(r.path, r.accept, r.content_type) for r in world.prod.requests if r.path in owner_lists}
+    assert answered == {(path, METADATA_ACCEPT, "application/json") for path in owner_lists}
+    full_bytes = sum(r.size for r in world.prod.requests if r.path in with_templates)
+    assert partial_bytes < full_bytes / 2  # the ReplicaSets' and Jobs' pod templates were not sent

@@ -183,7 +183,20 @@ def test_an_image_that_cannot_be_parsed_is_an_error_and_the_rest_is_read(sim_kub
 # --- owners -------------------------------------------------------------------------------------------
 
 
-def test_each_owner_chain_is_resolved_with_one_list_per_kind(sim_kube: SimKube) -> None:
+# The ReplicaSets and Jobs are asked metadata-only (the Kubernetes API's PartialObjectMetadataList), with the list
+# itself as the fallback a server that does not know that form answers; owners resolve the same from either.
+METADATA_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+
+
+@pytest.mark.parametrize(
+    ("partial_metadata", "owner_lists_answered"),
+    [(True, "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"), (False, "application/json")],
+    ids=["metadata-only", "old-server"],
+)
+def test_each_owner_chain_is_resolved_with_one_list_per_kind(
+    sim_kube: SimKube, partial_metadata: bool, owner_lists_answered: str
+) -> None:
+    sim_kube.partial_metadata = partial_metadata
     app = [KubeContainerSeed("app", f"{REPO}:1.4", image_id=f"{REPO}@{D1}")]
     [web] = sim_kube.run_deployment("shop", "web", app, replicas=1)
     [nightly] = sim_kube.run_cronjob("batch", "nightly", app)
@@ -215,11 +228,11 @@ def test_each_owner_chain_is_resolved_with_one_list_per_kind(sim_kube: SimKube) 
         "gone-rs-x1": Owner("ReplicaSet", "deleted-meanwhile"),
     }
     # One list of ReplicaSets, one of Jobs, one of pods; never a GET of a single object.
-    assert [r.path for r in sim_kube.requests] == [
-        "/apis/apps/v1/replicasets",
-        "/apis/batch/v1/jobs",
-        "/api/v1/nodes",
-        "/api/v1/pods",
+    assert [(r.path, r.accept, r.content_type) for r in sim_kube.requests] == [
+        ("/apis/apps/v1/replicasets", METADATA_ACCEPT, owner_lists_answered),
+        ("/apis/batch/v1/jobs", METADATA_ACCEPT, owner_lists_answered),
+        ("/api/v1/nodes", "application/json", "application/json"),
+        ("/api/v1/pods", "application/json", "application/json"),
     ]
 
 
@@ -231,6 +244,10 @@ def test_lists_are_read_in_pages_of_500_and_every_pod_is_there_once(sim_kube: Si
     inventory = read(sim_kube)
     assert sim_kube.limits("/api/v1/pods") == [500, 500, 500]
     assert sim_kube.limits("/apis/apps/v1/replicasets") == [500, 500]
+    # Metadata-only pages continue as any list's.
+    assert {r.content_type for r in sim_kube.requests if r.path == "/apis/apps/v1/replicasets"} == {
+        "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+    }
     pods = [(w.namespace, w.pod) for w in inventory.workloads]
     assert len(pods) == len(set(pods)) == 1100
     # Owners resolve across the ReplicaSet pages: every pod names its Deployment.

@@ -287,3 +287,29 @@ def test_a_page_nested_deeper_than_any_object_is_not_json_to_the_reader(decoder:
         decoder.page(body)
     assert type(refused.value) is ValueError  # neither NotAList nor InvalidPage: what the reader calls not JSON
     assert str(refused.value) == "nested too deeply"
+
+
+def test_replicasets_as_a_partial_object_metadata_list_give_the_owners_their_whole_list_gives() -> None:
+    """The owner lists are asked metadata-only; a server that does not know that form sends the list itself."""
+    app = [KubeContainerSeed("app", f"{ECR}/shop/web:1.4")]
+    replicasets = [
+        build_workload("ReplicaSet", "shop", f"web-{n}", containers=app, owner=("Deployment", "web"), created=CREATED)
+        for n in range(3)
+    ]
+    whole = {"kind": "ReplicaSetList", "apiVersion": "apps/v1", "metadata": {"continue": "next"}, "items": replicasets}
+    partial = {
+        "kind": "PartialObjectMetadataList",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": "7", "continue": "next"},
+        "items": [
+            {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": r["metadata"]}
+            for r in replicasets
+        ],
+    }
+    assert METADATA_ONLY.accept == "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+    assert (PODS.accept, NODES.accept) == ("application/json", "application/json")
+    from_partial, from_whole = METADATA_ONLY.page(orjson.dumps(partial)), METADATA_ONLY.page(orjson.dumps(whole))
+    assert from_partial == from_whole
+    owners = OwnerIndex()
+    owners.add("ReplicaSet", from_partial[0])
+    assert owners.top("shop", ("ReplicaSet", "web-2", "apps")) == owners.owner("Deployment", "web")

@@ -1,8 +1,10 @@
 """Running containers of one Kubernetes cluster, read through the official `kubernetes` client.
 
 Per cluster: one paged list of ReplicaSets and one of Jobs (all namespaces) to resolve owners
-(ReplicaSet -> Deployment, Job -> CronJob), one of the nodes for the CPU architecture each pod runs on (the
-node's `kubernetes.io/arch` label), then one paged list of the pods that are not finished
+(ReplicaSet -> Deployment, Job -> CronJob), asked metadata-only as the namespaces are (their pod templates
+are never sent, save by a server too old to know that form: kube_lists.PARTIAL_METADATA_LIST), one of the
+nodes for the CPU architecture each pod runs on (the node's `kubernetes.io/arch` label), then one paged list
+of the pods that are not finished
 (`fieldSelector status.phase!=Succeeded,status.phase!=Failed`, checked again here). Every container, init
 container (a `sidecar` when its restartPolicy is Always) and ephemeral container becomes a Workload; its
 `running_digest` is the manifest digest in the matching status's `imageID`, else the digest in the spec's
@@ -461,7 +463,7 @@ class _Reader:
         try:
             with self._place():  # a place among the run's requests in flight, until the answer is in
                 query = {"limit": str(PAGE_LIMIT), **params, **({"continue": token} if token else {})}
-                response = self._get(path, query)
+                response = self._get(path, query, decoder.accept)
                 try:
                     body = response.data
                 finally:
@@ -484,7 +486,7 @@ class _Reader:
             message = f"the credentials for {self._target.server} could not be renewed listing {what}"
             raise self._failure("KubeconfigError", message, self._target.hints.unauthorized, True) from None
 
-    def _get(self, path: str, query: Mapping[str, str]) -> Any:
+    def _get(self, path: str, query: Mapping[str, str], accept: str) -> Any:
         """The undecoded answer (a urllib3 response) to a GET of `path`, as the client's generated list methods
         make it with `_preload_content=False`: its authentication (a token refreshed if due), headers, retries
         and timeouts, a non-2xx status raised as an ApiException. The generated API classes are not used:
@@ -497,7 +499,7 @@ class _Reader:
             method="GET",
             resource_path=path,
             query_params=list(query.items()),
-            header_params={"Accept": "application/json"},
+            header_params={"Accept": accept},
             auth_settings=["BearerToken"],
         )
         answer = client.call_api(method, url, headers, body, post_params, _request_timeout=self._timeout)

@@ -83,7 +83,8 @@ class _Node(TypedDict, total=False):
 
 
 class _Named(TypedDict, total=False):
-    """ReplicaSets, Jobs, Namespaces: their metadata only (a ReplicaSet's or Job's pod template is not read)."""
+    """ReplicaSets, Jobs, Namespaces: their metadata only (a ReplicaSet's or Job's pod template is not read,
+    nor, from a server that knows the conversion, sent), from a list of the objects or a PartialObjectMetadataList."""
 
     metadata: _Metadata | None
 
@@ -114,11 +115,19 @@ class InvalidPage(ValueError):
     """A list whose items do not have the types the Kubernetes API gives them; the message says where."""
 
 
-class ListDecoder:
-    """Decodes one kind of list page into its shape."""
+JSON = "application/json"
+# The API server (1.15+) answers this with a PartialObjectMetadataList: each item its metadata alone, without
+# the pod template that makes up most of a ReplicaSet or Job. The trailing JSON lets a server that does not
+# know the conversion answer the list itself, which decodes into the same shape.
+PARTIAL_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 
-    def __init__(self, shape: Any) -> None:
+
+class ListDecoder:
+    """Decodes one kind of list page into its shape; `accept` is the Accept header its list is asked with."""
+
+    def __init__(self, shape: Any, accept: str = JSON) -> None:
         self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(shape)
+        self.accept = accept
 
     def page(self, body: bytes) -> tuple[list[dict[str, Any]], str | None]:
         """The page's items (nulls left out) and its continue token, if any. ValueError when the body is not
@@ -149,4 +158,4 @@ class ListDecoder:
 
 PODS = ListDecoder(_PodList)
 NODES = ListDecoder(_NodeList)
-METADATA_ONLY = ListDecoder(_NamedList)
+METADATA_ONLY = ListDecoder(_NamedList, PARTIAL_METADATA_LIST)
