@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import random
+import re
 import sys
 from typing import Any
 
@@ -214,6 +215,23 @@ def test_pages_with_nulls_and_unknown_members_are_read_as_whole_pages_would_be(s
         assert {w.owner.kind for w in workloads if w.owner} <= {"Deployment", "CronJob", "DaemonSet"}
 
 
+_JSON_TYPES = {bool: "bool", int: "int", float: "float", str: "str", list: "array", dict: "object", type(None): "null"}
+
+
+def _values_at(document: Any, place: str) -> list[Any]:
+    """The values at a place as msgspec names it (`.items[3].metadata.labels[...]`, `[...]`: any map value)."""
+    values = [document]
+    for member, index, any_value in re.findall(r"\.(\w+)|\[(\d+)\]|\[(\.\.\.)\]", place):
+        if member:
+            values = [v[member] for v in values if isinstance(v, dict) and member in v]
+        elif index:
+            values = [v[int(index)] for v in values if isinstance(v, list) and int(index) < len(v)]
+        else:
+            assert any_value
+            values = [item for v in values if isinstance(v, dict) for item in v.values()]
+    return values
+
+
 @pytest.mark.parametrize("rate", [0.001, 0.002, 0.01])
 @pytest.mark.parametrize("seed", range(25))
 def test_pages_with_values_of_other_types_are_read_as_whole_pages_or_refused_saying_where(
@@ -223,7 +241,13 @@ def test_pages_with_values_of_other_types_are_read_as_whole_pages_or_refused_say
     try:
         shaped = _what_the_readers_make(SHAPED, pages)
     except InvalidPage as refused:
-        assert " - at `$" in str(refused)  # the place that does not fit, from the top of the page
+        # The place named holds a value of the type named, which is not one the shape allows.
+        words = re.fullmatch(r"Expected `(.+)`, got `(\w+)` - at `\$(.*)`", str(refused))
+        assert words is not None, str(refused)
+        allowed, got, place = words.groups()
+        assert got not in allowed.split(" | ")
+        found = [value for body in pages.values() for value in _values_at(orjson.loads(body), place)]
+        assert got in {_JSON_TYPES[type(value)] for value in found}
         return
     except NotAList:  # a page's `items` itself replaced: no list at all
         assert any(not isinstance(orjson.loads(body).get("items"), list) for body in pages.values())
