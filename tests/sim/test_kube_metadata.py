@@ -121,9 +121,9 @@ def test_metadata_lists_page_and_select_as_any_list(kube: SimKube, client: Clien
         "application/json",
         "*/*",
         "application/*",
-        # A conversion this server does not serve is passed over for the next acceptable type.
-        "application/json;as=Table;g=meta.k8s.io;v=v1,application/json",
-        "application/vnd.kubernetes.protobuf,application/json",
+        # A conversion the API server does not know is passed over for the next acceptable type.
+        "application/json;as=PartialObjectMetadataList;g=example.com;v=v1,application/json",
+        "text/html,application/json",
         # The highest q wins, whatever the order.
         f"{METADATA};q=0.5,application/json",
     ],
@@ -163,10 +163,9 @@ def test_v1beta1_metadata_is_typed_in_v1beta1(kube: SimKube, client: Client) -> 
 @pytest.mark.parametrize(
     "accept",
     [
-        "application/vnd.kubernetes.protobuf",
         "text/plain",
         f"{METADATA};q=0",
-        "application/json;as=Table;g=meta.k8s.io;v=v1",
+        "application/json;as=PartialObjectMetadataList",  # no group and version: no conversion the server knows
         "application/json;as=PartialObjectMetadataList;g=example.com;v=v1",
     ],
 )

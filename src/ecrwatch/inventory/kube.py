@@ -4,11 +4,10 @@ Per cluster: one paged list of ReplicaSets and one of Jobs (all namespaces) to r
 (ReplicaSet -> Deployment, Job -> CronJob), asked metadata-only as the namespaces are (their pod templates
 are never sent, save by a server too old to know that form: kube_lists.PARTIAL_METADATA_LIST), one of the
 nodes for the CPU architecture each pod runs on (the node's `kubernetes.io/arch` label), then one paged list
-of the pods that are not finished
-(`fieldSelector status.phase!=Succeeded,status.phase!=Failed`, checked again here). Every container, init
-container (a `sidecar` when its restartPolicy is Always) and ephemeral container becomes a Workload; its
-`running_digest` is the manifest digest in the matching status's `imageID`, else the digest in the spec's
-image, else None. Never a GET per pod.
+of the pods that are not finished (`fieldSelector status.phase!=Succeeded,status.phase!=Failed`, checked
+again here). Every container, init container (a `sidecar` when its restartPolicy is Always) and ephemeral
+container becomes a Workload; its `running_digest` is the manifest digest in the matching status's
+`imageID`, else the digest in the spec's image, else None. Never a GET per pod.
 
 Lists go in pages of `PAGE_LIMIT` with `continue`; a continue token that expired (410) restarts that
 listing once. Pages are fetched with `_preload_content=False` and decoded here into only the fields used

@@ -137,7 +137,7 @@ class KubeRequest:
     stalled: bool = False
     accept: str | None = None  # the Accept header asked (None: none sent)
     content_type: str | None = None  # of the answer
-    size: int = 0  # bytes of the answer's body
+    size: int = 0  # bytes of the answer's body (all of them, even when the answer stalled part way)
 
 
 @dataclass

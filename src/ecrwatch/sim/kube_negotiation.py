@@ -8,6 +8,9 @@ PartialObjectMetadataList in meta.k8s.io v1 or v1beta1. Any other conversion (a 
 table convertor) is passed over, so a client's trailing `,application/json` gets the object itself. No
 Accept header at all is `*/*`; nothing acceptable is 406 NotAcceptable, naming what is served.
 
+Where this differs from a real API server: it serves neither YAML nor protobuf nor Tables (kubectl's
+`as=Table` Accept ends in `application/json`, so kubectl gets the list itself), and its 406 names only JSON.
+
 Whether the conversion fits the request (a list asked for PartialObjectMetadata, a single object for
 ...List) is decided after the read, as the API server does: `conversion_error`.
 """
