@@ -507,19 +507,27 @@ def test_an_exec_credential_whose_expiration_is_not_rfc_3339_still_gives_its_tok
     assert [w.running_digest for w in inventory.workloads] == [D1] and inventory.errors == ()
 
 
-def test_an_exec_entry_with_an_argument_that_is_not_text_is_that_contexts_error(
-    sim_kube: SimKube, tmp_path: Path
+@pytest.mark.parametrize("malformed", ["an argument that is a number", "a cluster extension without a name"])
+def test_kubeconfig_entries_the_client_cannot_start_a_plugin_with_are_that_contexts_error(
+    sim_kube: SimKube, tmp_path: Path, malformed: str
 ) -> None:
-    # YAML reads `- 3600` as a number, which the client cannot start a process with: said as such, not as an
-    # unreadable expirationTimestamp (the message it had).
+    # YAML reads `- 3600` as a number, which the client cannot start a process with (it was told as an
+    # unreadable expirationTimestamp); an extension without a name stops the client handing the plugin its
+    # cluster (kubectl reads it; the KeyError ended the whole run). Each is its context's error.
     plugin = exec_plugin_user("unused")
-    plugin["exec"]["args"] = ["-c", "print()", "--duration", 3600]
+    if malformed == "an argument that is a number":
+        plugin["exec"]["args"] = ["-c", "print()", "--duration", 3600]
     path = write_kubeconfig(tmp_path / "config", [sim_kube.kubeconfig_entry("exec-ctx", user=plugin)])
+    if malformed == "a cluster extension without a name":
+        document = json.loads(path.read_text())
+        document["clusters"][0]["cluster"]["extensions"] = [{"extension": {"audience": "sim"}}]
+        document["users"][0]["user"]["exec"]["provideClusterInfo"] = True
+        path.write_text(json.dumps(document))
     [error] = read_context(path, "exec-ctx", tmp_path).errors
     assert (error.source, error.code) == ("kube-context:exec-ctx", "ExecPluginFailed")
     assert error.message.startswith(
-        "the exec credential plugin of kubeconfig context 'exec-ctx' could not be run (its exec entry in the "
-        "kubeconfig is malformed); hint: "
+        "the exec credential plugin of kubeconfig context 'exec-ctx' could not be run (the kubeconfig entries "
+        "it is given are malformed); hint: "
     )
     assert sim_kube.requests == []
 

@@ -256,8 +256,9 @@ class _RunLoader(KubeConfigLoader):
             self.exec_problem = "failed (its own message is on the terminal)"
         except _UnreadableExpiry:
             self.exec_problem = "gave an unreadable expirationTimestamp"
-        except (ValueError, TypeError):  # from the client starting it: an `args` or `env` value that is not text
-            self.exec_problem = "could not be run (its exec entry in the kubeconfig is malformed)"
+        except (ValueError, TypeError, KeyError):  # the client starting it: an `args` or `env` value that is not
+            # text, a cluster extension without a name (for provideClusterInfo)
+            self.exec_problem = "could not be run (the kubeconfig entries it is given are malformed)"
         else:
             return True
         log.debug("kube-context %s: the exec credential plugin %s", self.context_name, self.exec_problem)
