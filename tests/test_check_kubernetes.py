@@ -234,11 +234,12 @@ def test_kubeconfig_contexts_with_a_token_and_a_client_certificate(
     assert {r.auth for r in sim_kube.requests} == {"token", "client-cert"}
 
 
-def test_a_pod_not_as_the_api_describes_it_is_its_clusters_error_and_the_rest_is_read(
+def test_a_pod_not_as_the_api_describes_it_is_left_out_and_told_and_the_rest_is_read(
     world: World, sim_kube: SimKube, tmp_path: Path
 ) -> None:
     # A proxy's or a broken server's answer: a pod whose containers are a number. It used to end the whole
-    # run (a TypeError, exit 1); now that cluster's listing is refused, saying where, and EKS is still read.
+    # run (a TypeError, exit 1). Now that pod alone is left out, told as an error of its cluster, which is
+    # marked not read whole; the pods beside it on the page, and EKS, are read.
     run_job_pod(sim_kube, world, "fine")
     sim_kube.add_object(
         {
@@ -249,6 +250,7 @@ def test_a_pod_not_as_the_api_describes_it_is_its_clusters_error_and_the_rest_is
             "status": {"phase": "Running"},
         }
     )
+    run_job_pod(sim_kube, world, "zz-after")
     path = sim_kube.kubeconfig(tmp_path / "config", "dev")
     result = run("--no-ecs", "--kubeconfig", str(path), "--kube-context", "dev")
     assert result.exit_code == 3, result.stderr
@@ -256,10 +258,11 @@ def test_a_pod_not_as_the_api_describes_it_is_its_clusters_error_and_the_rest_is
     (error,) = report["errors"]
     assert (error["source"], error["code"]) == ("kube-context:dev", "InvalidResponse")
     assert error["message"] == (
-        "the answer listing pods is not what the Kubernetes API sends: "
-        "Expected `array | null`, got `int` - at `$.items[1].spec.containers`"
+        "the answer listing pods holds an object not as the API sends it, left out: "
+        "item 1 (default/odd): Expected `array | null`, got `int` - at `$.spec.containers`"
     )
     assert {(c["name"], c["ok"]) for c in report["scope"]["clusters"]} == {("prod", True), ("dev", False)}
+    assert {w["pod"] for w in entry(report, world.job)["workloads"] if w["cluster"] == "dev"} == {"fine", "zz-after"}
     assert {w["cluster"] for w in entry(report, world.api)["workloads"]} == {"prod"}
 
 

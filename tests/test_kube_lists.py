@@ -24,7 +24,7 @@ from ecrwatch.inventory.kube import (
     is_running,
     pod_workloads,
 )
-from ecrwatch.inventory.kube_lists import METADATA_ONLY, NODES, PODS, InvalidPage, ListDecoder, NotAList
+from ecrwatch.inventory.kube_lists import METADATA_ONLY, NODES, PODS, InvalidPage, ListDecoder, NotAList, Page
 from ecrwatch.models import SourceError, Workload
 from ecrwatch.sim.kube import KubeContainerSeed
 from ecrwatch.sim.kube_nodes import build_node
@@ -111,60 +111,49 @@ def _page(items: list[Any], rng: random.Random, rate: float, odd_share: float) -
     return orjson.dumps(_disturbed(document, rng, rate, odd_share))
 
 
-class _Whole:
-    """A page decoded whole (every member kept, nothing checked): what the shapes are held to."""
-
-    @staticmethod
-    def page(body: bytes) -> tuple[list[dict[str, Any]], str | None]:
-        document = orjson.loads(body)
-        if not isinstance(document.get("items"), list):
-            raise NotAList
-        token = (document.get("metadata") or {}).get("continue")
-        return [item for item in document["items"] if isinstance(item, dict)], token or None
-
-
-def _what_the_readers_make(
-    decoder_of: dict[str, ListDecoder | type[_Whole]], pages: dict[str, bytes]
-) -> tuple[list[Workload], list[SourceError], list[str | None]]:
-    """The workloads and errors `read_cluster` makes of these pages, and each page's continue token."""
-    owners, nodes, namespaces, cache = OwnerIndex(), NodeArchitectures(), NamespaceLabels(), ImageCache()
-    tokens: list[str | None] = []
-
-    def items(kind: str) -> list[dict[str, Any]]:
-        found, token = decoder_of[kind].page(pages[kind])
-        tokens.append(token)
-        return found
-
-    owners.add("ReplicaSet", items("replicasets"))
-    owners.add("Job", items("jobs"))
-    nodes.add(items("nodes"))
-    namespaces.add(items("namespaces"))
-    workloads: list[Workload] = []
-    errors: list[SourceError] = []
-    for pod in items("pods"):
-        if is_running(pod):
-            found, bad = pod_workloads(pod, INFO, owners, cache, nodes, TEAM_LABELS, namespaces)
-            workloads += found
-            errors += bad
-    return workloads, errors, tokens
-
-
-def _outcome(decoder_of: dict[str, ListDecoder | type[_Whole]], pages: dict[str, bytes]) -> Any:
-    """What the readers make of the pages, or "not a list" where a page's `items` is none."""
-    try:
-        return _what_the_readers_make(decoder_of, pages)
-    except NotAList:
-        return "not a list"
-
-
-SHAPED: dict[str, ListDecoder | type[_Whole]] = {
+KINDS = ("replicasets", "jobs", "nodes", "namespaces", "pods")
+SHAPED = {
     "replicasets": METADATA_ONLY,
     "jobs": METADATA_ONLY,
     "nodes": NODES,
     "namespaces": METADATA_ONLY,
     "pods": PODS,
 }
-WHOLE_PAGES: dict[str, ListDecoder | type[_Whole]] = dict.fromkeys(SHAPED, _Whole)
+
+
+def _shaped(pages: dict[str, bytes]) -> dict[str, Page]:
+    return {kind: SHAPED[kind].page(pages[kind]) for kind in KINDS}
+
+
+def _whole(pages: dict[str, bytes], leaving_out: dict[str, set[int]] | None = None) -> dict[str, Page]:
+    """The pages decoded whole (every member kept, nothing checked), less the items at `leaving_out`'s places:
+    what the shapes are held to."""
+    decoded = {}
+    for kind in KINDS:
+        document = orjson.loads(pages[kind])
+        if not isinstance(document.get("items"), list):
+            raise NotAList
+        out = (leaving_out or {}).get(kind, set())
+        items = [item for n, item in enumerate(document["items"]) if isinstance(item, dict) and n not in out]
+        decoded[kind] = Page(items, (document.get("metadata") or {}).get("continue") or None)
+    return decoded
+
+
+def _read(decoded: dict[str, Page]) -> tuple[list[Workload], list[SourceError], list[str | None]]:
+    """The workloads and errors `read_cluster` makes of these pages, and each page's continue token."""
+    owners, nodes, namespaces, cache = OwnerIndex(), NodeArchitectures(), NamespaceLabels(), ImageCache()
+    owners.add("ReplicaSet", decoded["replicasets"].items)
+    owners.add("Job", decoded["jobs"].items)
+    nodes.add(decoded["nodes"].items)
+    namespaces.add(decoded["namespaces"].items)
+    workloads: list[Workload] = []
+    errors: list[SourceError] = []
+    for pod in decoded["pods"].items:
+        if is_running(pod):
+            found, bad = pod_workloads(pod, INFO, owners, cache, nodes, TEAM_LABELS, namespaces)
+            workloads += found
+            errors += bad
+    return workloads, errors, [decoded[kind].token for kind in KINDS]
 
 
 def _random_pages(seed: int, rate: float, odd_share: float = 0.1) -> dict[str, bytes]:
@@ -207,10 +196,16 @@ def _random_pages(seed: int, rate: float, odd_share: float = 0.1) -> dict[str, b
 @pytest.mark.parametrize("seed", range(25))
 def test_pages_with_nulls_and_unknown_members_are_read_as_whole_pages_would_be(seed: int, rate: float) -> None:
     pages = _random_pages(seed, rate, odd_share=0.0)
-    shaped = _outcome(SHAPED, pages)
-    assert shaped == _outcome(WHOLE_PAGES, pages)
+    try:
+        shaped = _shaped(pages)
+    except NotAList:  # a page's `items` itself made null: the whole page is no list either
+        with pytest.raises(NotAList):
+            _whole(pages)
+        return
+    assert all(page.refused == () for page in shaped.values())  # nulls are allowed wherever a member is optional
+    workloads, errors, tokens = _read(shaped)
+    assert (workloads, errors, tokens) == _read(_whole(pages))
     if rate == 0.0:  # nothing disturbed: containers found, every ReplicaSet and Job resolved to its controller
-        workloads = shaped[0]
         assert workloads
         assert {w.owner.kind for w in workloads if w.owner} <= {"Deployment", "CronJob", "DaemonSet"}
 
@@ -219,7 +214,7 @@ _JSON_TYPES = {bool: "bool", int: "int", float: "float", str: "str", list: "arra
 
 
 def _values_at(document: Any, place: str) -> list[Any]:
-    """The values at a place as msgspec names it (`.items[3].metadata.labels[...]`, `[...]`: any map value)."""
+    """The values at a place as msgspec names it (`.metadata.labels[...]`, `[...]`: any map value)."""
     values = [document]
     for member, index, any_value in re.findall(r"\.(\w+)|\[(\d+)\]|\[(\.\.\.)\]", place):
         if member:
@@ -232,46 +227,66 @@ def _values_at(document: Any, place: str) -> list[Any]:
     return values
 
 
+def _holds(told: str, document: Any) -> bool:
+    """Whether the place msgspec names (none: the document itself) holds a value of the type it names, and
+    that type is not one the shape allows."""
+    words = re.fullmatch(r"Expected `(.+)`, got `(\w+)`(?: - at `\$(.*)`)?", told)
+    assert words is not None, told
+    allowed, got, place = words.groups()
+    return got not in allowed.split(" | ") and got in {_JSON_TYPES[type(v)] for v in _values_at(document, place or "")}
+
+
+_LEFT_OUT = re.compile(r"item (\d+)(?: \(([^)]*)\))?: (.*)")
+
+
 @pytest.mark.parametrize("rate", [0.001, 0.002, 0.01])
 @pytest.mark.parametrize("seed", range(25))
-def test_pages_with_values_of_other_types_are_read_as_whole_pages_or_refused_saying_where(
+def test_an_object_of_other_types_is_left_out_saying_where_and_the_rest_read_as_whole_pages_would_be(
     seed: int, rate: float
 ) -> None:
     pages = _random_pages(seed, rate, odd_share=0.5)
     try:
-        shaped = _what_the_readers_make(SHAPED, pages)
-    except InvalidPage as refused:
-        # The place named holds a value of the type named, which is not one the shape allows.
-        words = re.fullmatch(r"Expected `(.+)`, got `(\w+)` - at `\$(.*)`", str(refused))
-        assert words is not None, str(refused)
-        allowed, got, place = words.groups()
-        assert got not in allowed.split(" | ")
-        found = [value for body in pages.values() for value in _values_at(orjson.loads(body), place)]
-        assert got in {_JSON_TYPES[type(value)] for value in found}
+        shaped = _shaped(pages)
+    except InvalidPage as refused:  # the list's own metadata did not fit
+        told = str(refused).removesuffix(" (the list's metadata)")
+        assert told != str(refused)
+        assert any(_holds(told, orjson.loads(body).get("metadata")) for body in pages.values())
         return
     except NotAList:  # a page's `items` itself replaced: no list at all
         assert any(not isinstance(orjson.loads(body).get("items"), list) for body in pages.values())
         return
-    assert shaped == _what_the_readers_make(WHOLE_PAGES, pages)
+    leaving_out: dict[str, set[int]] = {}
+    for kind, page in shaped.items():
+        items = orjson.loads(pages[kind])["items"]
+        for line in page.refused:
+            told = _LEFT_OUT.fullmatch(line)
+            assert told is not None, line
+            index = int(told.group(1))
+            assert _holds(told.group(3), items[index])
+            leaving_out.setdefault(kind, set()).add(index)
+    assert _read(shaped) == _read(_whole(pages, leaving_out))
 
 
-def test_disturbed_pages_are_sometimes_refused_and_sometimes_read() -> None:
-    """The two tests above meet both outcomes (else they would prove less than they say)."""
-    refused = read = 0
+def test_disturbed_pages_have_objects_left_out_and_sometimes_none() -> None:
+    """The test above meets both outcomes (else it would prove less than it says)."""
+    with_refusals = without = 0
     for seed in range(25):
         try:
-            _what_the_readers_make(SHAPED, _random_pages(seed, 0.002, odd_share=0.5))
-            read += 1
+            shaped = _shaped(_random_pages(seed, 0.002, odd_share=0.5))
         except (InvalidPage, NotAList):
-            refused += 1
-    assert refused >= 3 and read >= 3
+            continue
+        if any(page.refused for page in shaped.values()):
+            with_refusals += 1
+        else:
+            without += 1
+    assert with_refusals >= 3 and without >= 3
 
 
 def test_a_pod_keeps_only_what_the_readers_use() -> None:
     """The point of the shapes: a page's bulk (managedFields, volumes, tolerations, conditions) is never built."""
-    pods, token = PODS.page(_random_pages(1, 0.0)["pods"])
-    assert token == "next"
-    pod = pods[0]
+    page = PODS.page(_random_pages(1, 0.0)["pods"])
+    assert page.token == "next"
+    pod = page.items[0]
     assert set(pod) == {"metadata", "spec", "status"}
     assert "managedFields" not in pod["metadata"] and "uid" not in pod["metadata"]
     assert set(pod["spec"]) <= {"nodeName", "containers", "initContainers", "ephemeralContainers"}
@@ -279,15 +294,25 @@ def test_a_pod_keeps_only_what_the_readers_use() -> None:
     assert set(pod["status"]) <= {"phase", "containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"}
 
 
-def test_a_null_among_the_items_is_left_out_and_a_pod_of_other_types_refuses_the_page() -> None:
+def test_a_null_among_the_items_is_skipped_and_a_pod_of_other_types_left_out_and_told() -> None:
     pod = _pod(random.Random(3), 0)
-    items, token = PODS.page(orjson.dumps({"items": [None, pod], "metadata": {"continue": ""}}))
-    assert [item["metadata"]["name"] for item in items] == ["pod-0"]
-    assert token is None
+    page = PODS.page(orjson.dumps({"items": [None, pod], "metadata": {"continue": ""}}))
+    assert [item["metadata"]["name"] for item in page.items] == ["pod-0"]
+    assert (page.token, page.refused) == (None, ())
     odd = dict(_pod(random.Random(4), 1), spec={"containers": 7})
+    after = _pod(random.Random(5), 2)
+    page = PODS.page(orjson.dumps({"items": [pod, odd, after], "metadata": {"continue": "next"}}))
+    assert [item["metadata"]["name"] for item in page.items] == ["pod-0", "pod-2"]
+    assert "managedFields" not in page.items[0]["metadata"]  # still only what the readers use
+    assert page.token == "next"
+    assert page.refused == ("item 1 (ns-1/pod-1): Expected `array | null`, got `int` - at `$.spec.containers`",)
+
+
+def test_a_list_whose_own_metadata_does_not_fit_is_refused_whole() -> None:
+    pod = _pod(random.Random(3), 0)
     with pytest.raises(InvalidPage) as refused:
-        PODS.page(orjson.dumps({"items": [pod, odd]}))
-    assert str(refused.value) == "Expected `array | null`, got `int` - at `$.items[1].spec.containers`"
+        PODS.page(orjson.dumps({"items": [pod], "metadata": {"continue": 7}}))
+    assert str(refused.value) == "Expected `str | null`, got `int` - at `$.continue` (the list's metadata)"
 
 
 @pytest.mark.parametrize("decoder", [PODS, NODES, METADATA_ONLY])
@@ -335,5 +360,5 @@ def test_replicasets_as_a_partial_object_metadata_list_give_the_owners_their_who
     from_partial, from_whole = METADATA_ONLY.page(orjson.dumps(partial)), METADATA_ONLY.page(orjson.dumps(whole))
     assert from_partial == from_whole
     owners = OwnerIndex()
-    owners.add("ReplicaSet", from_partial[0])
+    owners.add("ReplicaSet", from_partial.items)
     assert owners.top("shop", ("ReplicaSet", "web-2", "apps")) == owners.owner("Deployment", "web")

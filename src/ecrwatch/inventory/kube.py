@@ -38,7 +38,7 @@ from urllib3.util.retry import Retry
 from ecrwatch import __version__
 from ecrwatch.errors import AwsCallError
 from ecrwatch.images import ImageReferenceError, parse_image_id, parse_image_reference
-from ecrwatch.inventory.kube_lists import METADATA_ONLY, NODES, PODS, InvalidPage, ListDecoder, NotAList
+from ecrwatch.inventory.kube_lists import METADATA_ONLY, NODES, PODS, InvalidPage, ListDecoder, NotAList, Page
 from ecrwatch.models import ClusterScope, ContainerType, ImageRef, Inventory, Owner, Platform, SourceError, Workload
 from ecrwatch.owners import team_of
 
@@ -418,6 +418,7 @@ class _Reader:
         self._place = place
         self._target = target
         self._timeout = (timeouts.connect, timeouts.read)
+        self.refused: dict[str, SourceError] = {}  # objects left out, one error each (see read_list)
 
     def read_list(
         self,
@@ -429,13 +430,14 @@ class _Reader:
         **params: str,
     ) -> None:
         """Every page of the list at `path` (query `params` as the API names them), decoded by `decoder`; an
-        expired continue token (410) starts the list over, once."""
+        expired continue token (410) starts the list over, once. Objects not as the API describes them are
+        left out and kept in `refused`."""
         token: str | None = None
         restarted = False
         pages = 0
         while True:
             try:
-                items, token = self._page(path, what, decoder, token, params)
+                items, token, refused = self._page(path, what, decoder, token, params)
             except _ListFailed as failure:
                 if failure.error.code == "410" and token is not None and not restarted:
                     log.info("%s: the %s listing expired after %d page(s); listing again", self._source, what, pages)
@@ -445,6 +447,9 @@ class _Reader:
                 raise
             pages += 1
             log.debug("%s: %s page %d, %d item(s)", self._source, what, pages, len(items))
+            for line in refused:  # the same object met again after a restart is told once
+                message = f"the answer listing {what} holds an object not as the API sends it, left out: {line}"
+                self.refused.setdefault(message, SourceError(self._source, message, "InvalidResponse"))
             on_page(items)
             if not token:
                 return
@@ -453,9 +458,7 @@ class _Reader:
     def _source(self) -> str:
         return self._target.info.source
 
-    def _page(
-        self, path: str, what: str, decoder: ListDecoder, token: str | None, params: Mapping[str, str]
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    def _page(self, path: str, what: str, decoder: ListDecoder, token: str | None, params: Mapping[str, str]) -> Page:
         from kubernetes.client.exceptions import ApiException
         from kubernetes.config.config_exception import ConfigException
 
@@ -661,6 +664,7 @@ def read_cluster(
             failures.append(failure.error)
     finally:
         client.close()  # type: ignore[no-untyped-call]
+    failures += reader.refused.values()  # an object left out: the cluster was not read whole
     ok = not failures
     log.info("%s: %d running container(s)%s", info.source, len(workloads), "" if ok else " (incomplete)")
     return Inventory(tuple(workloads), (info.scope(ok),), tuple(failures) + tuple(errors))

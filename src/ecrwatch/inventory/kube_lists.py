@@ -6,16 +6,17 @@ to drop them: at organisation scale (90 MB of pods) that was a tenth of a run's 
 into the shapes below, skipping every member they do not name, in about 40% of the time.
 
 The shapes give each member the type the Kubernetes API documents for it (strings, maps of strings, lists of
-objects; null allowed, as for any optional member). A page that does not fit is not what an API server sends
-(a proxy's or a broken server's answer): it is refused as a whole, with the place that did not fit
-(`InvalidPage`: "Expected `array | null`, got `int` - at `$.items[3].spec.containers`"), and becomes that
-cluster's error. Before, such a pod stopped the whole run with a TypeError. Members a shape does not name are
-never looked at, whatever they hold.
+objects; null allowed, as for any optional member). An object that does not fit is not what an API server
+sends (a proxy's or a broken server's answer): the page is then read item by item, and that object is left
+out and told (`Page.refused`: "item 3 (default/odd): Expected `array | null`, got `int` - at
+`$.spec.containers`"), an error of that cluster; the cluster's other objects are read. A list whose own
+metadata does not fit is refused whole (`InvalidPage`). Before, one such pod stopped the whole run with a
+TypeError. Members a shape does not name are never looked at, whatever they hold.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 import msgspec
 import orjson
@@ -112,7 +113,15 @@ class NotAList(ValueError):
 
 
 class InvalidPage(ValueError):
-    """A list whose items do not have the types the Kubernetes API gives them; the message says where."""
+    """A list whose own members (its metadata) do not have the types the Kubernetes API gives them; the message
+    says where."""
+
+
+class Page(NamedTuple):
+    items: list[dict[str, Any]]  # the items that fit their shape (nulls left out)
+    token: str | None  # the continue token, if any
+    # An item that does not fit, one line each: its place, name and what did not fit. Left out, never guessed.
+    refused: tuple[str, ...] = ()
 
 
 JSON = "application/json"
@@ -125,25 +134,23 @@ PARTIAL_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8
 class ListDecoder:
     """Decodes one kind of list page into its shape; `accept` is the Accept header its list is asked with."""
 
-    def __init__(self, shape: Any, accept: str = JSON) -> None:
+    def __init__(self, shape: Any, item_shape: Any, accept: str = JSON) -> None:
         self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(shape)
+        self._item_shape = item_shape
         self.accept = accept
 
-    def page(self, body: bytes) -> tuple[list[dict[str, Any]], str | None]:
-        """The page's items (nulls left out) and its continue token, if any. ValueError when the body is not
-        JSON (or is nested too deeply to decode), NotAList when it is JSON but no list, InvalidPage when its
-        items do not fit their shape."""
+    def page(self, body: bytes) -> Page:
+        """The page's items, its continue token, and the items that do not fit their shape (left out, each
+        told). ValueError when the body is not JSON (or is nested too deeply to decode), NotAList when it is
+        JSON but no list, InvalidPage when the list's own metadata does not fit."""
         try:
             document = self._decoder.decode(body)
         except msgspec.ValidationError as exc:
-            # Which: the whole document, decoded, says whether it is a list at all.
             try:
                 whole = orjson.loads(body)
             except orjson.JSONDecodeError:
                 raise ValueError(str(exc)) from None
-            if not isinstance(whole, dict) or not isinstance(whole.get("items"), list):
-                raise NotAList from None
-            raise InvalidPage(str(exc)) from None  # the types and the place, never a value
+            return self._item_by_item(whole, str(exc))
         except msgspec.DecodeError as exc:  # not JSON at all
             raise ValueError(str(exc)) from None
         except RecursionError:  # nested past Python's stack (~1,000 deep; orjson stopped at 1,024 as not JSON)
@@ -153,9 +160,42 @@ class ListDecoder:
         metadata = document.get("metadata") or {}
         token = metadata.get("continue") if isinstance(metadata, dict) else None
         items = [item for item in document["items"] if isinstance(item, dict)]
-        return items, token if isinstance(token, str) and token else None
+        return Page(items, token if isinstance(token, str) and token else None)
+
+    def _item_by_item(self, whole: Any, problem: str) -> Page:
+        """A page that does not fit as a whole, read item by item: one odd object (a proxy's, a broken
+        controller's) is left out and told, and the cluster's other objects, on this page and the next, are
+        still read. Only when the list itself does not fit is the page refused."""
+        if not isinstance(whole, dict) or not isinstance(whole.get("items"), list):
+            raise NotAList
+        try:
+            metadata = msgspec.convert(whole.get("metadata"), _ListMetadata | None)
+        except msgspec.ValidationError as exc:
+            raise InvalidPage(f"{exc} (the list's metadata)") from None
+        items: list[dict[str, Any]] = []
+        refused: list[str] = []
+        for index, item in enumerate(whole["items"]):
+            if item is None:
+                continue
+            try:
+                items.append(msgspec.convert(item, self._item_shape))
+            except msgspec.ValidationError as exc:  # the types and the place, never a value
+                refused.append(f"item {index}{_named(item)}: {exc}")
+        if not refused:  # what did not fit is neither an item nor the list's metadata
+            raise InvalidPage(problem)
+        token = (metadata or {}).get("continue")
+        return Page(items, token or None, tuple(refused))
 
 
-PODS = ListDecoder(_PodList)
-NODES = ListDecoder(_NodeList)
-METADATA_ONLY = ListDecoder(_NamedList, PARTIAL_METADATA_LIST)
+def _named(item: Any) -> str:
+    """ " (NAMESPACE/NAME)" of an object whose metadata names it, else nothing."""
+    metadata = item.get("metadata") if isinstance(item, dict) else None
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str):
+        return ""
+    namespace = metadata.get("namespace")
+    return f" ({namespace}/{metadata['name']})" if isinstance(namespace, str) else f" ({metadata['name']})"
+
+
+PODS = ListDecoder(_PodList, _Pod)
+NODES = ListDecoder(_NodeList, _Node)
+METADATA_ONLY = ListDecoder(_NamedList, _Named, PARTIAL_METADATA_LIST)
