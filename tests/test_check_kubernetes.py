@@ -401,10 +401,7 @@ def turn_logging_user(token: str, log: Path, me: str, other: str, mode: str | No
     return user
 
 
-@pytest.mark.parametrize("mode", [None, "IfAvailable", "Always"])
-def test_at_a_terminal_exec_plugins_that_may_prompt_take_turns(
-    world: World, sim_kube: SimKube, tmp_path: Path, mode: str | None
-) -> None:
+def test_at_a_terminal_exec_plugins_that_may_prompt_take_turns(world: World, sim_kube: SimKube, tmp_path: Path) -> None:
     # The client gives a plugin the terminal when ecrwatch runs at one: two prompting at once would mix their
     # questions and split the user's answers. Each plugin waits a second for the other: never met, by turns.
     run_job_pod(sim_kube, world)
@@ -413,8 +410,8 @@ def test_at_a_terminal_exec_plugins_that_may_prompt_take_turns(
     path = write_kubeconfig(
         tmp_path / "config",
         [
-            sim_kube.kubeconfig_entry("a", user=turn_logging_user("token-of-a", log, "a", "b", mode)),
-            sim_kube.kubeconfig_entry("b", user=turn_logging_user("token-of-b", log, "b", "a", mode)),
+            sim_kube.kubeconfig_entry("a", user=turn_logging_user("token-of-a", log, "a", "b", None)),
+            sim_kube.kubeconfig_entry("b", user=turn_logging_user("token-of-b", log, "b", "a", None)),
         ],
     )
     args = ("--no-ecs", "--no-eks", "--workers", "2", "--kubeconfig", str(path), "--kube-context=a", "--kube-context=b")

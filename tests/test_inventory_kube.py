@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 from kubernetes.client import Configuration
+from kubernetes.config.exec_provider import ExecProvider
+from kubernetes.config.kube_config import ConfigNode
 
 from ecrwatch.errors import UsageError
+from ecrwatch.inventory import kube_loader
 from ecrwatch.inventory.kube import (
     AccessHints,
     ClusterInfo,
@@ -475,6 +478,47 @@ def test_a_failing_exec_plugin_is_that_contexts_error(sim_kube: SimKube, tmp_pat
     assert (error.source, error.code) == ("kube-context:exec-ctx", "ExecPluginFailed")
     assert "status 7" in error.message and "SECRET-ish" not in error.message
     assert sim_kube.requests == [] and not inventory.clusters[0].ok
+
+
+def test_an_exec_step_the_client_fails_in_unforeseen_is_that_contexts_error(
+    sim_kube: SimKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The exec step is the client's code: whatever it raises that ecrwatch did not foresee is one context's
+    # error, named by its type only (its text could quote the plugin's output), never the end of the run.
+    def broken(_provider: object, previous_response: object = None) -> object:
+        raise RuntimeError("text that could quote a credential")
+
+    monkeypatch.setattr(ExecProvider, "run", broken)
+    path = write_kubeconfig(tmp_path / "config", [sim_kube.kubeconfig_entry("exec-ctx", user=exec_plugin_user("t"))])
+    inventory = read_context(path, "exec-ctx", tmp_path)
+    [error] = inventory.errors
+    assert (error.source, error.code) == ("kube-context:exec-ctx", "ExecPluginFailed")
+    assert error.message.startswith(
+        "the exec credential plugin of kubeconfig context 'exec-ctx' failed inside the kubernetes client (RuntimeError)"
+    )
+    assert "credential" not in error.message.split("(RuntimeError)")[1]
+    assert sim_kube.requests == [] and not inventory.clusters[0].ok
+
+
+@pytest.mark.parametrize(
+    ("at_terminal", "mode", "takes_turns"),
+    [
+        (True, None, True),  # as `aws eks update-kubeconfig` writes it (v1beta1: optional, IfAvailable)
+        (True, "IfAvailable", True),
+        (True, "Always", True),
+        (True, "Never", False),
+        (False, None, False),  # cron, CI, Lambda: the client gives no plugin the terminal
+        (False, "Always", False),
+    ],
+)
+def test_only_plugins_given_the_terminal_that_may_prompt_take_turns(
+    monkeypatch: pytest.MonkeyPatch, at_terminal: bool, mode: str | None, takes_turns: bool
+) -> None:
+    monkeypatch.setattr(kube_loader, "_at_terminal", lambda: at_terminal)
+    plugin = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws"}
+    if mode is not None:
+        plugin["interactiveMode"] = mode
+    assert kube_loader.may_prompt(ConfigNode("exec", plugin)) is takes_turns
 
 
 def test_a_missing_exec_command_is_that_contexts_error(sim_kube: SimKube, tmp_path: Path) -> None:

@@ -11,9 +11,9 @@ file, client certificate, exec plugin, auth provider) into a client Configuratio
 copy of the context's entries in which inline certificate and key data are already files: each load writes
 its own, completely, in a directory the caller owns and removes, before the loader sees their names. The
 client's own temp files (remembered process-wide by content, named before they are filled) are never used,
-so contexts load side by side, exec plugins included (but at a terminal, those that may prompt take
-turns: see `may_prompt`). The kubeconfig itself is never written (no config
-persister). Messages name files and contexts, never their credentials.
+so contexts load side by side, exec plugins included (kube_loader.py runs each load: at a terminal,
+plugins that may prompt take turns). The kubeconfig itself is never written (no config persister).
+Messages name files and contexts, never their credentials.
 """
 
 from __future__ import annotations
@@ -23,24 +23,18 @@ import binascii
 import copy
 import logging
 import os
-import re
-import sys
-import tempfile
-import threading
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml  # type: ignore[import-untyped]  # a dependency of the kubernetes client
 from kubernetes.client import Configuration
 from kubernetes.config.config_exception import ConfigException
-from kubernetes.config.dateutil import parse_rfc3339
-from kubernetes.config.exec_provider import ExecProvider
-from kubernetes.config.kube_config import ConfigNode, KubeConfigLoader
+from kubernetes.config.kube_config import ConfigNode
 
 from ecrwatch.errors import UsageError
 from ecrwatch.inventory.kube import ClusterUnavailable
+from ecrwatch.inventory.kube_loader import RunLoader, private_file
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +75,7 @@ class KubeconfigPlan:
         """
         config = Configuration()
         try:
-            loader = _RunLoader(self._loader_config(context, temp_dir), context.name, temp_dir)
+            loader = RunLoader(self._loader_config(context, temp_dir), context.name, temp_dir)
             loader.load_and_set(config)  # type: ignore[no-untyped-call]
         except (ConfigException, OSError) as exc:
             raise ClusterUnavailable(
@@ -130,7 +124,7 @@ def _with_files(kind: str, entry: dict[str, Any], defining_file: str, temp_dir: 
     for key in _FILE_KEYS.get(kind, ()):
         data_key = f"{key}-data"
         if stanza.get(data_key):
-            stanza[key] = _private_file(temp_dir, _decoded(stanza.pop(data_key)))
+            stanza[key] = private_file(temp_dir, _decoded(stanza.pop(data_key)))
         elif data_key not in stanza and isinstance(stanza.get(key), str) and stanza[key]:
             stanza[key] = _resolve(base, stanza[key])
     provider = stanza.get("auth-provider")
@@ -143,7 +137,7 @@ def _with_files(kind: str, entry: dict[str, Any], defining_file: str, temp_dir: 
         except (binascii.Error, ValueError, TypeError):
             return copied
         del settings["idp-certificate-authority-data"]
-        settings["idp-certificate-authority"] = _private_file(temp_dir, idp_ca)
+        settings["idp-certificate-authority"] = private_file(temp_dir, idp_ca)
     return copied
 
 
@@ -152,117 +146,10 @@ def _decoded(data: Any) -> bytes:
     return base64.standard_b64decode(data.encode() if isinstance(data, str) else data)
 
 
-def _private_file(directory: str, content: bytes) -> str:
-    """A new file only its owner can read (mkstemp makes it 0600), filled before its name is handed on."""
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=directory, prefix="kube-")
-    with os.fdopen(handle, "wb") as file:
-        file.write(content)
-    return name
-
-
 def _resolve(base: str, reference: str) -> str:
     """A file a kubeconfig entry names, relative to the directory of the file that defines the entry (as
     kubectl resolves it)."""
     return os.path.join(base, os.path.expanduser(reference))
-
-
-# At a terminal the client hands an exec plugin the terminal's stdin and stderr, to prompt on (an MFA code, a
-# sign-in): plugins of several contexts prompting at once would interleave their questions and split the
-# user's answers. Those that may prompt take turns; elsewhere (cron, CI, Lambda) and for a plugin that says
-# `interactiveMode: Never`, they run side by side. Taking turns also lets the first one's cached sign-in serve
-# the next (the AWS CLI caches an assumed role's credentials after the MFA prompt).
-_PROMPTING = threading.Lock()
-
-
-def _at_terminal() -> bool:
-    """Whether the client gives exec plugins the terminal (its own test)."""
-    return hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
-
-
-def may_prompt(plugin: Any) -> bool:
-    """True when the client would give this exec plugin (its kubeconfig node) the terminal and the plugin does
-    not rule out using it (`interactiveMode` Never)."""
-    return _at_terminal() and plugin.safe_get("interactiveMode") != "Never"
-
-
-class _FailedAtTerminal(Exception):
-    """An exec plugin given the terminal exited with an error (its message went to the terminal)."""
-
-
-def _run_plugin(provider: Any) -> Any:
-    """`provider.run()`. At a terminal a failed plugin's stderr went to the terminal, and the client then calls
-    .strip() on the None it has in its place (an AttributeError, the exit status lost with it)."""
-    try:
-        return provider.run()
-    except AttributeError:
-        if not _at_terminal():
-            raise
-        raise _FailedAtTerminal from None
-
-
-class _UnreadableExpiry(Exception):
-    """An exec plugin's expirationTimestamp that is not RFC 3339 text."""
-
-
-def _expiry(value: Any) -> Any:
-    """The datetime of an ExecCredential's expirationTimestamp (the client's parser: AttributeError on a number)."""
-    try:
-        return parse_rfc3339(value)  # type: ignore[no-untyped-call]
-    except (ValueError, TypeError, AttributeError):
-        raise _UnreadableExpiry from None
-
-
-class _RunLoader(KubeConfigLoader):
-    """The client's loader with its exec step replaced: a certificate and key the plugin prints go to this
-    load's own files (not the client's process-wide temp files), and a plugin that fails is told by its exit
-    status only (the client would log its stderr, which may quote a credential)."""
-
-    def __init__(self, config: ConfigNode, context: str, temp_dir: str) -> None:
-        super().__init__(  # type: ignore[no-untyped-call]
-            config_dict=config, active_context=context, config_base_path=None, temp_file_path=temp_dir
-        )
-        self.context_name = context
-        self.temp_dir = temp_dir
-        self.exec_problem: str | None = None
-
-    def _load_from_exec_plugin(self) -> bool | None:
-        """Called by the loader for a user with `exec` (also when it renews an expired credential)."""
-        user: Any = self._user  # ConfigNodes, set by the loader before it calls this
-        cluster: Any = self._cluster
-        if "exec" not in user:
-            return None
-        try:
-            cwd = self._get_base_path(cluster.path)  # type: ignore[no-untyped-call]  # the cluster's file, as before
-            with _PROMPTING if may_prompt(user["exec"]) else nullcontext():
-                status = _run_plugin(ExecProvider(user["exec"], cwd, cluster))  # type: ignore[no-untyped-call]
-            if not isinstance(status, dict):
-                raise ConfigException("no status")
-            if status.get("token"):
-                self.token = f"Bearer {status['token']}"
-            elif status.get("clientCertificateData") and status.get("clientKeyData"):
-                self.cert_file = _private_file(self.temp_dir, str(status["clientCertificateData"]).encode())
-                self.key_file = _private_file(self.temp_dir, str(status["clientKeyData"]).encode())
-            else:
-                raise ConfigException("no token, or no certificate and key")
-            if "expirationTimestamp" in status:
-                self.expiry = _expiry(status["expirationTimestamp"])
-        except ConfigException as exc:
-            returned = re.search(r"process returned (-?\d+)", str(exc))
-            self.exec_problem = f"exited with status {returned.group(1)}" if returned else "gave no credential"
-        except OSError as exc:
-            self.exec_problem = f"could not be run ({exc.strerror or type(exc).__name__})"
-        except _FailedAtTerminal:
-            self.exec_problem = "failed (its own message is on the terminal)"
-        except _UnreadableExpiry:
-            self.exec_problem = "gave an unreadable expirationTimestamp"
-        except (ValueError, TypeError, KeyError):  # the client starting it: an `args` or `env` value that is not
-            # text, a cluster extension without a name (for provideClusterInfo)
-            self.exec_problem = "could not be run (the kubeconfig entries it is given are malformed)"
-        else:
-            return True
-        log.debug("kube-context %s: the exec credential plugin %s", self.context_name, self.exec_problem)
-        return None
 
 
 # --- checking (before any cluster is read) ------------------------------------------------------------
