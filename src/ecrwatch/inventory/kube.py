@@ -447,7 +447,7 @@ class _Reader:
                 raise
             pages += 1
             log.debug("%s: %s page %d, %d item(s)", self._source, what, pages, len(items))
-            for line in refused:  # the same object met again after a restart is told once
+            for line in refused:  # met again at the same place after a restart (410): told once
                 message = f"the answer listing {what} holds an object not as the API sends it, left out: {line}"
                 self.refused.setdefault(message, SourceError(self._source, message, "InvalidResponse"))
             on_page(items)

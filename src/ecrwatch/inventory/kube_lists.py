@@ -188,7 +188,7 @@ class ListDecoder:
 
 
 def _named(item: Any) -> str:
-    """ " (NAMESPACE/NAME)" of an object whose metadata names it, else nothing."""
+    """The object's namespace and name as ' (NAMESPACE/NAME)' where its metadata has them, else nothing."""
     metadata = item.get("metadata") if isinstance(item, dict) else None
     if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str):
         return ""
