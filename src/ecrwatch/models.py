@@ -79,8 +79,9 @@ class Workload(NamedTuple):
     """One running container: an ECS task's container or a pod's container (of any type).
 
     A named tuple rather than a frozen dataclass: a run makes one per container (L: 57,000), and a frozen
-    dataclass's __init__ sets each of its 18 fields through object.__setattr__, three times the cost of
-    building a tuple (0.25 s of a 6 s run). Immutable and hashable alike."""
+    dataclass's __init__ sets each of its 18 fields through object.__setattr__: 6.3 us a workload, several
+    times the cost of building a tuple (reading 20,000 pod containers: 109-121 -> 72-75 ms). Immutable and
+    hashable alike."""
 
     platform: Platform
     cluster: str

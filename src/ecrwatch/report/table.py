@@ -399,10 +399,9 @@ def _index_of(entry: ImageEntry) -> str | None:
     """What the workloads of a platform image run, where it is a multi-arch image they know by another name:
     the index digest (matched via index) or the tag (matched via tag). None for an image run by its own digest."""
     names = sorted(
-        f"tag:{m.workload.image.tag or 'latest'}" if m.matched_via == "tag" else f"index:{digest}"
+        f"tag:{m.workload.image.tag or 'latest'}" if m.matched_via == "tag" else f"index:{m.workload.reported_digest}"
         for m in entry.workloads
         if m.matched_via in ("index", "tag")
-        for digest in [m.workload.reported_digest]
     )
     return names[0] if names else None
 
